@@ -1,0 +1,167 @@
+"""Messages between the processes of a sandbox worker, and the plain-data codec.
+
+Frames are a 4-byte big-endian length followed by UTF-8 JSON. Values that
+cross from the candidate to the judge go through :func:`encode_value` on the
+sending side and :func:`decode_value` on the receiving side. The decoder is the
+trust boundary: whatever bytes arrive, it yields only exact builtin types
+(None, bool, int, float, complex, str, bytes, list, tuple, dict, set,
+frozenset), so an object with a rigged ``__eq__`` can never reach the judge.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import struct
+import time
+from typing import Any
+
+MAX_DEPTH = 200
+_HEADER = struct.Struct(">I")
+
+
+class WireError(Exception):
+    """A frame could not be read or decoded."""
+
+
+class PeerClosed(WireError):
+    """The other end closed the channel (the process exited or was killed)."""
+
+
+class FrameTimeout(WireError):
+    """No complete frame arrived before the deadline."""
+
+
+class FrameTooLarge(WireError):
+    """A frame announced more bytes than the reader accepts."""
+
+
+def pack(message: Any) -> bytes:
+    """Serialise a JSON-able message into one frame."""
+    body = json.dumps(message, separators=(",", ":"), allow_nan=True).encode()
+    return _HEADER.pack(len(body)) + body
+
+
+def write_frame(fd: int, message: Any) -> None:
+    """Write one frame fully; raises PeerClosed if the reader has gone."""
+    data = memoryview(pack(message))
+    try:
+        while data:
+            data = data[os.write(fd, data):]
+    except (BrokenPipeError, ConnectionResetError) as exc:
+        raise PeerClosed(str(exc)) from exc
+
+
+def _read_exact(fd: int, n: int, deadline: float | None) -> bytes:
+    chunks: list[bytes] = []
+    while n:
+        if deadline is not None:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([fd], [], [], left)[0]:
+                raise FrameTimeout("no reply before the deadline")
+        chunk = os.read(fd, min(n, 1 << 20))
+        if not chunk:
+            raise PeerClosed("channel closed")
+        chunks.append(chunk)
+        n -= len(chunk)
+    return b"".join(chunks)
+
+
+def read_frame(fd: int, deadline: float | None = None, max_bytes: int = 64 << 20) -> Any:
+    """Read one frame and return its JSON value.
+
+    ``deadline`` is a ``time.monotonic()`` value (None waits forever). Raises
+    PeerClosed, FrameTimeout, FrameTooLarge, or WireError for bytes that are
+    not JSON.
+    """
+    (size,) = _HEADER.unpack(_read_exact(fd, _HEADER.size, deadline))
+    if size > max_bytes:
+        raise FrameTooLarge(f"frame of {size} bytes exceeds the {max_bytes}-byte limit")
+    body = _read_exact(fd, size, deadline)
+    try:
+        return json.loads(body)
+    except (ValueError, RecursionError) as exc:
+        raise WireError(f"malformed frame: {exc}") from exc
+
+
+# -- plain data ---------------------------------------------------------------
+
+_TAGGED = {"tuple", "dict", "set", "frozenset", "bytes", "complex"}
+
+
+class NotPlainData(TypeError):
+    """A value that is not plain data was offered for transfer."""
+
+
+def encode_value(value: Any, _depth: int = 0) -> Any:
+    """Turn plain data into a JSON-able tree.
+
+    Subclasses of plain types are reduced to their base type's content (a
+    ``list`` subclass becomes the list of its items), which is what makes
+    overridden comparison methods harmless. Anything else raises NotPlainData.
+    """
+    if _depth > MAX_DEPTH:
+        raise NotPlainData("value nested too deeply")
+    d = _depth + 1
+    if value is None or value is True or value is False:
+        return value
+    if isinstance(value, int):
+        return int.__index__(value)
+    if isinstance(value, float):
+        return float.__float__(value)
+    if isinstance(value, str):
+        return str.__str__(value)
+    if isinstance(value, tuple):
+        return {"$": "tuple", "v": [encode_value(x, d) for x in tuple.__iter__(value)]}
+    if isinstance(value, list):
+        return [encode_value(x, d) for x in list.__iter__(value)]
+    if isinstance(value, dict):
+        return {"$": "dict", "v": [[encode_value(k, d), encode_value(v, d)] for k, v in dict.items(value)]}
+    if isinstance(value, frozenset):
+        return {"$": "frozenset", "v": [encode_value(x, d) for x in frozenset.__iter__(value)]}
+    if isinstance(value, set):
+        return {"$": "set", "v": [encode_value(x, d) for x in set.__iter__(value)]}
+    if isinstance(value, (bytes, bytearray)):
+        return {"$": "bytes", "v": bytes(memoryview(value)).hex()}
+    if isinstance(value, complex):
+        return {"$": "complex", "v": [complex.__complex__(value).real, complex.__complex__(value).imag]}
+    raise NotPlainData(f"a value of type {type(value).__name__} is not plain data")
+
+
+def _rebuild(node: Any, depth: int = 0) -> Any:
+    if depth > MAX_DEPTH:
+        raise WireError("value nested too deeply")
+    t = type(node)
+    if node is None or t is bool or t is int or t is float or t is str:
+        return node
+    if t is list:
+        return [_rebuild(x, depth + 1) for x in node]
+    if t is dict and set(node) == {"$", "v"} and node["$"] in _TAGGED:
+        tag, v = node["$"], node["v"]
+        try:
+            if tag == "bytes" and type(v) is str:
+                return bytes.fromhex(v)
+            if tag == "complex" and type(v) is list and len(v) == 2 and all(type(x) is float for x in v):
+                return complex(v[0], v[1])
+            if type(v) is list:
+                items = [_rebuild(x, depth + 1) for x in v]
+                if tag == "tuple":
+                    return tuple(items)
+                if tag == "set":
+                    return set(items)
+                if tag == "frozenset":
+                    return frozenset(items)
+                if tag == "dict" and all(type(p) is list and len(p) == 2 for p in items):
+                    return {k: val for k, val in items}
+        except (TypeError, ValueError) as exc:
+            raise WireError(f"malformed {tag}: {exc}") from exc
+    raise WireError(f"not plain data: {str(node)[:80]}")
+
+
+def decode_value(tree: Any) -> Any:
+    """Rebuild a value from :func:`encode_value`'s output with exact builtin types.
+
+    Raises WireError for anything that is not a well-formed encoding.
+    """
+    return _rebuild(tree)

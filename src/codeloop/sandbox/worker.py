@@ -1,0 +1,380 @@
+"""A sandbox worker: one long-lived process tree that runs samples one at a time.
+
+Started by :mod:`codeloop.sandbox.pool` as ``python -I -c ...``. The boot
+process enters new user, PID, mount, network, IPC and UTS namespaces once,
+builds the sandbox root, and becomes the *zygote*: a warm interpreter with the
+judge and the usual standard-library modules already imported. For each
+sample the zygote forks
+
+* the **judge**, which reads the test from the judge channel (the zygote never
+  reads it, so no later fork can find expected values in memory) and writes
+  its verdict straight to the verdict channel;
+* the **candidate**, in a PID and mount namespace of its own (fresh /proc,
+  /tmp, /sandbox, /dev/shm), with limits set, capabilities dropped and, when
+  the host allows it, running as ``nobody``.
+
+The zygote drains the candidate's output, enforces the wall-time guard,
+kills the candidate's whole namespace when the judge is done, and reports
+how the candidate ended on the report channel.
+
+Channels (file descriptors given on the command line): control in (0), report
+out (1), judge in, verdict out.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import resource
+import select
+import signal
+import socket
+import sys
+import time
+from typing import Any
+
+from ..verify import judge as judge_mod
+from . import candidate, linux, rootfs, wire
+
+PRELOAD = (
+    "math", "re", "collections", "itertools", "functools", "heapq", "bisect", "string", "typing",
+    "random", "statistics", "fractions", "decimal", "json", "copy", "operator", "hashlib", "datetime",
+    "array", "dataclasses", "enum", "io", "traceback", "textwrap", "unicodedata", "struct", "abc",
+    "numbers", "tempfile", "contextlib", "selectors", "cmath", "inspect", "multiprocessing", "ast",
+)
+NOBODY = 65534
+OUTPUT_KEEP = 4096
+CLEAN_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": "/sandbox", "TMPDIR": "/tmp",
+             "LANG": "C.UTF-8", "PYTHONDONTWRITEBYTECODE": "1"}
+
+
+def _preload() -> None:
+    for name in PRELOAD:
+        try:
+            __import__(name)
+        except ImportError:
+            pass
+
+
+def _map_ids_as_root(child_pid: int) -> None:
+    # Root may map more than its own id: keep 0 for the zygote and judge, and
+    # give the candidate the host's unprivileged "nobody".
+    for kind in ("uid", "gid"):
+        with open(f"/proc/{child_pid}/{kind}_map", "w") as fh:
+            fh.write(f"0 0 1\n{NOBODY} {NOBODY} 1\n")
+
+
+def _enter_namespaces() -> bool:
+    """Unshare everything; returns whether ``nobody`` is mapped for candidates."""
+    uid, gid = os.geteuid(), os.getegid()
+    flags = (linux.CLONE_NEWUSER | linux.CLONE_NEWNS | linux.CLONE_NEWPID | linux.CLONE_NEWNET
+             | linux.CLONE_NEWIPC | linux.CLONE_NEWUTS)
+    if uid != 0:
+        linux.unshare(flags)
+        with open("/proc/self/setgroups", "w") as fh:
+            fh.write("deny")
+        for kind, outer in (("uid", uid), ("gid", gid)):
+            with open(f"/proc/self/{kind}_map", "w") as fh:
+                fh.write(f"0 {outer} 1\n")
+        return False
+    go_r, go_w = os.pipe()
+    done_r, done_w = os.pipe()
+    me = os.getpid()
+    helper = os.fork()
+    if helper == 0:
+        os.close(go_w)
+        os.read(go_r, 1)
+        try:
+            _map_ids_as_root(me)
+            os.write(done_w, b"1")
+        finally:
+            os._exit(0)
+    os.close(go_r)
+    os.close(done_w)
+    try:
+        linux.unshare(flags)
+    finally:
+        os.write(go_w, b"1")
+        os.close(go_w)
+    ok = os.read(done_r, 1) == b"1"
+    os.waitpid(helper, 0)
+    if not ok:
+        raise OSError("could not write the sandbox's uid and gid maps")
+    return True
+
+
+def _set_limits(limits: dict[str, Any], for_candidate: bool) -> None:
+    mb = 1 << 20
+    wanted = {
+        resource.RLIMIT_AS: limits["memory_mb"] * mb,
+        resource.RLIMIT_FSIZE: limits["file_mb"] * mb,
+        resource.RLIMIT_NOFILE: limits["open_files"],
+        resource.RLIMIT_CORE: 0,
+    }
+    if for_candidate:
+        cpu = int(limits["cpu_seconds"]) + 1
+        wanted[resource.RLIMIT_CPU] = cpu
+        wanted[resource.RLIMIT_NPROC] = limits["processes"]
+    for res, value in wanted.items():
+        try:
+            resource.setrlimit(res, (value, value))
+        except (ValueError, OSError):
+            pass
+
+
+class Zygote:
+    """The warm process that forks one judge and one candidate per sample."""
+
+    def __init__(self, judge_in: int, verdict_out: int, isolation: str, nobody: bool) -> None:
+        self.judge_in, self.verdict_out = judge_in, verdict_out
+        self.isolation, self.nobody = isolation, nobody
+        self.devnull = os.open(os.devnull, os.O_RDWR)
+
+    # -- judge ---------------------------------------------------------------
+    def _start_judge(self, limits: dict[str, Any], req_w: int, resp_r: int, close: list[int]) -> int:
+        pid = os.fork()
+        if pid:
+            return pid
+        try:
+            for fd in close:
+                os.close(fd)
+            for fd in (0, 1, 2):
+                os.dup2(self.devnull, fd)  # test code that prints must not touch the report channel
+            judge_limits = dict(limits, memory_mb=max(limits["memory_mb"], 4096), open_files=256)
+            _set_limits(judge_limits, for_candidate=False)
+            job = wire.read_frame(self.judge_in)
+            verdict = judge_mod.judge(job, req_w, resp_r)
+        except BaseException as exc:  # noqa: BLE001 - any judge crash is the evaluator's failure
+            verdict = {"status": "infra_error", "failure": {"message": f"judge crashed: {type(exc).__name__}: {exc}"}}
+        try:
+            wire.write_frame(self.verdict_out, verdict)
+        finally:
+            os._exit(0)
+
+    # -- candidate -----------------------------------------------------------
+    def _start_candidate(self, job: dict[str, Any], keep: dict[int, int], pid_w: int) -> int:
+        """Fork an intermediate that puts the candidate in a new PID namespace;
+        returns the intermediate's pid (it exits once it has sent the candidate's)."""
+        limits = job["limits"]
+        middle = os.fork()
+        if middle:
+            return middle
+        try:
+            if self.isolation == "full":
+                linux.unshare(linux.CLONE_NEWPID)
+            pid = os.fork()
+            if pid:
+                os.write(pid_w, str(pid).encode())
+                os._exit(0)
+            # the candidate, PID 1 of its own namespace
+            for target, fd in keep.items():
+                os.dup2(fd, target)
+            os.closerange(5, 1 << 16)
+            os.setsid()
+            if self.isolation == "full":
+                linux.unshare(linux.CLONE_NEWNS | linux.CLONE_NEWIPC)
+                rootfs.private_scratch(limits["tmpfs_mb"])
+            try:
+                with open("/proc/self/oom_score_adj", "w") as fh:
+                    fh.write("1000")
+            except OSError:
+                pass
+            os.chdir("/sandbox" if self.isolation == "full" else "/tmp")
+            _set_limits(limits, for_candidate=True)
+            if self.isolation == "full":
+                if self.nobody:
+                    os.setgroups([])
+                    os.setresgid(NOBODY, NOBODY, NOBODY)
+                    os.setresuid(NOBODY, NOBODY, NOBODY)
+                linux.drop_capabilities()
+            os.environ.clear()
+            os.environ.update(CLEAN_ENV if self.isolation == "full" else dict(CLEAN_ENV, HOME="/tmp"))
+            signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+            sys.stdin = open(0, "r", closefd=False)
+            sys.stdout = open(1, "w", closefd=False, buffering=1)
+            sys.stderr = open(2, "w", closefd=False, buffering=1)
+            candidate.serve(job["program"], job.get("filename", "solution.py"), 3, 4, job.get("as_main", False))
+        finally:
+            os._exit(70)
+
+    # -- one sample ----------------------------------------------------------
+    def run(self, job: dict[str, Any]) -> dict[str, Any]:
+        limits = job["limits"]
+        req_r, req_w = os.pipe()
+        resp_r, resp_w = os.pipe()
+        out_r, out_w = os.pipe()
+        err_r, err_w = os.pipe()
+        pid_r, pid_w = os.pipe()
+        started = time.monotonic()
+        judge_pid = self._start_judge(limits, req_w, resp_r, [req_r, resp_w, out_r, out_w, err_r, err_w, pid_r, pid_w])
+        middle = self._start_candidate(job, {0: self.devnull, 1: out_w, 2: err_w, 3: req_r, 4: resp_w}, pid_w)
+        for fd in (req_r, req_w, resp_r, resp_w, out_w, err_w, pid_w):
+            os.close(fd)
+        cand_pid = int(os.read(pid_r, 32) or b"0")
+        os.close(pid_r)
+        os.waitpid(middle, 0)  # from here on the candidate is our child (we are its subreaper)
+        if not cand_pid:
+            _kill(judge_pid)
+            os.waitpid(judge_pid, 0)
+            raise OSError("the candidate's sandbox could not be set up")
+        guard = started + job["guard_seconds"]
+        streams = {out_r: bytearray(), err_r: bytearray()}
+        tails = {out_r: bytearray(), err_r: bytearray()}
+        counts = {out_r: 0, err_r: 0}
+        judge_fd = os.pidfd_open(judge_pid)
+        output_limit = guard_hit = False
+        open_fds = {out_r, err_r}
+        judge_done = False
+        while not judge_done:
+            left = guard - time.monotonic()
+            if left <= 0:
+                guard_hit = True
+                break
+            ready, _, _ = select.select(list(open_fds) + [judge_fd], [], [], left)
+            for fd in ready:
+                if fd == judge_fd:
+                    judge_done = True
+                    continue
+                chunk = os.read(fd, 1 << 16)
+                if not chunk:
+                    open_fds.discard(fd)
+                    continue
+                counts[fd] += len(chunk)
+                head = streams[fd]
+                if len(head) < OUTPUT_KEEP:
+                    head += chunk[: OUTPUT_KEEP - len(head)]
+                tails[fd][:] = (tails[fd] + chunk)[-OUTPUT_KEEP:]
+                if counts[out_r] + counts[err_r] > limits["output_bytes"] and not output_limit:
+                    output_limit = True
+                    _kill(cand_pid)
+        _kill(cand_pid)
+        if guard_hit:
+            _kill(judge_pid)
+        _, jstatus = os.waitpid(judge_pid, 0)
+        os.close(judge_fd)
+        usage = None
+        cstatus = None
+        if cand_pid:
+            _, cstatus, usage = os.wait4(cand_pid, 0)
+        _reap_all()  # orphans re-parented to us
+        for fd in (out_r, err_r):
+            _drain(fd, streams[fd], tails[fd], counts, fd)
+            os.close(fd)
+        code = os.waitstatus_to_exitcode(cstatus) if cstatus is not None else None
+        return {
+            "candidate_exit": code,
+            "candidate_cpu": round(usage.ru_utime + usage.ru_stime, 6) if usage else None,
+            "candidate_maxrss_kb": usage.ru_maxrss if usage else None,
+            "stdout": _describe_stream(streams[out_r], tails[out_r], counts[out_r]),
+            "stderr": _describe_stream(streams[err_r], tails[err_r], counts[err_r]),
+            "output_limit": output_limit,
+            "guard_hit": guard_hit,
+            "judge_exit": os.waitstatus_to_exitcode(jstatus),
+            "wall": round(time.monotonic() - started, 6),
+        }
+
+    def serve(self) -> None:
+        while True:
+            try:
+                job = wire.read_frame(0)
+            except wire.WireError:
+                return
+            try:
+                report = self.run(job)
+            except Exception as exc:  # noqa: BLE001 - reported; the pool restarts this worker
+                report = {"worker_error": f"{type(exc).__name__}: {exc}"}
+                wire.write_frame(1, report)
+                return
+            wire.write_frame(1, report)
+
+
+def _kill(pid: int) -> None:
+    # The candidate leads its own session: its process group reaches children
+    # even where there is no PID namespace to take them down with it.
+    if pid:
+        for kill in (os.killpg, os.kill):
+            try:
+                kill(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+
+
+def _drain(fd: int, head: bytearray, tail: bytearray, counts: dict[int, int], key: int) -> None:
+    # Everything that could write here is dead now: read what is left, bounded.
+    os.set_blocking(fd, False)
+    for _ in range(64):
+        try:
+            chunk = os.read(fd, 1 << 16)
+        except BlockingIOError:
+            return
+        if not chunk:
+            return
+        counts[key] += len(chunk)
+        if len(head) < OUTPUT_KEEP:
+            head += chunk[: OUTPUT_KEEP - len(head)]
+        tail[:] = (tail + chunk)[-OUTPUT_KEEP:]
+
+
+def _reap_all() -> None:
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+
+
+def _describe_stream(head: bytearray, tail: bytearray, count: int) -> dict[str, Any]:
+    if count <= len(head):
+        return {"text": head.decode(errors="replace"), "bytes": count, "cut": False}
+    return {"text": head.decode(errors="replace") + "\n[... cut ...]\n" + bytes(tail).decode(errors="replace"),
+            "bytes": count, "cut": True}
+
+
+def main() -> None:
+    """Entry point of the worker process; argv[1] is a JSON config."""
+    config = json.loads(sys.argv[1])
+    # Fixed numbers 3 and 4, so that every per-sample descriptor is above them.
+    high = [fcntl.fcntl(config[k], fcntl.F_DUPFD, 10) for k in ("judge_in", "verdict_out")]
+    for fd in (config["judge_in"], config["verdict_out"]):
+        os.close(fd)
+    for fixed, fd in zip((3, 4), high):
+        os.dup2(fd, fixed)
+        os.close(fd)
+    judge_in, verdict_out = 3, 4
+    isolation = config["isolation"]
+    _preload()
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    nobody = False
+    if isolation == "full":
+        try:
+            plan = rootfs.plan_root(tuple(config.get("extra_binds", ())))
+            nobody = _enter_namespaces()
+        except OSError as exc:
+            wire.write_frame(1, {"error": f"cannot create namespaces: {exc}"})
+            sys.exit(3)
+        zygote_pid = os.fork()
+        if zygote_pid:
+            # stay as the zygote's parent in the host's PID namespace, so that
+            # killing this process (the pool holds its pid) ends the whole tree
+            for fd in (0, 1, 3, 4):
+                os.close(fd)
+            _, status = os.waitpid(zygote_pid, 0)
+            os._exit(os.waitstatus_to_exitcode(status) & 0xFF)
+        linux.prctl(linux.PR_SET_PDEATHSIG, signal.SIGKILL)
+        try:
+            rootfs.build_root(plan, config["tmpfs_mb"])
+            socket.sethostname("sandbox")
+        except OSError as exc:
+            wire.write_frame(1, {"error": f"cannot build the sandbox root: {exc}"})
+            os._exit(3)
+    else:
+        os.setsid()
+    linux.prctl(linux.PR_SET_DUMPABLE, 0)
+    linux.prctl(linux.PR_SET_CHILD_SUBREAPER, 1)
+    zygote = Zygote(judge_in, verdict_out, isolation, nobody)
+    wire.write_frame(1, {"ready": {"isolation": isolation, "candidate_uid": NOBODY if nobody else os.getuid()}})
+    zygote.serve()
+    os._exit(0)

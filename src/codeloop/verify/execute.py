@@ -1,0 +1,111 @@
+"""Judge a program against a task on the sandbox pool, and say what happened.
+
+:func:`verify` is the one call the upper layers use: program text in,
+:class:`~codeloop.types.Verdict` out. It retries evaluator failures on a fresh
+worker and reports ``infra_error`` only when they persist.
+"""
+
+from __future__ import annotations
+
+import io
+import signal
+import tokenize
+from typing import Any
+
+from ..sandbox.pool import InfraError, Limits, SandboxPool
+from ..types import Task, Verdict
+
+STREAM_CAP = 2000
+GUARD_MARGIN = 2.0
+
+
+def has_code(text: str) -> bool:
+    """Whether ``text`` holds anything but blank lines, comments and a bare docstring-free prompt echo.
+
+    Uses the tokenizer, so code inside a string is not mistaken for code;
+    text that does not tokenize counts as code (it will be a syntax error).
+    """
+    ignorable = {tokenize.COMMENT, tokenize.NL, tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT,
+                 tokenize.ENDMARKER, tokenize.ENCODING}
+    try:
+        for tok in tokenize.generate_tokens(io.StringIO(text).readline):
+            if tok.type not in ignorable:
+                return True
+    except (tokenize.TokenError, IndentationError, SyntaxError):
+        return bool(text.strip())
+    return False
+
+
+def _assemble(report: dict[str, Any], verdict: dict[str, Any], limits: Limits, isolation: str) -> Verdict:
+    status = verdict.get("status", "infra_error")
+    exit_code = report.get("candidate_exit")
+    if report.get("output_limit"):
+        status = "output_limit"
+    elif report.get("guard_hit"):
+        status = "timeout"
+    elif status == "killed" and exit_code == -signal.SIGXCPU:
+        status = "timeout"
+    elif status == "killed" and exit_code == -signal.SIGKILL and (
+        (report.get("candidate_maxrss_kb") or 0) > limits.memory_mb * 1024 * 0.9
+    ):
+        status = "memory_limit"
+    failure = verdict.get("failure")
+    if status != verdict.get("status") and failure is not None:
+        failure = dict(failure, message=_STATUS_MESSAGES.get(status, failure.get("message")))
+    if status in ("killed",) and failure is not None and exit_code is not None and exit_code < 0:
+        try:
+            failure = dict(failure, signal=signal.Signals(-exit_code).name)
+        except ValueError:
+            pass
+    if status == "timeout" and failure is not None:
+        failure = dict(failure, time_limit=limits.time_limit)
+    stream = lambda key: (report.get(key) or {}).get("text", "")[-STREAM_CAP:]  # noqa: E731
+    return Verdict(
+        status=status, passed=status == "passed",
+        tests_passed=verdict.get("tests_passed"), tests_total=verdict.get("tests_total"),
+        failure=failure, stdout=stream("stdout"), stderr=stream("stderr"),
+        test_seconds=verdict.get("seconds"), cpu_seconds=report.get("candidate_cpu"),
+        wall_seconds=report.get("wall"), time_limit=limits.time_limit, isolation=isolation,
+    )
+
+
+_STATUS_MESSAGES = {
+    "output_limit": "the program printed more than the output limit and was stopped",
+    "timeout": "the program ran past its time limit and was stopped",
+    "memory_limit": "the program ran out of memory",
+}
+
+
+def verify(pool: SandboxPool, task: Task, program: str, limits: Limits, *, retries: int = 2,
+           as_main: bool | None = None) -> Verdict:
+    """Run ``program`` (complete source) against ``task``'s tests.
+
+    Limits: ``limits.time_limit`` covers all of the task's tests together.
+    Never raises for anything the program does; an evaluator failure that
+    persists after ``retries`` fresh workers gives status ``infra_error``
+    (with the reason in ``failure.message``), which callers must not score.
+    """
+    if not has_code(program):
+        return Verdict(status="no_code", passed=False, failure={"message": "there is no code to run"},
+                       isolation=pool.isolation, time_limit=limits.time_limit, attempts=0)
+    main = task.kind == "stdio" if as_main is None else as_main
+    control = {"program": program, "filename": "solution.py", "as_main": main, "limits": limits.to_wire(),
+               "guard_seconds": limits.load_limit + limits.time_limit + GUARD_MARGIN}
+    judge_job = dict(task.judge_job(), time_limit=limits.time_limit, load_limit=limits.load_limit,
+                     max_output=limits.output_bytes)
+    last_error = ""
+    for attempt in range(1, retries + 2):
+        try:
+            report, raw = pool.run(control, judge_job, control["guard_seconds"])
+        except InfraError as exc:
+            last_error = str(exc)
+            continue
+        verdict = _assemble(report, raw, limits, pool.isolation)
+        verdict.attempts = attempt
+        if verdict.status != "infra_error":
+            return verdict
+        last_error = (verdict.failure or {}).get("message", "")
+        if last_error.startswith("task error"):
+            return verdict  # the task is broken: another try gives the same answer
+    return Verdict(status="infra_error", passed=False, failure={"message": last_error},
+                   isolation=pool.isolation, time_limit=limits.time_limit, attempts=retries + 1)

@@ -1,0 +1,314 @@
+"""The judge's side of a sample: run the task's tests against a candidate proxy.
+
+Runs in its own sandboxed process, forked from the worker, never the
+candidate's. It alone reads the test code (from a channel the worker never
+reads) and holds the expected values. The candidate is reached only through
+:class:`CandidateProxy`, which sends plain-data arguments and rebuilds plain
+results with exact types; a test counts only when it completes here.
+"""
+
+from __future__ import annotations
+
+import builtins
+import linecache
+import time
+from typing import Any
+
+from ..sandbox import wire
+from .asserts import FATAL, RECORDER, rewrite_asserts
+
+CAP_VALUE = 1000
+TEST_FILE = "test.py"
+
+
+def capped_repr(value: Any, cap: int = CAP_VALUE) -> str:
+    """repr() of a judge-side value, cut to ``cap`` characters with a marker."""
+    text = repr(value)
+    return text if len(text) <= cap else text[: cap - 20] + f"... [{len(text) - cap + 20} more chars]"
+
+
+class CandidateFatal(BaseException):
+    """The candidate can answer no more calls; ends the test at once.
+
+    A BaseException so that a test's ``except Exception`` cannot swallow it.
+    """
+
+    status = "killed"
+
+    def __init__(self, message: str, call: str | None = None) -> None:
+        super().__init__(message)
+        self.message, self.call = message, call
+
+
+class CandidateTimeout(CandidateFatal):
+    status = "timeout"
+
+
+class CandidateMemory(CandidateFatal):
+    status = "memory_limit"
+
+
+class CandidateOutputLimit(CandidateFatal):
+    status = "output_limit"
+
+
+class CandidateRaised(Exception):
+    """The candidate's code raised; carries its type, message and trimmed traceback."""
+
+    def __init__(self, info: dict[str, Any]) -> None:
+        super().__init__(f"{info.get('name', 'Exception')}: {info.get('message', '')}")
+        self.info = info
+
+
+class TaskError(Exception):
+    """The task itself is broken (its test cannot run); an evaluator-side failure."""
+
+
+_RAISED_CLASSES: dict[str, type] = {}
+
+
+def _raised_class(type_name: str) -> type:
+    # A test may catch the builtin exception the candidate raised (say
+    # ValueError), so the rebuilt exception is also an instance of it.
+    if type_name not in _RAISED_CLASSES:
+        base = getattr(builtins, type_name, None)
+        cls: type = CandidateRaised
+        if isinstance(base, type) and issubclass(base, Exception) and base is not Exception:
+            try:
+                cls = type(f"Candidate{type_name}", (CandidateRaised, base), {})
+            except TypeError:
+                cls = CandidateRaised
+        _RAISED_CLASSES[type_name] = cls
+    return _RAISED_CLASSES[type_name]
+
+
+class CandidateProxy:
+    """Stands in for the candidate's function inside the test code."""
+
+    def __init__(self, name: str, req_fd: int, resp_fd: int, deadline: float, max_reply: int) -> None:
+        self.name, self.req_fd, self.resp_fd = name, req_fd, resp_fd
+        self.deadline, self.max_reply = deadline, max_reply
+        self.calls = 0
+        self.last_input: str | None = None
+
+    def _exchange(self, request: dict[str, Any]) -> Any:
+        self.calls += 1
+        try:
+            wire.write_frame(self.req_fd, request)
+            reply = wire.read_frame(self.resp_fd, self.deadline, self.max_reply)
+        except wire.FrameTimeout as exc:
+            raise CandidateTimeout("no answer within the time limit", self.last_input) from exc
+        except wire.FrameTooLarge as exc:
+            raise CandidateOutputLimit(str(exc), self.last_input) from exc
+        except wire.PeerClosed as exc:
+            raise CandidateFatal("the program exited or was killed during the call", self.last_input) from exc
+        except wire.WireError as exc:
+            raise CandidateFatal(f"the program broke the result channel: {exc}", self.last_input) from exc
+        if type(reply) is not dict:
+            raise CandidateFatal("the program broke the result channel", self.last_input)
+        if "exc" in reply and type(reply["exc"]) is dict:
+            info = {k: str(v)[:4000] for k, v in reply["exc"].items() if v is not None}
+            if info.get("name") == "MemoryError":
+                raise CandidateMemory("the program ran out of memory", self.last_input)
+            raise _raised_class(info.get("type", "Exception"))(info)
+        if "ok" not in reply:
+            raise CandidateFatal("the program broke the result channel", self.last_input)
+        try:
+            return wire.decode_value(reply["ok"])
+        except wire.WireError as exc:
+            raise CandidateFatal(f"the program sent a value that is not plain data: {exc}", self.last_input) from exc
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            enc_args = wire.encode_value(list(args))
+            enc_kwargs = wire.encode_value(dict(kwargs))
+        except wire.NotPlainData as exc:
+            raise TaskError(f"the test passes an argument that is not plain data: {exc}") from exc
+        shown = ", ".join([capped_repr(a, 300) for a in args] + [f"{k}={capped_repr(v, 300)}" for k, v in kwargs.items()])
+        self.last_input = f"{self.name}({shown})"
+        return self._exchange({"call": self.name, "args": enc_args, "kwargs": enc_kwargs})
+
+    def run_stdin(self, text: str, cap: int) -> dict[str, Any]:
+        self.last_input = capped_repr(text, 300)
+        return self._exchange({"stdin": text, "cap": cap})
+
+
+class Recorder:
+    """Counts the test's checks and keeps the first failure."""
+
+    def __init__(self, proxy: CandidateProxy, source_lines: list[str]) -> None:
+        self.proxy, self.lines = proxy, source_lines
+        self.total = self.passed = 0
+        self.status: str = "passed"
+        self.failure: dict[str, Any] | None = None
+
+    def _test_text(self, line: int) -> str:
+        return self.lines[line - 1].strip() if 0 < line <= len(self.lines) else ""
+
+    def _fail(self, status: str, line: int | None, **details: Any) -> None:
+        if self.failure is None:
+            self.status = status
+            self.failure = {"test": self._test_text(line) if line else None, "line": line,
+                            "input": self.proxy.last_input, **details}
+
+    def compare(self, line: int, actual: Any, expected: Any) -> None:
+        self.total += 1
+        if actual == expected:
+            self.passed += 1
+        else:
+            self._fail("failed", line, expected=capped_repr(expected), actual=capped_repr(actual))
+
+    def truth(self, line: int, value: Any) -> None:
+        self.total += 1
+        if value:
+            self.passed += 1
+        else:
+            self._fail("failed", line)
+
+    def error(self, line: int, exc: BaseException) -> None:
+        self.total += 1
+        self.exception(exc, line)
+
+    def exception(self, exc: BaseException, line: int | None) -> None:
+        if isinstance(exc, CandidateRaised):
+            self._fail("error", line, exception=exc.info)
+        elif isinstance(exc, TaskError):
+            raise exc
+        else:
+            self._fail("failed", line, exception={"type": type(exc).__name__, "message": str(exc)[:2000],
+                                                  "traceback": "", "where": "test"})
+
+
+def _wait_ready(resp_fd: int, deadline: float) -> dict[str, Any] | None:
+    """Wait for the candidate to load; returns a verdict if it did not."""
+    try:
+        msg = wire.read_frame(resp_fd, deadline, 1 << 20)
+    except wire.FrameTimeout:
+        return {"status": "timeout", "failure": {"message": "the program did not finish loading in time"}}
+    except wire.WireError:
+        return {"status": "killed", "failure": {"message": "the program exited while loading"}}
+    if type(msg) is not dict:
+        return {"status": "killed", "failure": {"message": "the program broke the result channel"}}
+    if "syntax_error" in msg:
+        return {"status": "syntax_error", "failure": {"exception": msg["syntax_error"]}}
+    if "load_error" in msg:
+        info = msg["load_error"] if type(msg["load_error"]) is dict else {}
+        status = "memory_limit" if info.get("name") == "MemoryError" else "error"
+        return {"status": status, "failure": {"exception": info, "message": "the program raised while loading"}}
+    if msg.get("ready") is not True:
+        return {"status": "killed", "failure": {"message": "the program broke the result channel"}}
+    return None
+
+
+def _compare_stdout(actual: str, expected: str) -> bool:
+    norm = lambda s: [line.rstrip() for line in s.rstrip().splitlines()]  # noqa: E731
+    return norm(actual) == norm(expected)
+
+
+def judge(job: dict[str, Any], req_fd: int, resp_fd: int) -> dict[str, Any]:
+    """Run one sample's tests; returns the verdict as a plain dict.
+
+    ``job`` keys: kind ("check" | "asserts" | "stdio"), prompt, test or
+    asserts or cases, entry_point, time_limit, load_limit, max_reply.
+    """
+    start = time.monotonic()
+    early = _wait_ready(resp_fd, start + job["load_limit"])
+    loaded = time.monotonic()
+    if early is not None:
+        early.update(tests_total=0, tests_passed=0, seconds=0.0)
+        return early
+    proxy = CandidateProxy(job["entry_point"], req_fd, resp_fd, loaded + job["time_limit"],
+                           job.get("max_reply", 16 << 20))
+    kind = job["kind"]
+    try:
+        if kind == "stdio":
+            rec = _judge_stdio(job, proxy)
+        else:
+            rec = _judge_asserts(job, proxy)
+        verdict = {"status": rec.status, "failure": rec.failure, "tests_total": rec.total,
+                   "tests_passed": rec.passed}
+    except CandidateFatal as exc:
+        verdict = {"status": exc.status, "tests_total": None, "tests_passed": None,
+                   "failure": {"message": exc.message, "input": exc.call}}
+    except TaskError as exc:
+        verdict = {"status": "infra_error", "failure": {"message": f"task error: {exc}"},
+                   "tests_total": None, "tests_passed": None}
+    verdict["seconds"] = round(time.monotonic() - loaded, 6)
+    verdict["calls"] = proxy.calls
+    if verdict["status"] == "passed" and verdict.get("tests_total") == 0 and kind != "check":
+        verdict["status"] = "infra_error"
+        verdict["failure"] = {"message": "task error: the task has no tests"}
+    return verdict
+
+
+def _judge_asserts(job: dict[str, Any], proxy: CandidateProxy) -> Recorder:
+    names = {"candidate", job["entry_point"]}
+    if job["kind"] == "check":
+        test_source = job["test"]
+    else:
+        test_source = job.get("setup", "") + "\n" + "\n".join(job["asserts"]) + "\n"
+    lines = test_source.splitlines()
+    linecache.cache[TEST_FILE] = (len(test_source), None, [ln + "\n" for ln in lines], TEST_FILE)
+    rec = Recorder(proxy, lines)
+    ns: dict[str, Any] = {"__name__": "judge", "__builtins__": builtins, RECORDER: rec, FATAL: CandidateFatal}
+    if job.get("prompt"):
+        try:
+            exec(compile(job["prompt"], "prompt.py", "exec"), ns)
+        except SyntaxError:
+            pass  # a prompt that is only a fragment defines no helpers
+        except Exception as exc:  # noqa: BLE001
+            raise TaskError(f"the task's prompt raised {type(exc).__name__}: {exc}") from exc
+    try:
+        code = rewrite_asserts(test_source, TEST_FILE, names)
+    except SyntaxError as exc:
+        raise TaskError(f"the task's test does not parse: {exc}") from exc
+    if job["kind"] != "check":
+        ns[job["entry_point"]] = proxy
+    try:
+        exec(code, ns)
+        if job["kind"] == "check":
+            check = ns.get("check")
+            if not callable(check):
+                raise TaskError("the task's test defines no check(candidate) function")
+            check(proxy)
+    except (CandidateFatal, TaskError):
+        raise
+    except BaseException as exc:  # noqa: BLE001 - the test stopped on the candidate's behaviour
+        line = _test_line(exc)
+        rec.exception(exc, line)
+    if rec.total == 0 and rec.failure is None and job["kind"] == "check":
+        # a check() without asserts (or one that only calls): it ran to completion
+        rec.total = rec.passed = 1
+    return rec
+
+
+def _test_line(exc: BaseException) -> int | None:
+    tb, line = exc.__traceback__, None
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == TEST_FILE:
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    return line
+
+
+def _judge_stdio(job: dict[str, Any], proxy: CandidateProxy) -> Recorder:
+    cases = job["cases"]
+    rec = Recorder(proxy, [])
+    cap = job.get("max_output", 1 << 20)
+    for i, case in enumerate(cases):
+        result = proxy.run_stdin(case["input"], cap)
+        rec.total += 1
+        if type(result) is not dict or type(result.get("stdout")) is not str:
+            raise CandidateFatal("the program broke the result channel", proxy.last_input)
+        if result.get("cut"):
+            raise CandidateOutputLimit("the program printed more than the output limit", proxy.last_input)
+        if result.get("exit") != 0:
+            rec._fail("error", None, case=i, exception={
+                "type": "RuntimeError", "message": f"the program exited with status {result.get('exit')}",
+                "traceback": str(result.get("stderr", ""))[-2000:]})
+        elif _compare_stdout(result["stdout"], case["output"]):
+            rec.passed += 1
+        else:
+            rec._fail("failed", None, case=i, expected=capped_repr(case["output"]),
+                      actual=capped_repr(result["stdout"]))
+    return rec
