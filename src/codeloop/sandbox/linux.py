@@ -127,3 +127,28 @@ def drop_capabilities() -> None:
     data = (ctypes.c_uint32 * 6)()
     _check(_libc.syscall(_SYS_CAPSET, header, data), "capset")
     prctl(PR_SET_NO_NEW_PRIVS, 1)
+
+
+_SYS_CLONE = 56
+_SIGCHLD = 17
+
+
+def fork_into(flags: int) -> int:
+    """Fork, with the child placed in the new namespaces ``flags`` names.
+
+    Like ``os.fork()`` (the interpreter's before/after-fork hooks run), but
+    through clone(2) so that a CLONE_NEWPID child is itself PID 1 of its new
+    namespace, without an intermediate process. The caller must be
+    single-threaded. Returns 0 in the child, the child's pid in the parent.
+    """
+    api = ctypes.pythonapi
+    api.PyOS_BeforeFork()
+    pid = _libc.syscall(_SYS_CLONE, ctypes.c_ulong(flags | _SIGCHLD), 0, 0, 0, 0)
+    if pid == 0:
+        api.PyOS_AfterFork_Child()
+        return 0
+    err = ctypes.get_errno()
+    api.PyOS_AfterFork_Parent()
+    if pid < 0:
+        raise OSError(err, f"clone({flags:#x}): {os.strerror(err)}")
+    return pid

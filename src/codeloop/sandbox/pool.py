@@ -110,6 +110,7 @@ class Worker:
         self.proc: subprocess.Popen | None = None
         self.info: dict[str, Any] = {}
         self.samples_run = 0
+        self.broken = False
 
     def start(self) -> None:
         """Start the worker and wait for its hello; raises IsolationUnavailable or InfraError."""
@@ -177,8 +178,18 @@ class Worker:
                             got[fd] = msg
                 if len(got) == 2:
                     break
-                if self.report.fd in got and "worker_error" in got[self.report.fd]:
-                    raise InfraError(f"worker error: {got[self.report.fd]['worker_error']}")
+                report = got.get(self.report.fd)
+                if report is not None:
+                    if "worker_error" in report:
+                        raise InfraError(f"worker error: {report['worker_error']}")
+                    if report.get("judge_lost"):
+                        raise InfraError("the judge process died")
+                    if report.get("guard_hit"):
+                        # The judge was stopped mid-sample, so the verdict channel may
+                        # hold a late frame: this worker must not run another sample.
+                        self.broken = True
+                        return report, {"status": "timeout", "failure": {
+                            "message": "the sample ran past its guard time and was stopped"}}
                 left = deadline - time.monotonic()
                 if left <= 0:
                     raise InfraError("the worker hung past its guard time")
@@ -255,18 +266,25 @@ class SandboxPool:
         try:
             if worker is None:
                 worker = self._spawn()
-            return worker.run(control, judge_job, guard)
+            result = worker.run(control, judge_job, guard)
+            if worker.broken:
+                self._retire(worker)
+                worker = None
+            return result
         except InfraError:
             if worker is not None:
-                worker.kill()
-                with self._lock:
-                    if worker in self._all:
-                        self._all.remove(worker)
-                    self.restarts += 1
+                self._retire(worker)
             worker = None
             raise
         finally:
             self._idle.put(worker)
+
+    def _retire(self, worker: Worker) -> None:
+        worker.kill()
+        with self._lock:
+            if worker in self._all:
+                self._all.remove(worker)
+            self.restarts += 1
 
     def close(self) -> None:
         with self._lock:

@@ -124,56 +124,60 @@ def _set_limits(limits: dict[str, Any], for_candidate: bool) -> None:
 
 
 class Zygote:
-    """The warm process that forks one judge and one candidate per sample."""
+    """The warm process that runs one sample at a time.
+
+    It keeps one judge process (forked once, before any test code exists)
+    and forks a fresh candidate per sample.
+    """
 
     def __init__(self, judge_in: int, verdict_out: int, isolation: str, nobody: bool) -> None:
         self.judge_in, self.verdict_out = judge_in, verdict_out
         self.isolation, self.nobody = isolation, nobody
         self.devnull = os.open(os.devnull, os.O_RDWR)
+        self.judge_pid = 0
+        self.judge_sock: socket.socket | None = None
+        self.unreaped = 0
 
     # -- judge ---------------------------------------------------------------
-    def _start_judge(self, limits: dict[str, Any], req_w: int, resp_r: int, close: list[int]) -> int:
+    def _start_judge(self) -> None:
+        mine, theirs = socket.socketpair()
         pid = os.fork()
         if pid:
-            return pid
+            theirs.close()
+            self.judge_pid, self.judge_sock = pid, mine
+            return
         try:
-            for fd in close:
-                os.close(fd)
+            mine.close()
             for fd in (0, 1, 2):
                 os.dup2(self.devnull, fd)  # test code that prints must not touch the report channel
-            judge_limits = dict(limits, memory_mb=max(limits["memory_mb"], 4096), open_files=256)
-            _set_limits(judge_limits, for_candidate=False)
-            job = wire.read_frame(self.judge_in)
-            verdict = judge_mod.judge(job, req_w, resp_r)
-        except BaseException as exc:  # noqa: BLE001 - any judge crash is the evaluator's failure
-            verdict = {"status": "infra_error", "failure": {"message": f"judge crashed: {type(exc).__name__}: {exc}"}}
-        try:
-            wire.write_frame(self.verdict_out, verdict)
+            _set_limits({"memory_mb": 8192, "file_mb": 64, "open_files": 256}, for_candidate=False)
+            _judge_loop(theirs, self.judge_in, self.verdict_out)
         finally:
             os._exit(0)
 
+    def _stop_judge(self) -> None:
+        if self.judge_pid:
+            _kill(self.judge_pid)
+            os.waitpid(self.judge_pid, 0)
+            self.judge_sock.close()
+            self.judge_pid, self.judge_sock = 0, None
+
     # -- candidate -----------------------------------------------------------
-    def _start_candidate(self, job: dict[str, Any], keep: dict[int, int], pid_w: int) -> int:
-        """Fork an intermediate that puts the candidate in a new PID namespace;
-        returns the intermediate's pid (it exits once it has sent the candidate's)."""
+    def _start_candidate(self, job: dict[str, Any], keep: dict[int, int]) -> int:
+        """Fork the candidate: in full isolation, PID 1 of new PID, mount and IPC namespaces."""
         limits = job["limits"]
-        middle = os.fork()
-        if middle:
-            return middle
-        try:
-            if self.isolation == "full":
-                linux.unshare(linux.CLONE_NEWPID)
+        if self.isolation == "full":
+            pid = linux.fork_into(linux.CLONE_NEWPID | linux.CLONE_NEWNS | linux.CLONE_NEWIPC)
+        else:
             pid = os.fork()
-            if pid:
-                os.write(pid_w, str(pid).encode())
-                os._exit(0)
-            # the candidate, PID 1 of its own namespace
+        if pid:
+            return pid
+        try:
             for target, fd in keep.items():
                 os.dup2(fd, target)
             os.closerange(5, 1 << 16)
             os.setsid()
             if self.isolation == "full":
-                linux.unshare(linux.CLONE_NEWNS | linux.CLONE_NEWIPC)
                 rootfs.private_scratch(limits["tmpfs_mb"])
             try:
                 with open("/proc/self/oom_score_adj", "w") as fh:
@@ -201,29 +205,23 @@ class Zygote:
     # -- one sample ----------------------------------------------------------
     def run(self, job: dict[str, Any]) -> dict[str, Any]:
         limits = job["limits"]
+        if not self.judge_pid:
+            self._start_judge()
         req_r, req_w = os.pipe()
         resp_r, resp_w = os.pipe()
         out_r, out_w = os.pipe()
         err_r, err_w = os.pipe()
-        pid_r, pid_w = os.pipe()
         started = time.monotonic()
-        judge_pid = self._start_judge(limits, req_w, resp_r, [req_r, resp_w, out_r, out_w, err_r, err_w, pid_r, pid_w])
-        middle = self._start_candidate(job, {0: self.devnull, 1: out_w, 2: err_w, 3: req_r, 4: resp_w}, pid_w)
-        for fd in (req_r, req_w, resp_r, resp_w, out_w, err_w, pid_w):
+        socket.send_fds(self.judge_sock, [b"B"], [req_w, resp_r])
+        cand_pid = self._start_candidate(job, {0: self.devnull, 1: out_w, 2: err_w, 3: req_r, 4: resp_w})
+        for fd in (req_r, req_w, resp_r, resp_w, out_w, err_w):
             os.close(fd)
-        cand_pid = int(os.read(pid_r, 32) or b"0")
-        os.close(pid_r)
-        os.waitpid(middle, 0)  # from here on the candidate is our child (we are its subreaper)
-        if not cand_pid:
-            _kill(judge_pid)
-            os.waitpid(judge_pid, 0)
-            raise OSError("the candidate's sandbox could not be set up")
         guard = started + job["guard_seconds"]
-        streams = {out_r: bytearray(), err_r: bytearray()}
+        heads = {out_r: bytearray(), err_r: bytearray()}
         tails = {out_r: bytearray(), err_r: bytearray()}
         counts = {out_r: 0, err_r: 0}
-        judge_fd = os.pidfd_open(judge_pid)
-        output_limit = guard_hit = False
+        judge_fd = self.judge_sock.fileno()
+        output_limit = guard_hit = judge_lost = False
         open_fds = {out_r, err_r}
         judge_done = False
         while not judge_done:
@@ -235,44 +233,55 @@ class Zygote:
             for fd in ready:
                 if fd == judge_fd:
                     judge_done = True
+                    judge_lost = self.judge_sock.recv(1) != b"D"
                     continue
                 chunk = os.read(fd, 1 << 16)
                 if not chunk:
                     open_fds.discard(fd)
                     continue
-                counts[fd] += len(chunk)
-                head = streams[fd]
-                if len(head) < OUTPUT_KEEP:
-                    head += chunk[: OUTPUT_KEEP - len(head)]
-                tails[fd][:] = (tails[fd] + chunk)[-OUTPUT_KEEP:]
+                _keep(chunk, heads[fd], tails[fd], counts, fd)
                 if counts[out_r] + counts[err_r] > limits["output_bytes"] and not output_limit:
                     output_limit = True
                     _kill(cand_pid)
-        _kill(cand_pid)
-        if guard_hit:
-            _kill(judge_pid)
-        _, jstatus = os.waitpid(judge_pid, 0)
-        os.close(judge_fd)
-        usage = None
-        cstatus = None
-        if cand_pid:
-            _, cstatus, usage = os.wait4(cand_pid, 0)
-        _reap_all()  # orphans re-parented to us
+        # A candidate that ended by itself is a zombie now and tells how it
+        # ended; one still waiting for calls is killed and reaped after the
+        # report is sent, off the critical path.
+        reaped, cstatus, usage = os.wait4(cand_pid, os.WNOHANG)
+        cpu = maxrss = None
+        exit_code = None
+        if reaped:
+            exit_code = os.waitstatus_to_exitcode(cstatus)
+            cpu, maxrss = round(usage.ru_utime + usage.ru_stime, 6), usage.ru_maxrss
+        else:
+            cpu = _cpu_seconds(cand_pid)
+            _kill(cand_pid)
+            self.unreaped = cand_pid
+        if guard_hit or judge_lost:
+            self._stop_judge()  # a fresh judge starts with the next sample
         for fd in (out_r, err_r):
-            _drain(fd, streams[fd], tails[fd], counts, fd)
+            _drain(fd, heads[fd], tails[fd], counts)
             os.close(fd)
-        code = os.waitstatus_to_exitcode(cstatus) if cstatus is not None else None
         return {
-            "candidate_exit": code,
-            "candidate_cpu": round(usage.ru_utime + usage.ru_stime, 6) if usage else None,
-            "candidate_maxrss_kb": usage.ru_maxrss if usage else None,
-            "stdout": _describe_stream(streams[out_r], tails[out_r], counts[out_r]),
-            "stderr": _describe_stream(streams[err_r], tails[err_r], counts[err_r]),
+            "candidate_exit": exit_code,
+            "candidate_cpu": cpu,
+            "candidate_maxrss_kb": maxrss,
+            "stdout": _describe_stream(heads[out_r], tails[out_r], counts[out_r]),
+            "stderr": _describe_stream(heads[err_r], tails[err_r], counts[err_r]),
             "output_limit": output_limit,
             "guard_hit": guard_hit,
-            "judge_exit": os.waitstatus_to_exitcode(jstatus),
+            "judge_lost": judge_lost,
             "wall": round(time.monotonic() - started, 6),
         }
+
+    def reap(self) -> None:
+        """Wait for the last candidate to be gone (its whole PID namespace with it)."""
+        if self.unreaped:
+            try:
+                os.wait4(self.unreaped, 0)
+            except ChildProcessError:
+                pass
+            self.unreaped = 0
+        _reap_all()
 
     def serve(self) -> None:
         while True:
@@ -283,10 +292,45 @@ class Zygote:
             try:
                 report = self.run(job)
             except Exception as exc:  # noqa: BLE001 - reported; the pool restarts this worker
-                report = {"worker_error": f"{type(exc).__name__}: {exc}"}
-                wire.write_frame(1, report)
+                wire.write_frame(1, {"worker_error": f"{type(exc).__name__}: {exc}"})
                 return
             wire.write_frame(1, report)
+            self.reap()
+
+
+def _judge_loop(sock: socket.socket, judge_in: int, verdict_out: int) -> None:
+    """The judge process: one sample per begin message from the zygote."""
+    while True:
+        try:
+            _, fds, _, _ = socket.recv_fds(sock, 1, 2)
+        except OSError:
+            return
+        if len(fds) != 2:
+            return
+        req_w, resp_r = fds
+        try:
+            job = wire.read_frame(judge_in)
+            verdict = judge_mod.judge(job, req_w, resp_r)
+        except judge_mod.CandidateFatal as exc:
+            verdict = {"status": exc.status, "failure": {"message": exc.message, "input": exc.call}}
+        except BaseException as exc:  # noqa: BLE001 - any judge crash is the evaluator's failure
+            verdict = {"status": "infra_error",
+                       "failure": {"message": f"judge crashed: {type(exc).__name__}: {exc}"}}
+        finally:
+            os.close(req_w)
+            os.close(resp_r)
+        wire.write_frame(verdict_out, verdict)
+        sock.send(b"D")
+
+
+def _cpu_seconds(pid: int) -> float | None:
+    """User plus system CPU time of a live process, from /proc."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            fields = fh.read().rsplit(")", 1)[1].split()
+        return round((int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK"), 6)
+    except (OSError, IndexError, ValueError):
+        return None
 
 
 def _kill(pid: int) -> None:
@@ -300,7 +344,14 @@ def _kill(pid: int) -> None:
                 pass
 
 
-def _drain(fd: int, head: bytearray, tail: bytearray, counts: dict[int, int], key: int) -> None:
+def _keep(chunk: bytes, head: bytearray, tail: bytearray, counts: dict[int, int], key: int) -> None:
+    counts[key] += len(chunk)
+    if len(head) < OUTPUT_KEEP:
+        head += chunk[: OUTPUT_KEEP - len(head)]
+    tail[:] = (tail + chunk)[-OUTPUT_KEEP:]
+
+
+def _drain(fd: int, head: bytearray, tail: bytearray, counts: dict[int, int]) -> None:
     # Everything that could write here is dead now: read what is left, bounded.
     os.set_blocking(fd, False)
     for _ in range(64):
@@ -310,10 +361,7 @@ def _drain(fd: int, head: bytearray, tail: bytearray, counts: dict[int, int], ke
             return
         if not chunk:
             return
-        counts[key] += len(chunk)
-        if len(head) < OUTPUT_KEEP:
-            head += chunk[: OUTPUT_KEEP - len(head)]
-        tail[:] = (tail + chunk)[-OUTPUT_KEEP:]
+        _keep(chunk, head, tail, counts, fd)
 
 
 def _reap_all() -> None:
@@ -370,8 +418,6 @@ def main() -> None:
         except OSError as exc:
             wire.write_frame(1, {"error": f"cannot build the sandbox root: {exc}"})
             os._exit(3)
-    else:
-        os.setsid()
     linux.prctl(linux.PR_SET_DUMPABLE, 0)
     linux.prctl(linux.PR_SET_CHILD_SUBREAPER, 1)
     zygote = Zygote(judge_in, verdict_out, isolation, nobody)

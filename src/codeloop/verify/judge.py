@@ -18,6 +18,7 @@ from ..sandbox import wire
 from .asserts import FATAL, RECORDER, rewrite_asserts
 
 CAP_VALUE = 1000
+MAX_REPLY = 16 << 20  # bytes of one encoded return value
 TEST_FILE = "test.py"
 
 
@@ -209,22 +210,25 @@ def judge(job: dict[str, Any], req_fd: int, resp_fd: int) -> dict[str, Any]:
     """Run one sample's tests; returns the verdict as a plain dict.
 
     ``job`` keys: kind ("check" | "asserts" | "stdio"), prompt, test or
-    asserts or cases, entry_point, time_limit, load_limit, max_reply.
+    asserts or cases, entry_point, time_limit, load_limit, max_output.
+    The test is compiled while the candidate loads, and the compiled code is
+    kept for the next sample of the same task.
     """
     start = time.monotonic()
+    kind = job["kind"]
+    try:
+        prepared = None if kind == "stdio" else _prepare_asserts(job)
+    except TaskError as exc:
+        return {"status": "infra_error", "failure": {"message": f"task error: {exc}"},
+                "tests_total": None, "tests_passed": None, "seconds": 0.0}
     early = _wait_ready(resp_fd, start + job["load_limit"])
     loaded = time.monotonic()
     if early is not None:
         early.update(tests_total=0, tests_passed=0, seconds=0.0)
         return early
-    proxy = CandidateProxy(job["entry_point"], req_fd, resp_fd, loaded + job["time_limit"],
-                           job.get("max_reply", 16 << 20))
-    kind = job["kind"]
+    proxy = CandidateProxy(job["entry_point"], req_fd, resp_fd, loaded + job["time_limit"], MAX_REPLY)
     try:
-        if kind == "stdio":
-            rec = _judge_stdio(job, proxy)
-        else:
-            rec = _judge_asserts(job, proxy)
+        rec = _judge_stdio(job, proxy) if prepared is None else _run_asserts(job, prepared, proxy)
         verdict = {"status": rec.status, "failure": rec.failure, "tests_total": rec.total,
                    "tests_passed": rec.passed}
     except CandidateFatal as exc:
@@ -241,27 +245,43 @@ def judge(job: dict[str, Any], req_fd: int, resp_fd: int) -> dict[str, Any]:
     return verdict
 
 
-def _judge_asserts(job: dict[str, Any], proxy: CandidateProxy) -> Recorder:
-    names = {"candidate", job["entry_point"]}
+_COMPILED: dict[tuple, tuple] = {}
+
+
+def _prepare_asserts(job: dict[str, Any]) -> tuple[Any, Any, list[str]]:
+    """Compile the prompt and the rewritten test once per task (cached)."""
     if job["kind"] == "check":
         test_source = job["test"]
     else:
         test_source = job.get("setup", "") + "\n" + "\n".join(job["asserts"]) + "\n"
-    lines = test_source.splitlines()
-    linecache.cache[TEST_FILE] = (len(test_source), None, [ln + "\n" for ln in lines], TEST_FILE)
+    key = (job["kind"], job.get("prompt", ""), test_source, job["entry_point"])
+    if key not in _COMPILED:
+        prompt_code = None
+        if job.get("prompt"):
+            try:
+                prompt_code = compile(job["prompt"], "prompt.py", "exec")
+            except SyntaxError:
+                prompt_code = None  # a prompt that is only a fragment defines no helpers
+        try:
+            code = rewrite_asserts(test_source, TEST_FILE, {"candidate", job["entry_point"]})
+        except SyntaxError as exc:
+            raise TaskError(f"the task's test does not parse: {exc}") from exc
+        if len(_COMPILED) > 512:
+            _COMPILED.clear()
+        _COMPILED[key] = (prompt_code, code, test_source.splitlines())
+    return _COMPILED[key]
+
+
+def _run_asserts(job: dict[str, Any], prepared: tuple[Any, Any, list[str]], proxy: CandidateProxy) -> Recorder:
+    prompt_code, code, lines = prepared
+    linecache.cache[TEST_FILE] = (0, None, [ln + "\n" for ln in lines], TEST_FILE)
     rec = Recorder(proxy, lines)
     ns: dict[str, Any] = {"__name__": "judge", "__builtins__": builtins, RECORDER: rec, FATAL: CandidateFatal}
-    if job.get("prompt"):
+    if prompt_code is not None:
         try:
-            exec(compile(job["prompt"], "prompt.py", "exec"), ns)
-        except SyntaxError:
-            pass  # a prompt that is only a fragment defines no helpers
+            exec(prompt_code, ns)
         except Exception as exc:  # noqa: BLE001
             raise TaskError(f"the task's prompt raised {type(exc).__name__}: {exc}") from exc
-    try:
-        code = rewrite_asserts(test_source, TEST_FILE, names)
-    except SyntaxError as exc:
-        raise TaskError(f"the task's test does not parse: {exc}") from exc
     if job["kind"] != "check":
         ns[job["entry_point"]] = proxy
     try:
@@ -274,8 +294,7 @@ def _judge_asserts(job: dict[str, Any], proxy: CandidateProxy) -> Recorder:
     except (CandidateFatal, TaskError):
         raise
     except BaseException as exc:  # noqa: BLE001 - the test stopped on the candidate's behaviour
-        line = _test_line(exc)
-        rec.exception(exc, line)
+        rec.exception(exc, _test_line(exc))
     if rec.total == 0 and rec.failure is None and job["kind"] == "check":
         # a check() without asserts (or one that only calls): it ran to completion
         rec.total = rec.passed = 1
