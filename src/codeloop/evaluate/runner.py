@@ -1,0 +1,201 @@
+"""``codeloop eval``'s engine: judge many samples on the pool and summarise.
+
+UI-free: the CLI passes callbacks for progress. Time limits come from each
+task's reference solution measured in the same sandbox (EvalPlus's rule:
+max(floor, factor x reference time)), unless a fixed ``timeout`` is given.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from ..sandbox.pool import Limits, SandboxPool
+from ..types import STATUSES, Task, Verdict
+from ..verify.execute import verify
+from .passk import pass_at_ks
+from .samples import Sample
+from .store import ResultStore
+
+CALIBRATION_LIMIT = 20.0
+
+
+@dataclass
+class EvalConfig:
+    """How to run an evaluation.
+
+    ``timeout``: a fixed time limit (seconds) for every sample's tests; None
+    calibrates per task as ``min(timeout_max, max(timeout_floor,
+    timeout_factor * reference time))``, and uses ``default_timeout`` for
+    tasks without a reference (or whose reference fails).
+    """
+
+    workers: int = 2
+    isolation: str = "full"
+    timeout: float | None = None
+    timeout_floor: float = 0.25
+    timeout_factor: float = 10.0
+    timeout_max: float = 10.0
+    default_timeout: float = 3.0
+    load_limit: float = 1.0
+    memory_mb: int = 1024
+    retries: int = 2
+    ks: tuple[int, ...] = (1, 10, 100)
+
+
+@dataclass
+class Calibration:
+    """Per-task time limits and what the reference solutions did."""
+
+    limits: dict[str, float] = field(default_factory=dict)
+    reference_seconds: dict[str, float] = field(default_factory=dict)
+    reference_failed: dict[str, str] = field(default_factory=dict)
+
+
+def summary_path(out: str | Path) -> Path:
+    """Where the summary of a results file goes: results.jsonl -> results.summary.json."""
+    out = Path(out)
+    stem = out.name[: -len(".jsonl")] if out.name.endswith(".jsonl") else out.name
+    return out.with_name(stem + ".summary.json")
+
+
+def _limits(cfg: EvalConfig, time_limit: float) -> Limits:
+    return Limits(time_limit=time_limit, load_limit=cfg.load_limit, memory_mb=cfg.memory_mb)
+
+
+def _run_all(pool: SandboxPool, jobs: list[tuple[Any, Task, str, Limits]], workers: int,
+             done: Callable[[Any, Verdict], None]) -> None:
+    """Judge every (key, task, program, limits) job on ``workers`` threads; call
+    ``done`` in the calling thread as each finishes. Ctrl-C cancels what is queued."""
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="codeloop") as ex:
+        futures = {ex.submit(verify, pool, task, program, limits): key for key, task, program, limits in jobs}
+        try:
+            pending = set(futures)
+            while pending:
+                finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for fut in finished:
+                    done(futures[fut], fut.result())
+        except BaseException:
+            for fut in futures:
+                fut.cancel()
+            raise
+
+
+def calibrate(pool: SandboxPool, tasks: list[Task], cfg: EvalConfig) -> Calibration:
+    """Measure each task's reference solution and derive its time limit."""
+    cal = Calibration()
+    if cfg.timeout is not None:
+        cal.limits = {t.task_id: cfg.timeout for t in tasks}
+        return cal
+    jobs = []
+    for t in tasks:
+        if t.time_limit is not None:
+            cal.limits[t.task_id] = t.time_limit
+        elif t.reference:
+            jobs.append((t.task_id, t, t.reference, _limits(cfg, CALIBRATION_LIMIT)))
+        else:
+            cal.limits[t.task_id] = cfg.default_timeout
+
+    def record(task_id: str, v: Verdict) -> None:
+        if v.passed and v.test_seconds is not None:
+            cal.reference_seconds[task_id] = v.test_seconds
+            cal.limits[task_id] = round(min(cfg.timeout_max, max(cfg.timeout_floor, cfg.timeout_factor * v.test_seconds)), 3)
+        else:
+            cal.reference_failed[task_id] = v.status
+            cal.limits[task_id] = cfg.default_timeout
+
+    _run_all(pool, jobs, cfg.workers, record)
+    return cal
+
+
+def verdict_record(sample: Sample, verdict: Verdict) -> dict[str, Any]:
+    """The results.jsonl line for one sample."""
+    rec = {"index": sample.index, "task_id": sample.task_id, "passed": verdict.passed, "status": verdict.status}
+    rec.update({k: v for k, v in verdict.to_dict().items() if k not in ("passed", "status")})
+    rec["fingerprint"] = sample.fingerprint
+    return rec
+
+
+def summarise(records: list[dict[str, Any]], ks: tuple[int, ...], extra: dict[str, Any]) -> dict[str, Any]:
+    """pass@k (infra errors left out, as they say nothing of the program) and counts per status."""
+    statuses = Counter(r["status"] for r in records)
+    per_task: dict[str, list[int]] = {}
+    for r in records:
+        if r["status"] != "infra_error":
+            n_c = per_task.setdefault(r["task_id"], [0, 0])
+            n_c[0] += 1
+            n_c[1] += bool(r["passed"])
+    return {
+        "samples": len(records),
+        "tasks": len({r["task_id"] for r in records}),
+        "passed": sum(bool(r["passed"]) for r in records),
+        **pass_at_ks([tuple(v) for v in per_task.values()], ks),
+        "statuses": {s: statuses.get(s, 0) for s in STATUSES},
+        "infra_errors": statuses.get("infra_error", 0),
+        "isolation": sorted({r.get("isolation", "full") for r in records}),
+        **extra,
+    }
+
+
+def evaluate(tasks: dict[str, Task], samples: list[Sample], out: str | Path, cfg: EvalConfig,
+             on_start: Callable[[int, int], None] | None = None,
+             on_result: Callable[[dict[str, Any]], None] | None = None,
+             on_phase: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """Judge ``samples``, streaming results to ``out``; returns the summary (also
+    written next to ``out``). Resumes from what ``out`` already holds.
+
+    Raises IsolationUnavailable when namespaces cannot be made and
+    ``cfg.isolation`` is "full". Infra errors never raise: they are results.
+    """
+    store = ResultStore(out)
+    done = store.load_done(samples)
+    pending = [s for s in samples if s.index not in done]
+    if on_start:
+        on_start(len(samples), len(done))
+    started = time.monotonic()
+    cal = Calibration()
+    restarts = 0
+    if pending:
+        with SandboxPool(cfg.workers, cfg.isolation) as pool:
+            pool.check()
+            if on_phase:
+                on_phase("calibrating time limits")
+            needed = {s.task_id for s in pending}
+            cal = calibrate(pool, [t for t in tasks.values() if t.task_id in needed], cfg)
+            if on_phase:
+                on_phase("judging")
+            by_index = {s.index: s for s in pending}
+
+            def record(index: int, verdict: Verdict) -> None:
+                rec = verdict_record(by_index[index], verdict)
+                done[index] = rec
+                store.add(rec)
+                if on_result:
+                    on_result(rec)
+
+            jobs = [(s.index, tasks[s.task_id], s.program, _limits(cfg, cal.limits[s.task_id])) for s in pending]
+            try:
+                _run_all(pool, jobs, cfg.workers, record)
+            finally:
+                store.close()
+            restarts = pool.restarts
+    elapsed = time.monotonic() - started
+    records = [done[s.index] for s in samples]
+    store.finish(records)
+    summary = summarise(records, cfg.ks, {
+        "judged_now": len(pending), "resumed": len(samples) - len(pending),
+        "seconds": round(elapsed, 3),
+        "samples_per_second": round(len(pending) / elapsed, 2) if pending and elapsed > 0 else None,
+        "workers": cfg.workers, "worker_restarts": restarts,
+        "time_limits": {"mode": "fixed" if cfg.timeout is not None else "calibrated",
+                        "floor": cfg.timeout_floor, "factor": cfg.timeout_factor, "max": cfg.timeout_max,
+                        "reference_failed": cal.reference_failed},
+        "results": str(out),
+    })
+    summary_path(out).write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    return summary

