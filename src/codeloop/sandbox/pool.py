@@ -201,27 +201,44 @@ class Worker:
         self.samples_run += 1
         return got[self.report.fd], got[self.verdict.fd]
 
-    def kill(self) -> None:
-        """Kill the whole worker tree (the zygote dies with its parent)."""
+    def kill(self, graceful: bool = False) -> None:
+        """End the worker tree and reap it.
+
+        Graceful: close the control channel and let the zygote finish. Else
+        (or if that takes too long) SIGTERM, on which the boot process kills
+        the zygote and reaps it, then SIGKILL as a last resort. Killing the
+        zygote through its parent keeps zombies from reaching the host's init.
+        """
         if self.proc is None:
             return
-        try:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-        self.proc.kill()
-        self.proc.wait()
+        proc, self.proc = self.proc, None
+        for stream in (proc.stdin,):
+            try:
+                stream.close()
+            except OSError:
+                pass
+        steps = ([None] if graceful else []) + [signal.SIGTERM, signal.SIGKILL]
+        for sig in steps:
+            if sig is not None:
+                try:
+                    proc.send_signal(sig)
+                except ProcessLookupError:
+                    pass
+            try:
+                proc.wait(timeout=2.0)
+                break
+            except subprocess.TimeoutExpired:
+                continue
+        proc.wait()
         for fd in (self.judge_w, self.verdict_r):
             try:
                 os.close(fd)
             except OSError:
                 pass
-        for stream in (self.proc.stdin, self.proc.stdout):
-            try:
-                stream.close()
-            except OSError:
-                pass
-        self.proc = None
+        try:
+            proc.stdout.close()
+        except OSError:
+            pass
 
 
 class SandboxPool:
@@ -290,7 +307,10 @@ class SandboxPool:
         with self._lock:
             workers, self._all = self._all, []
         for worker in workers:
-            worker.kill()
+            if worker.proc is not None:
+                worker.proc.stdin.close()  # all zygotes wind down in parallel
+        for worker in workers:
+            worker.kill(graceful=True)
 
     def __enter__(self) -> "SandboxPool":
         return self

@@ -284,6 +284,15 @@ class Zygote:
         _reap_all()
 
     def serve(self) -> None:
+        """Run samples until the control channel closes, then end the judge
+        and reap every child, so nothing is left for the host to clean up."""
+        try:
+            self._serve()
+        finally:
+            self._stop_judge()
+            self.reap()
+
+    def _serve(self) -> None:
         while True:
             try:
                 job = wire.read_frame(0)
@@ -409,6 +418,9 @@ def main() -> None:
             # killing this process (the pool holds its pid) ends the whole tree
             for fd in (0, 1, 3, 4):
                 os.close(fd)
+            # SIGTERM from the pool: end the zygote and reap it ourselves, so no
+            # zombie is left to whichever process would inherit it.
+            signal.signal(signal.SIGTERM, lambda *_: os.kill(zygote_pid, signal.SIGKILL))
             _, status = os.waitpid(zygote_pid, 0)
             os._exit(os.waitstatus_to_exitcode(status) & 0xFF)
         linux.prctl(linux.PR_SET_PDEATHSIG, signal.SIGKILL)
