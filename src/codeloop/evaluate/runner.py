@@ -38,7 +38,7 @@ class EvalConfig:
     workers: int = 2
     isolation: str = "full"
     timeout: float | None = None
-    timeout_floor: float = 0.25
+    timeout_floor: float = 0.1
     timeout_factor: float = 10.0
     timeout_max: float = 10.0
     default_timeout: float = 3.0

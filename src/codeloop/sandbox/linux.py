@@ -9,7 +9,6 @@ Linux only: importing this module elsewhere works, but every call fails.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import os
 
 CLONE_NEWNS = 0x00020000
@@ -45,7 +44,9 @@ _SYS_PIVOT_ROOT = 155
 _SYS_CAPSET = 126
 _SYS_MOUNT_SETATTR = 442
 
-_libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
+# The running interpreter already links libc: no library search (and no
+# ctypes.util, which would pull subprocess into every sandbox worker).
+_libc = ctypes.CDLL(None, use_errno=True)
 _libc.syscall.restype = ctypes.c_long
 
 

@@ -12,7 +12,6 @@ import glob
 import os
 import site
 import sys
-from dataclasses import dataclass, field
 
 from . import linux
 
@@ -24,13 +23,16 @@ ETC_FILES = (
 DEVICES = ("null", "zero", "full", "random", "urandom")
 
 
-@dataclass
 class RootPlan:
-    """What to bind into the sandbox root: host paths, all read-only."""
+    """What to bind into the sandbox root: host paths, all read-only.
 
-    binds: list[str] = field(default_factory=list)
-    symlinks: dict[str, str] = field(default_factory=dict)
-    hidden: list[str] = field(default_factory=list)
+    (A plain class: dataclasses would import inspect into every worker.)
+    """
+
+    def __init__(self) -> None:
+        self.binds: list[str] = []
+        self.symlinks: dict[str, str] = {}
+        self.hidden: list[str] = []
 
 
 def site_package_dirs() -> list[str]:
