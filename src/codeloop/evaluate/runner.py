@@ -17,12 +17,13 @@ from typing import Any, Callable
 
 from ..sandbox.pool import Limits, SandboxPool
 from ..types import STATUSES, Task, Verdict
-from ..verify.execute import verify
+from ..verify.execute import time_reference, verify
 from .passk import pass_at_ks
 from .samples import Sample
 from .store import ResultStore
 
 CALIBRATION_LIMIT = 20.0
+CALL_ALLOWANCE = 0.001  # seconds per call: a sandboxed round trip (about 0.3 ms here), with room to spare
 
 
 @dataclass
@@ -87,29 +88,40 @@ def _run_all(pool: SandboxPool, jobs: list[tuple[Any, Task, str, Limits]], worke
 
 
 def calibrate(pool: SandboxPool, tasks: list[Task], cfg: EvalConfig) -> Calibration:
-    """Measure each task's reference solution and derive its time limit."""
+    """Measure each task's reference solution and derive its time limit.
+
+    ``check`` and ``asserts`` references run inside the judge (trusted code,
+    timed without call overhead), and the limit allows ``CALL_ALLOWANCE`` per
+    call on top; ``stdio`` references run sandboxed, like any program.
+    """
     cal = Calibration()
     if cfg.timeout is not None:
         cal.limits = {t.task_id: cfg.timeout for t in tasks}
         return cal
-    jobs = []
+    sandboxed, in_judge = [], []
     for t in tasks:
         if t.time_limit is not None:
             cal.limits[t.task_id] = t.time_limit
-        elif t.reference:
-            jobs.append((t.task_id, t, t.reference, _limits(cfg, CALIBRATION_LIMIT)))
-        else:
+        elif not t.reference:
             cal.limits[t.task_id] = cfg.default_timeout
+        elif t.kind == "stdio":
+            sandboxed.append((t.task_id, t, t.reference, _limits(cfg, CALIBRATION_LIMIT)))
+        else:
+            in_judge.append(t)
 
-    def record(task_id: str, v: Verdict) -> None:
+    def record(task_id: str, v: Verdict, calls: int = 0) -> None:
         if v.passed and v.test_seconds is not None:
             cal.reference_seconds[task_id] = v.test_seconds
-            cal.limits[task_id] = round(min(cfg.timeout_max, max(cfg.timeout_floor, cfg.timeout_factor * v.test_seconds)), 3)
+            limit = max(cfg.timeout_floor, cfg.timeout_factor * v.test_seconds) + calls * CALL_ALLOWANCE
+            cal.limits[task_id] = round(min(cfg.timeout_max, limit), 3)
         else:
             cal.reference_failed[task_id] = v.status
             cal.limits[task_id] = cfg.default_timeout
 
-    _run_all(pool, jobs, cfg.workers, record)
+    _run_all(pool, sandboxed, cfg.workers, record)
+    with ThreadPoolExecutor(max_workers=cfg.workers) as ex:
+        for t, (v, calls) in zip(in_judge, ex.map(lambda t: time_reference(pool, t, CALIBRATION_LIMIT), in_judge)):
+            record(t.task_id, v, calls)
     return cal
 
 

@@ -202,9 +202,11 @@ class Zygote:
 
     # -- one sample ----------------------------------------------------------
     def run(self, job: dict[str, Any]) -> dict[str, Any]:
-        limits = job["limits"]
         if not self.judge_pid:
             self._start_judge()
+        if job.get("in_judge"):
+            return self._run_in_judge(job)
+        limits = job["limits"]
         req_r, req_w = os.pipe()
         resp_r, resp_w = os.pipe()
         out_r, out_w = os.pipe()
@@ -271,6 +273,18 @@ class Zygote:
             "wall": round(time.monotonic() - started, 6),
         }
 
+    def _run_in_judge(self, job: dict[str, Any]) -> dict[str, Any]:
+        """Trusted code (a task's reference solution) runs inside the judge, no candidate."""
+        started = time.monotonic()
+        socket.send_fds(self.judge_sock, [b"R"], [])
+        ready, _, _ = select.select([self.judge_sock], [], [], job["guard_seconds"])
+        guard_hit = not ready
+        judge_lost = bool(ready) and self.judge_sock.recv(1) != b"D"
+        if guard_hit or judge_lost:
+            self._stop_judge()
+        return {"guard_hit": guard_hit, "judge_lost": judge_lost, "output_limit": False,
+                "wall": round(time.monotonic() - started, 6)}
+
     def reap(self) -> None:
         """Wait for the last candidate to be gone (its whole PID namespace with it)."""
         if self.unreaped:
@@ -312,20 +326,22 @@ def _judge_loop(sock: socket.socket, judge_in: int, verdict_out: int) -> None:
             _, fds, _, _ = socket.recv_fds(sock, 1, 2)
         except OSError:
             return
-        if len(fds) != 2:
+        if len(fds) not in (0, 2):
             return
-        req_w, resp_r = fds
         try:
             job = wire.read_frame(judge_in)
-            verdict = judge_mod.judge(job, req_w, resp_r)
+            if fds:
+                verdict = judge_mod.judge(job, fds[0], fds[1])
+            else:
+                verdict = judge_mod.judge_in_process(job)
         except judge_mod.CandidateFatal as exc:
             verdict = {"status": exc.status, "failure": {"message": exc.message, "input": exc.call}}
         except BaseException as exc:  # noqa: BLE001 - any judge crash is the evaluator's failure
             verdict = {"status": "infra_error",
                        "failure": {"message": f"judge crashed: {type(exc).__name__}: {exc}"}}
         finally:
-            os.close(req_w)
-            os.close(resp_r)
+            for fd in fds:
+                os.close(fd)
         wire.write_frame(verdict_out, verdict)
         sock.send(b"D")
 

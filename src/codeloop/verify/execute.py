@@ -109,3 +109,31 @@ def verify(pool: SandboxPool, task: Task, program: str, limits: Limits, *, retri
             return verdict  # the task is broken: another try gives the same answer
     return Verdict(status="infra_error", passed=False, failure={"message": last_error},
                    isolation=pool.isolation, time_limit=limits.time_limit, attempts=retries + 1)
+
+
+def time_reference(pool: SandboxPool, task: Task, guard_seconds: float = 30.0) -> tuple[Verdict, int]:
+    """Run ``task.reference`` against the tests inside the judge process (it is
+    trusted task code: no candidate sandbox, no call overhead) and time it.
+
+    Returns the verdict (``test_seconds`` is the tests' own time) and the
+    number of calls the tests made. Only for ``check`` and ``asserts`` tasks;
+    raises ValueError for others or a task without a reference.
+    """
+    if task.kind == "stdio" or not task.reference:
+        raise ValueError("time_reference needs a check or asserts task with a reference")
+    control = {"in_judge": True, "guard_seconds": guard_seconds}
+    judge_job = dict(task.judge_job(), program=task.reference)
+    last_error = ""
+    for attempt in range(1, 4):
+        try:
+            _, raw = pool.run(control, judge_job, guard_seconds)
+        except InfraError as exc:
+            last_error = str(exc)
+            continue
+        status = raw.get("status", "infra_error")
+        return Verdict(status=status, passed=status == "passed", tests_passed=raw.get("tests_passed"),
+                       tests_total=raw.get("tests_total"), failure=raw.get("failure"),
+                       test_seconds=raw.get("seconds"), isolation=pool.isolation, attempts=attempt), \
+            int(raw.get("calls") or 0)
+    return Verdict(status="infra_error", passed=False, failure={"message": last_error},
+                   isolation=pool.isolation, attempts=3), 0

@@ -245,6 +245,48 @@ def judge(job: dict[str, Any], req_fd: int, resp_fd: int) -> dict[str, Any]:
     return verdict
 
 
+class InProcessCandidate:
+    """A trusted program's function called directly, counting calls.
+
+    Used to time a task's reference solution without the cost of a sandboxed
+    process, so that the time limit can be derived from it.
+    """
+
+    def __init__(self, name: str, func: Any) -> None:
+        self.name, self.func = name, func
+        self.calls = 0
+        self.last_input: str | None = None
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        self.calls += 1
+        return self.func(*args, **kwargs)
+
+
+def judge_in_process(job: dict[str, Any]) -> dict[str, Any]:
+    """Run the tests against ``job["program"]`` inside this (the judge's) process.
+
+    Only for trusted programs (a task's reference). Returns a verdict whose
+    ``seconds`` is the tests' own time and ``calls`` the number of calls made.
+    """
+    try:
+        prepared = _prepare_asserts(job)
+        ns: dict[str, Any] = {"__name__": "reference", "__builtins__": builtins}
+        exec(compile(job["program"], "reference.py", "exec"), ns)
+        func = ns.get(job["entry_point"])
+        if not callable(func):
+            raise TaskError(f"the reference does not define {job['entry_point']!r}")
+    except TaskError as exc:
+        return {"status": "infra_error", "failure": {"message": f"task error: {exc}"}}
+    except BaseException as exc:  # noqa: BLE001
+        return {"status": "error", "failure": {"message": f"the reference raised {type(exc).__name__}: {exc}"}}
+    proxy = InProcessCandidate(job["entry_point"], func)
+    start = time.perf_counter()
+    rec = _run_asserts(job, prepared, proxy)  # type: ignore[arg-type]
+    seconds = time.perf_counter() - start
+    return {"status": rec.status, "failure": rec.failure, "tests_total": rec.total, "tests_passed": rec.passed,
+            "seconds": round(seconds, 6), "calls": proxy.calls}
+
+
 _COMPILED: dict[tuple, tuple] = {}
 
 
