@@ -135,6 +135,13 @@ def build_root(plan: RootPlan, tmpfs_mb: int) -> None:
     linux.umount(".", linux.MNT_DETACH)
     os.chdir("/")
     linux.mount(None, "/", None, linux.MS_REMOUNT | linux.MS_BIND | linux.MS_RDONLY | linux.MS_NOSUID | linux.MS_NODEV)
+    # Candidates need no user namespaces of their own: forbid them in this one,
+    # which closes that part of the kernel to them (best effort).
+    try:
+        with open("/proc/sys/user/max_user_namespaces", "w") as fh:
+            fh.write("0")
+    except OSError:
+        pass
 
 
 def private_scratch(tmpfs_mb: int) -> None:

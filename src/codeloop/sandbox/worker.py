@@ -214,6 +214,7 @@ class Zygote:
         started = time.monotonic()
         socket.send_fds(self.judge_sock, [b"B"], [req_w, resp_r])
         cand_pid = self._start_candidate(job, {0: self.devnull, 1: out_w, 2: err_w, 3: req_r, 4: resp_w})
+        cand_fd = os.pidfd_open(cand_pid)
         for fd in (req_r, req_w, resp_r, resp_w, out_w, err_w):
             os.close(fd)
         guard = started + job["guard_seconds"]
@@ -246,7 +247,16 @@ class Zygote:
         # A candidate that ended by itself is a zombie now and tells how it
         # ended; one still waiting for calls is killed and reaped after the
         # report is sent, off the critical path.
-        reaped, cstatus, usage = os.wait4(cand_pid, os.WNOHANG)
+        for fd in list(open_fds):
+            if _drain(fd, heads[fd], tails[fd], counts):
+                open_fds.discard(fd)
+        exited = False
+        if not open_fds:
+            # Both output pipes closed: the candidate is gone or going (say, a
+            # crash); give the kernel a moment so that its exit status is known.
+            exited = bool(select.select([cand_fd], [], [], 0.2)[0])
+        os.close(cand_fd)
+        reaped, cstatus, usage = os.wait4(cand_pid, 0 if exited else os.WNOHANG)
         cpu = maxrss = None
         exit_code = None
         if reaped:
@@ -374,17 +384,18 @@ def _keep(chunk: bytes, head: bytearray, tail: bytearray, counts: dict[int, int]
     tail[:] = (tail + chunk)[-OUTPUT_KEEP:]
 
 
-def _drain(fd: int, head: bytearray, tail: bytearray, counts: dict[int, int]) -> None:
-    # Everything that could write here is dead now: read what is left, bounded.
+def _drain(fd: int, head: bytearray, tail: bytearray, counts: dict[int, int]) -> bool:
+    """Read what a pipe holds now, without waiting; True at end of file."""
     os.set_blocking(fd, False)
     for _ in range(64):
         try:
             chunk = os.read(fd, 1 << 16)
         except BlockingIOError:
-            return
+            return False
         if not chunk:
-            return
+            return True
         _keep(chunk, head, tail, counts, fd)
+    return False
 
 
 def _reap_all() -> None:
@@ -398,10 +409,10 @@ def _reap_all() -> None:
 
 
 def _describe_stream(head: bytearray, tail: bytearray, count: int) -> dict[str, Any]:
+    """The first and last bytes a stream carried, and how many in all."""
     if count <= len(head):
-        return {"text": head.decode(errors="replace"), "bytes": count, "cut": False}
-    return {"text": head.decode(errors="replace") + "\n[... cut ...]\n" + bytes(tail).decode(errors="replace"),
-            "bytes": count, "cut": True}
+        return {"head": head.decode(errors="replace"), "tail": "", "bytes": count}
+    return {"head": head.decode(errors="replace"), "tail": bytes(tail).decode(errors="replace"), "bytes": count}
 
 
 def main() -> None:

@@ -59,14 +59,25 @@ def _assemble(report: dict[str, Any], verdict: dict[str, Any], limits: Limits, i
             pass
     if status == "timeout" and failure is not None:
         failure = dict(failure, time_limit=limits.time_limit)
-    stream = lambda key: (report.get(key) or {}).get("text", "")[-STREAM_CAP:]  # noqa: E731
     return Verdict(
         status=status, passed=status == "passed",
         tests_passed=verdict.get("tests_passed"), tests_total=verdict.get("tests_total"),
-        failure=failure, stdout=stream("stdout"), stderr=stream("stderr"),
+        failure=failure, stdout=_stream_text(report.get("stdout")), stderr=_stream_text(report.get("stderr")),
         test_seconds=verdict.get("seconds"), cpu_seconds=report.get("candidate_cpu"),
         wall_seconds=report.get("wall"), time_limit=limits.time_limit, isolation=isolation,
     )
+
+
+def _stream_text(stream: dict[str, Any] | None) -> str:
+    """What a program printed, at most about STREAM_CAP characters: its start
+    and its end, with the size of what was cut between them."""
+    if not stream:
+        return ""
+    head, tail, total = stream.get("head", ""), stream.get("tail", ""), stream.get("bytes", 0)
+    if not tail and len(head) <= STREAM_CAP:
+        return head
+    half = STREAM_CAP // 2
+    return f"{head[:half]}\n[... {total - 2 * half} bytes cut ...]\n{(tail or head)[-half:]}"
 
 
 _STATUS_MESSAGES = {

@@ -1,0 +1,105 @@
+"""The plain-data codec is the trust boundary: only exact builtin types come out."""
+
+import math
+import os
+
+import pytest
+
+from codeloop.sandbox import wire
+
+SAMPLES = [
+    None, True, False, 0, -7, 10**40, 1.5, -0.0, "text", "ünï", b"\x00\xff", [1, [2, "x"]],
+    (1, (2,)), {"a": 1, 2: [3], (1, 2): None}, {1, 2}, frozenset({"a"}), 3 + 4j, [], (), {},
+]
+
+
+@pytest.mark.parametrize("value", SAMPLES, ids=repr)
+def test_round_trip_keeps_value_and_exact_types(value):
+    back = wire.decode_value(wire.encode_value(value))
+    assert back == value
+
+    def types(v):
+        if isinstance(v, (list, tuple, set, frozenset)):
+            return (type(v), [types(x) for x in sorted(v, key=repr)] if isinstance(v, (set, frozenset))
+                    else [types(x) for x in v])
+        if isinstance(v, dict):
+            return (dict, sorted((repr(types(k)), repr(types(x))) for k, x in v.items()))
+        return type(v)
+
+    assert types(back) == types(value)
+
+
+def test_special_floats_survive():
+    back = wire.decode_value(wire.encode_value([math.inf, -math.inf, math.nan]))
+    assert back[0] == math.inf and back[1] == -math.inf and math.isnan(back[2])
+
+
+def test_subclasses_are_reduced_to_their_base_content():
+    class L(list):
+        def __eq__(self, other):
+            return True
+
+    class F(float):
+        def __eq__(self, other):
+            return True
+
+    class S(str):
+        pass
+
+    back = wire.decode_value(wire.encode_value([L([1]), F(2.5), S("s")]))
+    assert [type(x) for x in back] == [list, float, str]
+    assert back[0] != [9] and back[1] != 9.0
+
+
+def test_non_plain_values_are_refused():
+    with pytest.raises(wire.NotPlainData):
+        wire.encode_value(object())
+    with pytest.raises(wire.NotPlainData):
+        wire.encode_value(x for x in [])
+
+
+@pytest.mark.parametrize("tree", [
+    {"$": "evil", "v": []},
+    {"$": "tuple", "v": "notalist"},
+    {"x": 1},
+    {"$": "dict", "v": [[[1], 2]]},     # unhashable key
+    {"$": "set", "v": [[1]]},           # unhashable element
+    {"$": "bytes", "v": "zz"},
+    {"$": "complex", "v": [1]},
+])
+def test_malformed_trees_are_rejected(tree):
+    with pytest.raises(wire.WireError):
+        wire.decode_value(tree)
+
+
+def test_deep_nesting_is_rejected_not_crashing():
+    deep = []
+    for _ in range(wire.MAX_DEPTH + 5):
+        deep = [deep]
+    with pytest.raises(wire.NotPlainData):
+        wire.encode_value(deep)
+
+
+def test_frames_round_trip_and_limits():
+    r, w = os.pipe()
+    try:
+        wire.write_frame(w, {"a": [1, 2]})
+        assert wire.read_frame(r) == {"a": [1, 2]}
+        wire.write_frame(w, "x" * 100)
+        with pytest.raises(wire.FrameTooLarge):
+            wire.read_frame(r, max_bytes=10)
+    finally:
+        os.close(r)
+        os.close(w)
+
+
+def test_read_frame_times_out_and_sees_closed_peer():
+    import time
+
+    r, w = os.pipe()
+    with pytest.raises(wire.FrameTimeout):
+        wire.read_frame(r, deadline=time.monotonic() + 0.05)
+    os.close(w)
+    with pytest.raises(wire.PeerClosed):
+        wire.read_frame(r)
+    os.close(r)
