@@ -37,11 +37,12 @@ def run(pool, task: Task, program: str, time_limit: float = 2.0, **limits):
     return verify(pool, task, program, Limits(time_limit=time_limit, **limits))
 
 
-def guarded(cmd: list[str], **kw) -> subprocess.CompletedProcess:
-    """Run ``cmd`` in a fresh PID namespace (and as root in a user namespace when
-    not root), so that a program that escaped the sandbox still could not reach
-    anything outside: the second guard around tests that run hostile code."""
-    guard = ["unshare", "--pid", "--fork", "--kill-child", "--mount-proc"]
+def guarded(cmd: list[str], net: bool = False, **kw) -> subprocess.CompletedProcess:
+    """Run ``cmd`` in a fresh PID namespace (with ``net``, a network namespace
+    too; as root of a user namespace when not root), so that a program that
+    escaped the sandbox still could not reach anything outside: the second
+    guard around tests that run hostile code."""
+    guard = ["unshare", "--pid", "--fork", "--kill-child", "--mount-proc"] + (["--net"] if net else [])
     if os.geteuid() != 0:
         guard[1:1] = ["--user", "--map-root-user"]
     return subprocess.run(guard + cmd, capture_output=True, text=True, **kw)

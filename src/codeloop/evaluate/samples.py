@@ -39,9 +39,10 @@ def read_samples(path: str, tasks: dict[str, Task]) -> list[Sample]:
         if task_id not in tasks:
             raise InputError(f"unknown task {task_id!r}", path, number, "task_id")
         has_c, has_s = "completion" in obj, "solution" in obj
-        if has_c == has_s:
-            raise InputError("give exactly one of 'completion' or 'solution'", path, number,
-                             "completion" if has_c else None)
+        if not has_c and not has_s:
+            raise InputError("missing (or give 'solution', a whole program)", path, number, "completion")
+        if has_c and has_s:
+            raise InputError("give only one of 'completion' or 'solution'", path, number, "solution")
         key = "completion" if has_c else "solution"
         code = obj[key]
         if not isinstance(code, str):

@@ -222,7 +222,7 @@ class Zygote:
         tails = {out_r: bytearray(), err_r: bytearray()}
         counts = {out_r: 0, err_r: 0}
         judge_fd = self.judge_sock.fileno()
-        output_limit = guard_hit = judge_lost = False
+        output_limit = guard_hit = judge_lost = candidate_gone = False
         open_fds = {out_r, err_r}
         judge_done = False
         while not judge_done:
@@ -234,7 +234,9 @@ class Zygote:
             for fd in ready:
                 if fd == judge_fd:
                     judge_done = True
-                    judge_lost = self.judge_sock.recv(1) != b"D"
+                    note = self.judge_sock.recv(1)
+                    judge_lost = note not in (b"D", b"X")
+                    candidate_gone = note == b"X"
                     continue
                 chunk = os.read(fd, 1 << 16)
                 if not chunk:
@@ -247,14 +249,11 @@ class Zygote:
         # A candidate that ended by itself is a zombie now and tells how it
         # ended; one still waiting for calls is killed and reaped after the
         # report is sent, off the critical path.
-        for fd in list(open_fds):
-            if _drain(fd, heads[fd], tails[fd], counts):
-                open_fds.discard(fd)
         exited = False
-        if not open_fds:
-            # Both output pipes closed: the candidate is gone or going (say, a
-            # crash); give the kernel a moment so that its exit status is known.
-            exited = bool(select.select([cand_fd], [], [], 0.2)[0])
+        if candidate_gone:
+            # The judge saw the candidate's channel close: it is gone or going
+            # (say, a crash); give the kernel a moment so its exit status is known.
+            exited = bool(select.select([cand_fd], [], [], 0.5)[0])
         os.close(cand_fd)
         reaped, cstatus, usage = os.wait4(cand_pid, 0 if exited else os.WNOHANG)
         cpu = maxrss = None
@@ -353,7 +352,7 @@ def _judge_loop(sock: socket.socket, judge_in: int, verdict_out: int) -> None:
             for fd in fds:
                 os.close(fd)
         wire.write_frame(verdict_out, verdict)
-        sock.send(b"D")
+        sock.send(b"X" if verdict.get("candidate_gone") else b"D")
 
 
 def _cpu_seconds(pid: int) -> float | None:

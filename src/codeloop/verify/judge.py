@@ -41,6 +41,10 @@ class CandidateFatal(BaseException):
         self.message, self.call = message, call
 
 
+class CandidateGone(CandidateFatal):
+    """The candidate's channel closed: it exited or was killed."""
+
+
 class CandidateTimeout(CandidateFatal):
     status = "timeout"
 
@@ -102,7 +106,7 @@ class CandidateProxy:
         except wire.FrameTooLarge as exc:
             raise CandidateOutputLimit(str(exc), self.last_input) from exc
         except wire.PeerClosed as exc:
-            raise CandidateFatal("the program exited or was killed during the call", self.last_input) from exc
+            raise CandidateGone("the program exited or was killed during the call", self.last_input) from exc
         except wire.WireError as exc:
             raise CandidateFatal(f"the program broke the result channel: {exc}", self.last_input) from exc
         if type(reply) is not dict:
@@ -187,7 +191,7 @@ def _wait_ready(resp_fd: int, deadline: float) -> dict[str, Any] | None:
     except wire.FrameTimeout:
         return {"status": "timeout", "failure": {"message": "the program did not finish loading in time"}}
     except wire.WireError:
-        return {"status": "killed", "failure": {"message": "the program exited while loading"}}
+        return {"status": "killed", "failure": {"message": "the program exited while loading"}, "candidate_gone": True}
     if type(msg) is not dict:
         return {"status": "killed", "failure": {"message": "the program broke the result channel"}}
     if "syntax_error" in msg:
@@ -233,7 +237,8 @@ def judge(job: dict[str, Any], req_fd: int, resp_fd: int) -> dict[str, Any]:
                    "tests_passed": rec.passed}
     except CandidateFatal as exc:
         verdict = {"status": exc.status, "tests_total": None, "tests_passed": None,
-                   "failure": {"message": exc.message, "input": exc.call}}
+                   "failure": {"message": exc.message, "input": exc.call},
+                   "candidate_gone": isinstance(exc, CandidateGone)}
     except TaskError as exc:
         verdict = {"status": "infra_error", "failure": {"message": f"task error: {exc}"},
                    "tests_total": None, "tests_passed": None}
