@@ -150,3 +150,19 @@ def test_refuses_without_namespaces_unless_weak_isolation_is_allowed(tmp_path):
     results = read_jsonl(out)
     assert {r["isolation"] for r in results} == {"weak"}
     assert [r["status"] for r in results] == ["passed", "failed", "timeout"] * 2
+
+
+def test_calibrated_limits_bound_each_call_like_the_reference(tmp_path):
+    """A call that matches the reference's call gets its own budget, far below
+    the whole test's limit, so an endless loop is cut early."""
+    tasks = write_jsonl(tmp_path / "tasks.jsonl", [
+        {"task_id": "sq", "entry_point": "sq", "asserts": [f"assert sq({i}) == {i * i}" for i in range(50)],
+         "reference": "def sq(x):\n    return x * x\n"}])
+    samples = write_jsonl(tmp_path / "s.jsonl", [
+        {"task_id": "sq", "solution": "def sq(x):\n    while x == 7:\n        pass\n    return x * x\n"}])
+    out = tmp_path / "r.jsonl"
+    proc = cli("eval", "--tasks", str(tasks), "--samples", str(samples), "--out", str(out), "-q")
+    assert proc.returncode == 0, proc.stderr
+    (r,) = read_jsonl(out)
+    assert r["status"] == "timeout" and r["failure"]["input"] == "sq(7)"
+    assert "this call's own budget" in r["failure"]["message"]

@@ -32,14 +32,18 @@ class EvalConfig:
 
     ``timeout``: a fixed time limit (seconds) for every sample's tests; None
     calibrates per task as ``min(timeout_max, max(timeout_floor,
-    timeout_factor * reference time))``, and uses ``default_timeout`` for
-    tasks without a reference (or whose reference fails).
+    timeout_factor * reference time) + calls * CALL_ALLOWANCE)``, and uses
+    ``default_timeout`` for tasks without a reference (or whose reference
+    fails). A calibrated task also bounds each call whose arguments match the
+    reference's call at the same position: ``max(call_floor, timeout_factor *
+    that call's time) + CALL_ALLOWANCE`` (EvalPlus's per-input limits).
     """
 
     workers: int = 2
     isolation: str = "full"
     timeout: float | None = None
     timeout_floor: float = 0.1
+    call_floor: float = 0.05
     timeout_factor: float = 10.0
     timeout_max: float = 10.0
     default_timeout: float = 3.0
@@ -54,6 +58,7 @@ class Calibration:
     """Per-task time limits and what the reference solutions did."""
 
     limits: dict[str, float] = field(default_factory=dict)
+    call_limits: dict[str, list[tuple[str, float]]] = field(default_factory=dict)
     reference_seconds: dict[str, float] = field(default_factory=dict)
     reference_failed: dict[str, str] = field(default_factory=dict)
 
@@ -69,12 +74,14 @@ def _limits(cfg: EvalConfig, time_limit: float) -> Limits:
     return Limits(time_limit=time_limit, load_limit=cfg.load_limit, memory_mb=cfg.memory_mb)
 
 
-def _run_all(pool: SandboxPool, jobs: list[tuple[Any, Task, str, Limits]], workers: int,
+def _run_all(pool: SandboxPool, jobs: list[tuple[Any, Task, str, Limits, Any]], workers: int,
              done: Callable[[Any, Verdict], None]) -> None:
-    """Judge every (key, task, program, limits) job on ``workers`` threads; call
-    ``done`` in the calling thread as each finishes. Ctrl-C cancels what is queued."""
+    """Judge every (key, task, program, limits, call_limits) job on ``workers``
+    threads; call ``done`` in the calling thread as each finishes. Ctrl-C
+    cancels what is queued."""
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="codeloop") as ex:
-        futures = {ex.submit(verify, pool, task, program, limits): key for key, task, program, limits in jobs}
+        futures = {ex.submit(verify, pool, task, program, limits, call_limits=calls): key
+                   for key, task, program, limits, calls in jobs}
         try:
             pending = set(futures)
             while pending:
@@ -105,23 +112,26 @@ def calibrate(pool: SandboxPool, tasks: list[Task], cfg: EvalConfig) -> Calibrat
         elif not t.reference:
             cal.limits[t.task_id] = cfg.default_timeout
         elif t.kind == "stdio":
-            sandboxed.append((t.task_id, t, t.reference, _limits(cfg, CALIBRATION_LIMIT)))
+            sandboxed.append((t.task_id, t, t.reference, _limits(cfg, CALIBRATION_LIMIT), None))
         else:
             in_judge.append(t)
 
-    def record(task_id: str, v: Verdict, calls: int = 0) -> None:
+    def record(task_id: str, v: Verdict, calls: int = 0, call_times: list | None = None) -> None:
         if v.passed and v.test_seconds is not None:
             cal.reference_seconds[task_id] = v.test_seconds
             limit = max(cfg.timeout_floor, cfg.timeout_factor * v.test_seconds) + calls * CALL_ALLOWANCE
             cal.limits[task_id] = round(min(cfg.timeout_max, limit), 3)
+            cal.call_limits[task_id] = [
+                (key, round(max(cfg.call_floor, cfg.timeout_factor * t) + CALL_ALLOWANCE, 4))
+                for key, t in call_times or []]
         else:
             cal.reference_failed[task_id] = v.status
             cal.limits[task_id] = cfg.default_timeout
 
     _run_all(pool, sandboxed, cfg.workers, record)
     with ThreadPoolExecutor(max_workers=cfg.workers) as ex:
-        for t, (v, calls) in zip(in_judge, ex.map(lambda t: time_reference(pool, t, CALIBRATION_LIMIT), in_judge)):
-            record(t.task_id, v, calls)
+        for t, timing in zip(in_judge, ex.map(lambda t: time_reference(pool, t, CALIBRATION_LIMIT), in_judge)):
+            record(t.task_id, timing.verdict, timing.calls, timing.call_times)
     return cal
 
 
@@ -190,7 +200,8 @@ def evaluate(tasks: dict[str, Task], samples: list[Sample], out: str | Path, cfg
                 if on_result:
                     on_result(rec)
 
-            jobs = [(s.index, tasks[s.task_id], s.program, _limits(cfg, cal.limits[s.task_id])) for s in pending]
+            jobs = [(s.index, tasks[s.task_id], s.program, _limits(cfg, cal.limits[s.task_id]),
+                     cal.call_limits.get(s.task_id)) for s in pending]
             try:
                 _run_all(pool, jobs, cfg.workers, record)
             finally:
@@ -205,7 +216,8 @@ def evaluate(tasks: dict[str, Task], samples: list[Sample], out: str | Path, cfg
         "samples_per_second": round(len(pending) / elapsed, 2) if pending and elapsed > 0 else None,
         "workers": cfg.workers, "worker_restarts": restarts,
         "time_limits": {"mode": "fixed" if cfg.timeout is not None else "calibrated",
-                        "floor": cfg.timeout_floor, "factor": cfg.timeout_factor, "max": cfg.timeout_max,
+                        "floor": cfg.timeout_floor, "call_floor": cfg.call_floor,
+                        "factor": cfg.timeout_factor, "max": cfg.timeout_max,
                         "reference_failed": cal.reference_failed},
         "results": str(out),
     })

@@ -24,6 +24,7 @@ out (1), judge in, verdict out.
 from __future__ import annotations
 
 import fcntl
+import gc
 import json
 import os
 import resource
@@ -458,6 +459,9 @@ def main() -> None:
             os._exit(3)
     linux.prctl(linux.PR_SET_DUMPABLE, 0)
     linux.prctl(linux.PR_SET_CHILD_SUBREAPER, 1)
+    # Objects that exist now live in every fork: keep the garbage collector of a
+    # candidate from walking (and so copying the pages of) all of them.
+    gc.freeze()
     zygote = Zygote(judge_in, verdict_out, isolation, nobody)
     wire.write_frame(1, {"ready": {"isolation": isolation, "candidate_uid": NOBODY if nobody else os.getuid()}})
     zygote.serve()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import signal
 import tokenize
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..sandbox.pool import InfraError, Limits, SandboxPool
@@ -88,10 +89,12 @@ _STATUS_MESSAGES = {
 
 
 def verify(pool: SandboxPool, task: Task, program: str, limits: Limits, *, retries: int = 2,
-           as_main: bool | None = None) -> Verdict:
+           as_main: bool | None = None, call_limits: list[tuple[str, float]] | None = None) -> Verdict:
     """Run ``program`` (complete source) against ``task``'s tests.
 
-    Limits: ``limits.time_limit`` covers all of the task's tests together.
+    Limits: ``limits.time_limit`` covers all of the task's tests together;
+    ``call_limits`` (argument digest, seconds) optionally bounds the i-th call
+    too, when its arguments match (see :func:`time_reference`).
     Never raises for anything the program does; an evaluator failure that
     persists after ``retries`` fresh workers gives status ``infra_error``
     (with the reason in ``failure.message``), which callers must not score.
@@ -103,7 +106,7 @@ def verify(pool: SandboxPool, task: Task, program: str, limits: Limits, *, retri
     control = {"program": program, "filename": "solution.py", "as_main": main, "limits": limits.to_wire(),
                "guard_seconds": limits.load_limit + limits.time_limit + GUARD_MARGIN}
     judge_job = dict(task.judge_job(), time_limit=limits.time_limit, load_limit=limits.load_limit,
-                     max_output=limits.output_bytes)
+                     max_output=limits.output_bytes, call_limits=call_limits or [])
     last_error = ""
     for attempt in range(1, retries + 2):
         try:
@@ -122,13 +125,22 @@ def verify(pool: SandboxPool, task: Task, program: str, limits: Limits, *, retri
                    isolation=pool.isolation, time_limit=limits.time_limit, attempts=retries + 1)
 
 
-def time_reference(pool: SandboxPool, task: Task, guard_seconds: float = 30.0) -> tuple[Verdict, int]:
+@dataclass
+class ReferenceTiming:
+    """How a task's reference did: its verdict, and the time of each call."""
+
+    verdict: Verdict
+    calls: int = 0
+    call_times: list[tuple[str, float]] = field(default_factory=list)
+
+
+def time_reference(pool: SandboxPool, task: Task, guard_seconds: float = 30.0) -> ReferenceTiming:
     """Run ``task.reference`` against the tests inside the judge process (it is
     trusted task code: no candidate sandbox, no call overhead) and time it.
 
-    Returns the verdict (``test_seconds`` is the tests' own time) and the
-    number of calls the tests made. Only for ``check`` and ``asserts`` tasks;
-    raises ValueError for others or a task without a reference.
+    ``verdict.test_seconds`` is the tests' own time; ``call_times`` pairs each
+    call's argument digest with its seconds. Only for ``check`` and
+    ``asserts`` tasks; raises ValueError for others or a task without a reference.
     """
     if task.kind == "stdio" or not task.reference:
         raise ValueError("time_reference needs a check or asserts task with a reference")
@@ -142,9 +154,10 @@ def time_reference(pool: SandboxPool, task: Task, guard_seconds: float = 30.0) -
             last_error = str(exc)
             continue
         status = raw.get("status", "infra_error")
-        return Verdict(status=status, passed=status == "passed", tests_passed=raw.get("tests_passed"),
-                       tests_total=raw.get("tests_total"), failure=raw.get("failure"),
-                       test_seconds=raw.get("seconds"), isolation=pool.isolation, attempts=attempt), \
-            int(raw.get("calls") or 0)
-    return Verdict(status="infra_error", passed=False, failure={"message": last_error},
-                   isolation=pool.isolation, attempts=3), 0
+        verdict = Verdict(status=status, passed=status == "passed", tests_passed=raw.get("tests_passed"),
+                          tests_total=raw.get("tests_total"), failure=raw.get("failure"),
+                          test_seconds=raw.get("seconds"), isolation=pool.isolation, attempts=attempt)
+        return ReferenceTiming(verdict, int(raw.get("calls") or 0),
+                               [(str(k), float(t)) for k, t in raw.get("call_times") or []])
+    return ReferenceTiming(Verdict(status="infra_error", passed=False, failure={"message": last_error},
+                                   isolation=pool.isolation, attempts=3))

@@ -10,8 +10,10 @@ results with exact types; a test counts only when it completes here.
 from __future__ import annotations
 
 import builtins
+import json
 import linecache
 import time
+import zlib
 from typing import Any
 
 from ..sandbox import wire
@@ -90,19 +92,25 @@ def _raised_class(type_name: str) -> type:
 class CandidateProxy:
     """Stands in for the candidate's function inside the test code."""
 
-    def __init__(self, name: str, req_fd: int, resp_fd: int, deadline: float, max_reply: int) -> None:
+    def __init__(self, name: str, req_fd: int, resp_fd: int, deadline: float, max_reply: int,
+                 call_limits: list | None = None) -> None:
         self.name, self.req_fd, self.resp_fd = name, req_fd, resp_fd
         self.deadline, self.max_reply = deadline, max_reply
+        self.call_limits = call_limits or []
         self.calls = 0
         self.last_input: str | None = None
 
-    def _exchange(self, request: dict[str, Any]) -> Any:
+    def _exchange(self, request: dict[str, Any], deadline: float | None = None) -> Any:
         self.calls += 1
+        deadline = deadline or self.deadline
+        started = time.monotonic()
         try:
             wire.write_frame(self.req_fd, request)
-            reply = wire.read_frame(self.resp_fd, self.deadline, self.max_reply)
+            reply = wire.read_frame(self.resp_fd, deadline, self.max_reply)
         except wire.FrameTimeout as exc:
-            raise CandidateTimeout("no answer within the time limit", self.last_input) from exc
+            which = "the time left of the limit" if deadline == self.deadline else "this call's own budget"
+            raise CandidateTimeout(f"no answer within {max(0.0, deadline - started):.3f} s ({which})",
+                                   self.last_input) from exc
         except wire.FrameTooLarge as exc:
             raise CandidateOutputLimit(str(exc), self.last_input) from exc
         except wire.PeerClosed as exc:
@@ -124,14 +132,17 @@ class CandidateProxy:
             raise CandidateFatal(f"the program sent a value that is not plain data: {exc}", self.last_input) from exc
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        try:
-            enc_args = wire.encode_value(list(args))
-            enc_kwargs = wire.encode_value(dict(kwargs))
-        except wire.NotPlainData as exc:
-            raise TaskError(f"the test passes an argument that is not plain data: {exc}") from exc
+        enc_args, enc_kwargs = _encode_call(args, kwargs)
         shown = ", ".join([capped_repr(a, 300) for a in args] + [f"{k}={capped_repr(v, 300)}" for k, v in kwargs.items()])
         self.last_input = f"{self.name}({shown})"
-        return self._exchange({"call": self.name, "args": enc_args, "kwargs": enc_kwargs})
+        deadline = self.deadline
+        index = self.calls
+        if index < len(self.call_limits):
+            key, limit = self.call_limits[index]
+            if key == call_key(enc_args, enc_kwargs):
+                # Same call as the reference's: its own, tighter budget.
+                deadline = min(deadline, time.monotonic() + limit)
+        return self._exchange({"call": self.name, "args": enc_args, "kwargs": enc_kwargs}, deadline)
 
     def run_stdin(self, text: str, cap: int) -> dict[str, Any]:
         self.last_input = capped_repr(text, 300)
@@ -230,7 +241,8 @@ def judge(job: dict[str, Any], req_fd: int, resp_fd: int) -> dict[str, Any]:
     if early is not None:
         early.update(tests_total=0, tests_passed=0, seconds=0.0)
         return early
-    proxy = CandidateProxy(job["entry_point"], req_fd, resp_fd, loaded + job["time_limit"], MAX_REPLY)
+    proxy = CandidateProxy(job["entry_point"], req_fd, resp_fd, loaded + job["time_limit"], MAX_REPLY,
+                           job.get("call_limits"))
     try:
         rec = _judge_stdio(job, proxy) if prepared is None else _run_asserts(job, prepared, proxy)
         verdict = {"status": rec.status, "failure": rec.failure, "tests_total": rec.total,
@@ -250,21 +262,44 @@ def judge(job: dict[str, Any], req_fd: int, resp_fd: int) -> dict[str, Any]:
     return verdict
 
 
+def _encode_call(args: tuple, kwargs: dict) -> tuple[Any, Any]:
+    try:
+        return wire.encode_value(list(args)), wire.encode_value(dict(kwargs))
+    except wire.NotPlainData as exc:
+        raise TaskError(f"the test passes an argument that is not plain data: {exc}") from exc
+
+
+def call_key(enc_args: Any, enc_kwargs: Any) -> str:
+    """A short digest that identifies a call's arguments (CRC-32 and length:
+    zlib is light to load, and a rare collision only picks another call's budget)."""
+    blob = json.dumps([enc_args, enc_kwargs], separators=(",", ":")).encode()
+    return f"{zlib.crc32(blob):08x}{len(blob):x}"
+
+
 class InProcessCandidate:
-    """A trusted program's function called directly, counting calls.
+    """A trusted program's function called directly, timing each call.
 
     Used to time a task's reference solution without the cost of a sandboxed
-    process, so that the time limit can be derived from it.
+    process. Arguments and results go through the plain-data codec, as they
+    would for a candidate, so the reference sees copies just like one.
     """
+
+    MAX_TIMINGS = 10_000
 
     def __init__(self, name: str, func: Any) -> None:
         self.name, self.func = name, func
         self.calls = 0
         self.last_input: str | None = None
+        self.timings: list[tuple[str, float]] = []
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        enc_args, enc_kwargs = _encode_call(args, kwargs)
         self.calls += 1
-        return self.func(*args, **kwargs)
+        start = time.perf_counter()
+        result = self.func(*wire.decode_value(enc_args), **wire.decode_value(enc_kwargs))
+        if len(self.timings) < self.MAX_TIMINGS:
+            self.timings.append((call_key(enc_args, enc_kwargs), time.perf_counter() - start))
+        return wire.decode_value(wire.encode_value(result))
 
 
 def judge_in_process(job: dict[str, Any]) -> dict[str, Any]:
@@ -289,7 +324,8 @@ def judge_in_process(job: dict[str, Any]) -> dict[str, Any]:
     rec = _run_asserts(job, prepared, proxy)  # type: ignore[arg-type]
     seconds = time.perf_counter() - start
     return {"status": rec.status, "failure": rec.failure, "tests_total": rec.total, "tests_passed": rec.passed,
-            "seconds": round(seconds, 6), "calls": proxy.calls}
+            "seconds": round(seconds, 6), "calls": proxy.calls,
+            "call_times": [[k, round(t, 7)] for k, t in proxy.timings]}
 
 
 _COMPILED: dict[tuple, tuple] = {}
