@@ -47,7 +47,7 @@ def main() -> None:
         boot = pool._all[0].proc.pid
         (zygote,) = children(boot)
         verify(pool, one, program, limits)  # starts the judge
-        (judge,) = children(zygote)
+        judge = min(children(zygote))  # forked first; a candidate may not be reaped yet
         before = {"zygote": proc_cpu(zygote), "judge": proc_cpu(judge)}
         me0 = resource.getrusage(resource.RUSAGE_SELF)
         t = time.perf_counter()
