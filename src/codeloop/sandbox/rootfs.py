@@ -21,6 +21,8 @@ ETC_FILES = (
     "ld.so.conf.d", "ssl", "alternatives", "mime.types",
 )
 DEVICES = ("null", "zero", "full", "random", "urandom")
+SCRATCH = ("/tmp", "/sandbox", "/dev/shm")
+REBIND_DIR = "/.codeloop-binds"
 
 
 class RootPlan:
@@ -33,6 +35,7 @@ class RootPlan:
         self.binds: list[str] = []
         self.symlinks: dict[str, str] = {}
         self.hidden: list[str] = []
+        self.rebinds: dict[str, str] = {}  # host path under a scratch folder -> its kept copy
 
 
 def site_package_dirs() -> list[str]:
@@ -101,20 +104,31 @@ def build_root(plan: RootPlan, tmpfs_mb: int) -> None:
     linux.mount(None, "/", None, linux.MS_REC | linux.MS_PRIVATE)
     new_root = _staging_dir(plan)
     linux.mount("tmpfs", new_root, "tmpfs", linux.MS_NOSUID | linux.MS_NODEV, "size=16m,mode=0755")
+    # The scratch folders first, so that a bind below one of them (an install
+    # under /tmp, say) lands inside it instead of being covered by it.
+    os.makedirs(new_root + "/tmp")
+    linux.mount("tmpfs", new_root + "/tmp", "tmpfs", linux.MS_NOSUID | linux.MS_NODEV, f"size={tmpfs_mb}m,mode=1777")
     for src in plan.binds:
-        target = new_root + src
-        _ensure_mountpoint(target, os.path.isdir(src))
-        linux.mount(src, target, None, linux.MS_BIND | linux.MS_REC)
-        linux.make_read_only(target)
+        targets = [new_root + src]
+        if under_scratch(src):
+            # Each candidate covers the scratch folders with fresh ones; it
+            # binds this again from a copy kept outside them (see private_scratch).
+            targets.append(new_root + plan.rebinds.setdefault(src, f"{REBIND_DIR}/{len(plan.rebinds)}"))
+        for target in targets:
+            _ensure_mountpoint(target, os.path.isdir(src))
+            linux.mount(src, target, None, linux.MS_BIND | linux.MS_REC)
+            linux.make_read_only(target)
     for link, dest in plan.symlinks.items():
         path = new_root + link
         if not os.path.lexists(path):
             os.makedirs(os.path.dirname(path), exist_ok=True)
             os.symlink(dest, path)
     for hidden in plan.hidden:
-        target = new_root + hidden
-        if os.path.isdir(target):
-            linux.mount("tmpfs", target, "tmpfs", linux.MS_RDONLY | linux.MS_NOSUID | linux.MS_NODEV, "size=4k")
+        targets = [new_root + hidden] + [new_root + kept + hidden[len(src):]
+                                         for src, kept in plan.rebinds.items() if hidden.startswith(src + "/")]
+        for target in targets:
+            if os.path.isdir(target):
+                linux.mount("tmpfs", target, "tmpfs", linux.MS_RDONLY | linux.MS_NOSUID | linux.MS_NODEV, "size=4k")
     dev = new_root + "/dev"
     os.makedirs(dev)
     for name in DEVICES:
@@ -126,9 +140,8 @@ def build_root(plan: RootPlan, tmpfs_mb: int) -> None:
         os.symlink(dest, f"{dev}/{name}")
     os.makedirs(dev + "/shm")
     linux.mount("tmpfs", dev + "/shm", "tmpfs", linux.MS_NOSUID | linux.MS_NODEV, f"size={tmpfs_mb}m,mode=1777")
-    for d in ("/proc", "/tmp", "/sandbox"):
+    for d in ("/proc", "/sandbox"):
         os.makedirs(new_root + d, exist_ok=True)
-    linux.mount("tmpfs", new_root + "/tmp", "tmpfs", linux.MS_NOSUID | linux.MS_NODEV, f"size={tmpfs_mb}m,mode=1777")
     linux.mount("proc", new_root + "/proc", "proc", linux.MS_NOSUID | linux.MS_NODEV | linux.MS_NOEXEC)
     os.chdir(new_root)
     linux.pivot_root(".", ".")
@@ -144,10 +157,23 @@ def build_root(plan: RootPlan, tmpfs_mb: int) -> None:
         pass
 
 
-def private_scratch(tmpfs_mb: int) -> None:
+def private_scratch(tmpfs_mb: int, rebinds: dict[str, str] | None = None) -> None:
     """Give the calling process fresh /tmp, /sandbox and /dev/shm, and a /proc
-    that shows only its own PID namespace. Call after unshare(CLONE_NEWNS)."""
+    that shows only its own PID namespace. Call after unshare(CLONE_NEWNS).
+
+    ``rebinds`` (host path -> kept copy) puts back read-only binds that the
+    fresh scratch folders cover.
+    """
     opts = f"size={tmpfs_mb}m,mode=1777"
-    for target in ("/tmp", "/sandbox", "/dev/shm"):
+    for target in SCRATCH:
         linux.mount("tmpfs", target, "tmpfs", linux.MS_NOSUID | linux.MS_NODEV, opts)
+    for target, kept in (rebinds or {}).items():
+        _ensure_mountpoint(target, os.path.isdir(kept))
+        linux.mount(kept, target, None, linux.MS_BIND | linux.MS_REC)
+        linux.make_read_only(target)
     linux.mount("proc", "/proc", "proc", linux.MS_NOSUID | linux.MS_NODEV | linux.MS_NOEXEC)
+
+
+def under_scratch(path: str) -> bool:
+    """Whether a host path lies in a folder each candidate gets afresh."""
+    return any(path == d or path.startswith(d + "/") for d in SCRATCH)

@@ -133,6 +133,7 @@ class Zygote:
         self.judge_pid = 0
         self.judge_sock: socket.socket | None = None
         self.unreaped = 0
+        self.rebinds: dict[str, str] = {}
 
     # -- judge ---------------------------------------------------------------
     def _start_judge(self) -> None:
@@ -174,7 +175,7 @@ class Zygote:
             os.closerange(5, 1 << 16)
             os.setsid()
             if self.isolation == "full":
-                rootfs.private_scratch(limits["tmpfs_mb"])
+                rootfs.private_scratch(limits["tmpfs_mb"], self.rebinds)
             try:
                 with open("/proc/self/oom_score_adj", "w") as fh:
                     fh.write("1000")
@@ -463,6 +464,8 @@ def main() -> None:
     # candidate from walking (and so copying the pages of) all of them.
     gc.freeze()
     zygote = Zygote(judge_in, verdict_out, isolation, nobody)
+    if isolation == "full":
+        zygote.rebinds = plan.rebinds
     wire.write_frame(1, {"ready": {"isolation": isolation, "candidate_uid": NOBODY if nobody else os.getuid()}})
     zygote.serve()
     os._exit(0)
