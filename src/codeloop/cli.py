@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from pathlib import Path
 from typing import Optional
@@ -11,7 +12,12 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
+from . import feedback as feedback_mod
+from . import rewards as rewards_mod
 from .evaluate.runner import EvalConfig, evaluate, summary_path
+from .instructions import GROUPS, catalogue
+from .types import Verdict
+from .verify.efficiency import valgrind_path
 from .evaluate.samples import read_samples, reference_samples
 from .sandbox.pool import IsolationUnavailable
 from .tasks import InputError, load_benchmark, load_task_file
@@ -51,6 +57,8 @@ def eval_command(
     memory_mb: int = typer.Option(1024, "--memory-mb", min=64, help="Address-space limit per process."),
     allow_weak_isolation: bool = typer.Option(False, "--allow-weak-isolation", help="Run without namespaces "
                                               "where they cannot be created (results are marked weak)."),
+    efficiency: bool = typer.Option(False, "--efficiency", help="Also count the work of each passing program "
+                                    "against the task's reference (valgrind instruction counts; slow)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
     """Judge samples against a benchmark's tests, safely; write results and pass@k."""
@@ -68,8 +76,12 @@ def eval_command(
     except InputError as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from None
+    if efficiency and valgrind_path() is None:
+        console.print("[red]error:[/red] --efficiency counts instructions with valgrind, which is not installed "
+                      "(apt-get install valgrind).")
+        raise typer.Exit(2)
     cfg = EvalConfig(workers=workers, timeout=timeout, timeout_floor=timeout_floor, timeout_factor=timeout_factor,
-                     memory_mb=memory_mb)
+                     memory_mb=memory_mb, efficiency=efficiency)
     summary = _run(tasks, todo, out, cfg, quiet, allow_weak_isolation)
     _print_summary(summary, out)
     if samples is None and summary["passed"] != summary["samples"]:
@@ -124,8 +136,93 @@ def _print_summary(summary: dict, out: Path) -> None:
     table.add_row("time", f"{summary['seconds']} s" + (f", {speed} samples/s on {summary['workers']} workers"
                                                          if speed else ""))
     table.add_row("isolation", ", ".join(summary["isolation"]))
+    if "efficiency" in summary:
+        e = summary["efficiency"]
+        table.add_row("efficiency", f"{e['measured']} measured ({e['method']}), median reference/own cost "
+                      f"{e['median_ratio']}" + (f", {e['unmeasured']} not measurable" if e["unmeasured"] else ""))
+    if "instructions" in summary:
+        i = summary["instructions"]
+        table.add_row("instructions", f"{i['instruction_level']:.4f} followed (instruction level), "
+                      f"{i['all_followed']:.4f} samples follow all, {i['passed_and_all_followed']:.4f} pass and follow all")
     table.add_row("results", f"{out}  (summary: {summary_path(out)})")
     Console().print(table)
+
+
+@app.command("instructions")
+def instructions_command(
+    group: Optional[str] = typer.Option(None, "--group", "-g", help=f"Only one group: {', '.join(GROUPS)}."),
+    as_json: bool = typer.Option(False, "--json", help="Print the registry as JSON."),
+) -> None:
+    """List the code instructions a task can carry: id, sentence, parameters, conflicts."""
+    entries = [e for e in catalogue() if group is None or e["group"] == group]
+    if as_json:
+        print(json.dumps(entries, indent=1))
+        return
+    table = Table(title=f"{len(entries)} code instructions", show_lines=False)
+    for col in ("id", "prompt sentence", "parameters (default)", "checked by", "conflicts"):
+        table.add_column(col)
+    for e in entries:
+        params = ", ".join(f"{p['name']}: {p['type']} ({p['default']})" for p in e["params"])
+        table.add_row(e["id"], e["sentence"], params, ", ".join(e["ruff"]) and f"ruff {', '.join(e['ruff'])}" or "ast/tokenize",
+                      ", ".join(e["conflicts"]))
+    Console().print(table)
+
+
+def _read_results(path: Path) -> list[dict]:
+    try:
+        return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    except (OSError, ValueError) as exc:
+        console.print(f"[red]error:[/red] cannot read results {path}: {exc}")
+        raise typer.Exit(2) from None
+
+
+@app.command("rewards")
+def rewards_command(
+    results: Path = typer.Argument(..., help="A results.jsonl written by codeloop eval."),
+    reward: list[str] = typer.Option(["pass", "fraction", "coderl", "efficiency", "instructions"], "--reward", "-r",
+                                     help="A reward name, or weighted names like 'pass=1,instructions=0.5'."),
+    limit: int = typer.Option(20, help="Show at most this many samples."),
+) -> None:
+    """Score results with named reward functions (None: evaluator failure, not scored)."""
+    try:
+        fns = [(name, rewards_mod.parse(name)) for name in reward]
+    except (KeyError, ValueError) as exc:
+        console.print(f"[red]error:[/red] {exc.args[0]}")
+        raise typer.Exit(2) from None
+    table = Table(title=f"rewards for {results}")
+    for col in ["index", "task_id", "status"] + [n for n, _ in fns]:
+        table.add_column(col)
+    for rec in _read_results(results)[:limit]:
+        v = Verdict.from_dict(rec)
+        values = [fn(v) for _, fn in fns]
+        table.add_row(str(rec.get("index")), rec.get("task_id", ""), v.status,
+                      *["None" if x is None else f"{x:.3f}" for x in values])
+    Console().print(table)
+
+
+@app.command("feedback")
+def feedback_command(
+    results: Optional[Path] = typer.Argument(None, help="A results.jsonl written by codeloop eval."),
+    index: int = typer.Option(0, "--index", "-i", help="Which sample (its index)."),
+    preset: str = typer.Option("first_failure", "--preset", "-p", help="Feedback preset (see --list)."),
+    visible: bool = typer.Option(False, "--visible", help="The tests may be shown to the model (default: hidden)."),
+    cap: int = typer.Option(feedback_mod.DEFAULT_CAP, "--cap", min=40, help="Most characters of feedback."),
+    list_presets: bool = typer.Option(False, "--list", help="List the presets and exit."),
+) -> None:
+    """Render one result as feedback text for the model's next attempt."""
+    if list_presets or results is None:
+        for name, description in feedback_mod.describe():
+            Console().print(f"[bold]{name}[/bold]: {description}")
+        return
+    recs = [r for r in _read_results(results) if r.get("index") == index]
+    if not recs:
+        console.print(f"[red]error:[/red] {results} has no sample with index {index}")
+        raise typer.Exit(2)
+    try:
+        print(feedback_mod.render(Verdict.from_dict(recs[0]), preset, cap=cap, hidden=not visible))
+    except KeyError as exc:
+        console.print(f"[red]error:[/red] {exc.args[0]}")
+        raise typer.Exit(2) from None
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -5,7 +5,7 @@ Plain dataclasses that serialise to JSON with :func:`dataclasses.asdict`.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 STATUSES = (
@@ -46,6 +46,7 @@ class Task:
     cases: list[dict[str, str]] = field(default_factory=list)
     reference: str | None = None
     time_limit: float | None = None
+    instructions: list[dict[str, Any]] = field(default_factory=list)  # [{"id": ..., **params}]
     origin: str = ""
 
     def judge_job(self) -> dict[str, Any]:
@@ -71,6 +72,19 @@ class Verdict:
     time_limit: float | None = None
     isolation: str = "full"
     attempts: int = 1
+    instructions: list[dict[str, Any]] | None = None  # per instruction: id, params, passed, violations
+    cost: dict[str, Any] | None = None  # efficiency: method, candidate, reference, ratio
+    # The arguments of every call the tests made (encoded), when asked for:
+    # efficiency replays them. Kept in memory only, never written out.
+    call_log: list | None = field(default=None, repr=False, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        d = asdict(self)
+        d.pop("call_log")
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "Verdict":
+        """A verdict from a results line (extra keys, like index and task_id, are ignored)."""
+        names = {f.name for f in fields(cls)} - {"call_log"}
+        return cls(**{k: v for k, v in d.items() if k in names})

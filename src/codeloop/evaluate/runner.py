@@ -17,6 +17,8 @@ from typing import Any, Callable
 
 from ..sandbox.pool import Limits, SandboxPool
 from ..types import STATUSES, Task, Verdict
+from ..instructions import check_instructions
+from ..verify.efficiency import METHOD, CostMeter, Unmeasurable
 from ..verify.execute import time_reference, verify
 from .passk import pass_at_ks
 from .samples import Sample
@@ -51,6 +53,7 @@ class EvalConfig:
     memory_mb: int = 1024
     retries: int = 2
     ks: tuple[int, ...] = (1, 10, 100)
+    efficiency: bool = False
 
 
 @dataclass
@@ -74,13 +77,33 @@ def _limits(cfg: EvalConfig, time_limit: float) -> Limits:
     return Limits(time_limit=time_limit, load_limit=cfg.load_limit, memory_mb=cfg.memory_mb)
 
 
+def judge_sample(pool: SandboxPool, task: Task, program: str, limits: Limits, call_limits: Any = None,
+                 meter: CostMeter | None = None, code: str | None = None) -> Verdict:
+    """One sample: tests, then (with ``meter``) the cost of a passing program,
+    then (if the task has any) the code instructions on the model's ``code``."""
+    verdict = verify(pool, task, program, limits, call_limits=call_limits, record_calls=meter is not None)
+    if meter is not None and verdict.passed and verdict.call_log is not None:
+        try:
+            verdict.cost = meter.cost(task, program, verdict.call_log)
+        except Unmeasurable as exc:
+            verdict.cost = {"method": METHOD, "error": str(exc)}
+    verdict.call_log = None
+    if task.instructions and verdict.status not in ("no_code", "infra_error"):
+        verdict.instructions = check_instructions(program, task.instructions,
+                                                  first_line=program.count("\n", 0, len(program) - len(code))
+                                                  if code is not None and program.endswith(code) else 0)
+    return verdict
+
+
 def _run_all(pool: SandboxPool, jobs: list[tuple[Any, Task, str, Limits, Any]], workers: int,
-             done: Callable[[Any, Verdict], None]) -> None:
+             done: Callable[[Any, Verdict], None], meter: CostMeter | None = None,
+             codes: dict[Any, str] | None = None) -> None:
     """Judge every (key, task, program, limits, call_limits) job on ``workers``
     threads; call ``done`` in the calling thread as each finishes. Ctrl-C
     cancels what is queued."""
+    codes = codes or {}
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="codeloop") as ex:
-        futures = {ex.submit(verify, pool, task, program, limits, call_limits=calls): key
+        futures = {ex.submit(judge_sample, pool, task, program, limits, calls, meter, codes.get(key)): key
                    for key, task, program, limits, calls in jobs}
         try:
             pending = set(futures)
@@ -160,8 +183,41 @@ def summarise(records: list[dict[str, Any]], ks: tuple[int, ...], extra: dict[st
         "statuses": {s: statuses.get(s, 0) for s in STATUSES},
         "infra_errors": statuses.get("infra_error", 0),
         "isolation": sorted({r.get("isolation", "full") for r in records}),
+        **_efficiency_summary(records),
+        **_instruction_summary(records),
         **extra,
     }
+
+
+def _efficiency_summary(records: list[dict[str, Any]]) -> dict[str, Any]:
+    costs = [r["cost"] for r in records if r.get("cost")]
+    if not costs:
+        return {}
+    ratios = sorted(c["ratio"] for c in costs if "ratio" in c)
+    return {"efficiency": {
+        "method": costs[0].get("method"), "measured": len(ratios), "unmeasured": len(costs) - len(ratios),
+        "median_ratio": ratios[len(ratios) // 2] if ratios else None,
+        "mean_ratio": round(sum(ratios) / len(ratios), 4) if ratios else None,
+        "note": "ratio = reference cost / program cost, over passing programs; above 1 is cheaper"}}
+
+
+def _instruction_summary(records: list[dict[str, Any]]) -> dict[str, Any]:
+    judged = [r for r in records if r.get("instructions")]
+    if not judged:
+        return {}
+    results = [i for r in judged for i in r["instructions"]]
+    by_id: dict[str, list[int]] = {}
+    for i in results:
+        counts = by_id.setdefault(i["id"], [0, 0])
+        counts[0] += 1
+        counts[1] += bool(i["passed"])
+    all_followed = [all(i["passed"] for i in r["instructions"]) for r in judged]
+    return {"instructions": {
+        "samples": len(judged),
+        "instruction_level": round(sum(bool(i["passed"]) for i in results) / len(results), 4),
+        "all_followed": round(sum(all_followed) / len(judged), 4),
+        "passed_and_all_followed": round(sum(a and r["passed"] for a, r in zip(all_followed, judged)) / len(judged), 4),
+        "by_id": {k: round(v[1] / v[0], 4) for k, v in sorted(by_id.items())}}}
 
 
 def evaluate(tasks: dict[str, Task], samples: list[Sample], out: str | Path, cfg: EvalConfig,
@@ -189,8 +245,6 @@ def evaluate(tasks: dict[str, Task], samples: list[Sample], out: str | Path, cfg
                 on_phase("calibrating time limits")
             needed = {s.task_id for s in pending}
             cal = calibrate(pool, [t for t in tasks.values() if t.task_id in needed], cfg)
-            if on_phase:
-                on_phase("judging")
             by_index = {s.index: s for s in pending}
 
             def record(index: int, verdict: Verdict) -> None:
@@ -202,8 +256,11 @@ def evaluate(tasks: dict[str, Task], samples: list[Sample], out: str | Path, cfg
 
             jobs = [(s.index, tasks[s.task_id], s.program, _limits(cfg, cal.limits[s.task_id]),
                      cal.call_limits.get(s.task_id)) for s in pending]
+            meter = CostMeter(pool) if cfg.efficiency else None
+            if on_phase:
+                on_phase("judging and measuring" if meter else "judging")
             try:
-                _run_all(pool, jobs, cfg.workers, record)
+                _run_all(pool, jobs, cfg.workers, record, meter, {s.index: s.code for s in pending})
             finally:
                 store.close()
             restarts = pool.restarts

@@ -153,3 +153,11 @@ def fork_into(flags: int) -> int:
     if pid < 0:
         raise OSError(err, f"clone({flags:#x}): {os.strerror(err)}")
     return pid
+
+
+ADDR_NO_RANDOMIZE = 0x0040000
+
+
+def personality(persona: int) -> None:
+    """personality(2): with ADDR_NO_RANDOMIZE, the next exec gets a fixed memory layout."""
+    _check(_libc.personality(ctypes.c_ulong(persona)), "personality")

@@ -153,31 +153,36 @@ class Worker:
         finally:
             sel.close()
 
-    def run(self, control: dict[str, Any], judge_job: dict[str, Any], guard: float) -> tuple[dict, dict]:
+    def run(self, control: dict[str, Any], judge_job: dict[str, Any] | None, guard: float) -> tuple[dict, dict]:
         """Run one sample; returns (the worker's report, the judge's verdict).
 
-        Raises InfraError if the worker fails; the worker is then unusable.
+        With ``judge_job`` None (a measuring run) no judge takes part and the
+        verdict is empty. Raises InfraError if the worker fails; the worker is
+        then unusable.
         """
         assert self.proc is not None
         deadline = time.monotonic() + guard + 10.0
         try:
             wire.write_frame(self.proc.stdin.fileno(), control)
-            wire.write_frame(self.judge_w, judge_job)
+            if judge_job is not None:
+                wire.write_frame(self.judge_w, judge_job)
         except (wire.PeerClosed, OSError) as exc:
             raise InfraError(f"the worker is gone: {exc}") from exc
         sel = selectors.DefaultSelector()
-        readers = {self.report.fd: self.report, self.verdict.fd: self.verdict}
+        readers = {self.report.fd: self.report}
+        if judge_job is not None:
+            readers[self.verdict.fd] = self.verdict
         got: dict[int, dict] = {}
         for fd in readers:
             sel.register(fd, selectors.EVENT_READ)
         try:
-            while len(got) < 2:
+            while len(got) < len(readers):
                 for fd, reader in readers.items():
                     if fd not in got:
                         msg = reader.frame()
                         if msg is not None:
                             got[fd] = msg
-                if len(got) == 2:
+                if len(got) == len(readers):
                     break
                 report = got.get(self.report.fd)
                 if report is not None:
@@ -200,7 +205,7 @@ class Worker:
         finally:
             sel.close()
         self.samples_run += 1
-        return got[self.report.fd], got[self.verdict.fd]
+        return got[self.report.fd], got.get(self.verdict.fd, {})
 
     def kill(self, graceful: bool = False) -> None:
         """End the worker tree and reap it.
@@ -285,7 +290,7 @@ class SandboxPool:
             self._all.append(worker)
         return worker
 
-    def run(self, control: dict[str, Any], judge_job: dict[str, Any], guard: float) -> tuple[dict, dict]:
+    def run(self, control: dict[str, Any], judge_job: dict[str, Any] | None, guard: float) -> tuple[dict, dict]:
         """Run one sample on an idle worker (blocking until one is free)."""
         worker = self._idle.get()
         try:

@@ -161,8 +161,9 @@ class Zygote:
 
     # -- candidate -----------------------------------------------------------
     def _start_candidate(self, job: dict[str, Any], keep: dict[int, int]) -> int:
-        """Fork the candidate: in full isolation, PID 1 of new PID, mount and IPC namespaces."""
-        limits = job["limits"]
+        """Fork the candidate: in full isolation, PID 1 of new PID, mount and
+        IPC namespaces. It serves calls, or with ``measure`` in the job, runs
+        the measuring run under valgrind."""
         if self.isolation == "full":
             pid = linux.fork_into(linux.CLONE_NEWPID | linux.CLONE_NEWNS | linux.CLONE_NEWIPC)
         else:
@@ -170,31 +171,9 @@ class Zygote:
         if pid:
             return pid
         try:
-            for target, fd in keep.items():
-                os.dup2(fd, target)
-            os.closerange(5, 1 << 16)
-            os.setsid()
-            if self.isolation == "full":
-                rootfs.private_scratch(limits["tmpfs_mb"], self.rebinds)
-            try:
-                with open("/proc/self/oom_score_adj", "w") as fh:
-                    fh.write("1000")
-            except OSError:
-                pass
-            os.chdir("/sandbox" if self.isolation == "full" else "/tmp")
-            _set_limits(limits, for_candidate=True)
-            if self.isolation == "full":
-                if self.nobody:
-                    # leaving uid 0 clears every capability; no_new_privs keeps them gone
-                    os.setgroups([])
-                    os.setresgid(NOBODY, NOBODY, NOBODY)
-                    os.setresuid(NOBODY, NOBODY, NOBODY)
-                    linux.prctl(linux.PR_SET_NO_NEW_PRIVS, 1)
-                else:
-                    linux.drop_capabilities()
-            os.environ.clear()
-            os.environ.update(CLEAN_ENV if self.isolation == "full" else dict(CLEAN_ENV, HOME="/tmp"))
-            signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+            self._enter_sandbox(job["limits"], keep)
+            if "measure" in job:
+                _exec_measure(job["measure"])
             sys.stdin = open(0, "r", closefd=False)
             sys.stdout = open(1, "w", closefd=False, buffering=1)
             sys.stderr = open(2, "w", closefd=False, buffering=1)
@@ -202,12 +181,93 @@ class Zygote:
         finally:
             os._exit(70)
 
+    def _enter_sandbox(self, limits: dict[str, Any], keep: dict[int, int]) -> None:
+        """In a freshly forked candidate: descriptors, scratch folders, limits, identity, environment."""
+        for target, fd in keep.items():
+            os.dup2(fd, target)
+        edges = sorted(keep) + [1 << 16]
+        for low, high in zip(edges, edges[1:]):
+            os.closerange(low + 1, high)
+        os.setsid()
+        if self.isolation == "full":
+            rootfs.private_scratch(limits["tmpfs_mb"], self.rebinds)
+        try:
+            with open("/proc/self/oom_score_adj", "w") as fh:
+                fh.write("1000")
+        except OSError:
+            pass
+        os.chdir("/sandbox" if self.isolation == "full" else "/tmp")
+        _set_limits(limits, for_candidate=True)
+        if self.isolation == "full":
+            if self.nobody:
+                # leaving uid 0 clears every capability; no_new_privs keeps them gone
+                os.setgroups([])
+                os.setresgid(NOBODY, NOBODY, NOBODY)
+                os.setresuid(NOBODY, NOBODY, NOBODY)
+                linux.prctl(linux.PR_SET_NO_NEW_PRIVS, 1)
+            else:
+                linux.drop_capabilities()
+        os.environ.clear()
+        os.environ.update(CLEAN_ENV if self.isolation == "full" else dict(CLEAN_ENV, HOME="/tmp"))
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+
+    def _run_measure(self, job: dict[str, Any]) -> dict[str, Any]:
+        """Count the work of one program under valgrind, sandboxed like a candidate.
+
+        Valgrind writes its count to a pipe it keeps in its own reserved
+        descriptors, out of reach of the program it runs, so the program
+        cannot forge the number.
+        """
+        log_r, log_w = os.pipe()
+        out_r, out_w = os.pipe()
+        err_r, err_w = os.pipe()
+        started = time.monotonic()
+        # The log goes to the highest descriptor the limit allows: valgrind
+        # reserves the top ones for itself and refuses the program any use of
+        # them, so the count it writes there cannot be forged.
+        log_fd = job["limits"]["open_files"] - 1
+        job["measure"]["log_fd"] = log_fd
+        pid = self._start_candidate(job, {0: self.devnull, 1: out_w, 2: err_w, log_fd: log_w})
+        for fd in (log_w, out_w, err_w):
+            os.close(fd)
+        log = bytearray()
+        sizes = {out_r: 0, err_r: 0}
+        open_fds = {log_r, out_r, err_r}
+        guard = started + job["guard_seconds"]
+        guard_hit = output_limit = False
+        while open_fds:
+            left = guard - time.monotonic()
+            if left <= 0:
+                guard_hit = True
+                break
+            for fd in select.select(list(open_fds), [], [], left)[0]:
+                chunk = os.read(fd, 1 << 16)
+                if not chunk:
+                    open_fds.discard(fd)
+                elif fd == log_r:
+                    log += chunk[: max(0, (1 << 20) - len(log))]
+                else:
+                    sizes[fd] += len(chunk)
+                    if sum(sizes.values()) > job["limits"]["output_bytes"] and not output_limit:
+                        output_limit = True
+                        _kill(pid)
+        _kill(pid)
+        _, status, usage = os.wait4(pid, 0)
+        for fd in (log_r, out_r, err_r):
+            os.close(fd)
+        text = log.decode(errors="replace")
+        return {"instructions": _instruction_count(text), "exit": os.waitstatus_to_exitcode(status),
+                "timed_out": guard_hit, "output_limit": output_limit, "log_tail": text[-1500:],
+                "cpu": round(usage.ru_utime + usage.ru_stime, 6), "wall": round(time.monotonic() - started, 6)}
+
     # -- one sample ----------------------------------------------------------
     def run(self, job: dict[str, Any]) -> dict[str, Any]:
         if not self.judge_pid:
             self._start_judge()
         if job.get("in_judge"):
             return self._run_in_judge(job)
+        if "measure" in job:
+            return self._run_measure(job)
         limits = job["limits"]
         req_r, req_w = os.pipe()
         resp_r, resp_w = os.pipe()
@@ -365,6 +425,29 @@ def _cpu_seconds(pid: int) -> float | None:
         return round((int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK"), 6)
     except (OSError, IndexError, ValueError):
         return None
+
+
+def _exec_measure(spec: dict[str, Any]) -> None:
+    """Replace this process with valgrind counting the measuring run; never returns."""
+    with open("/sandbox/measure.json", "w") as fh:
+        json.dump({"program": spec["program"], "entry_point": spec["entry_point"], "calls": spec["calls"]}, fh)
+    linux.personality(linux.ADDR_NO_RANDOMIZE)  # the same count every time: no address randomisation
+    argv = [spec["valgrind"], "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null",
+            f"--log-fd={spec['log_fd']}", "--vgdb=no", spec["python"], "-S", "-s", "-c", spec["runner"]]
+    env = dict(os.environ, PYTHONHASHSEED="0")  # and the same dict and set order
+    os.execve(spec["valgrind"], argv, env)
+
+
+def _instruction_count(log: str) -> int | None:
+    """The "I refs" total from a cachegrind log, or None if there is none."""
+    for line in log.splitlines():
+        head, _, value = line.partition("I   refs:")
+        if value and head.startswith("=="):
+            try:
+                return int(value.strip().replace(",", ""))
+            except ValueError:
+                return None
+    return None
 
 
 def _kill(pid: int) -> None:

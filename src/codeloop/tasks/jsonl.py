@@ -10,6 +10,8 @@ from typing import Any, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from ..instructions import InstructionError
+from ..instructions import validate as validate_instructions
 from ..types import Task
 from .errors import InputError
 
@@ -35,6 +37,7 @@ class TaskRecord(BaseModel):
     cases: Optional[list[IOCase]] = None
     reference: Optional[str] = None
     time_limit: Optional[float] = Field(default=None, gt=0, le=600)
+    instructions: list[dict[str, Any]] = Field(default_factory=list)
     metadata: dict[str, Any] = Field(default_factory=dict)
 
     @field_validator("entry_point")
@@ -68,7 +71,7 @@ class TaskRecord(BaseModel):
             task_id=self.task_id, kind=kind, prompt=self.prompt, entry_point=self.entry_point or "",
             test=self.test or "", asserts=list(self.asserts or []), setup=self.setup,
             cases=[c.model_dump() for c in self.cases or []], reference=self.reference,
-            time_limit=self.time_limit, origin=origin,
+            time_limit=self.time_limit, instructions=list(self.instructions), origin=origin,
         )
 
 
@@ -111,6 +114,10 @@ def load_task_file(path: str) -> dict[str, Task]:
             if err["type"] == "extra_forbidden":
                 message = "unknown field (see docs/tasks.md for the fields a task takes)"
             raise InputError(message, path, number, field) from None
+        try:
+            validate_instructions(record.instructions)
+        except InstructionError as exc:
+            raise InputError(str(exc), path, number, "instructions" + exc.field) from None
         if record.task_id in tasks:
             raise InputError(f"task_id {record.task_id!r} appears twice", path, number, "task_id")
         tasks[record.task_id] = record.to_task(f"{path}:{number}")

@@ -7,34 +7,16 @@ worker and reports ``infra_error`` only when they persist.
 
 from __future__ import annotations
 
-import io
 import signal
-import tokenize
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..sandbox.pool import InfraError, Limits, SandboxPool
+from ..extract import has_code
 from ..types import Task, Verdict
 
 STREAM_CAP = 2000
 GUARD_MARGIN = 2.0
-
-
-def has_code(text: str) -> bool:
-    """Whether ``text`` holds anything but blank lines, comments and a bare docstring-free prompt echo.
-
-    Uses the tokenizer, so code inside a string is not mistaken for code;
-    text that does not tokenize counts as code (it will be a syntax error).
-    """
-    ignorable = {tokenize.COMMENT, tokenize.NL, tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT,
-                 tokenize.ENDMARKER, tokenize.ENCODING}
-    try:
-        for tok in tokenize.generate_tokens(io.StringIO(text).readline):
-            if tok.type not in ignorable:
-                return True
-    except (tokenize.TokenError, IndentationError, SyntaxError):
-        return bool(text.strip())
-    return False
 
 
 def _assemble(report: dict[str, Any], verdict: dict[str, Any], limits: Limits, isolation: str) -> Verdict:
@@ -89,12 +71,15 @@ _STATUS_MESSAGES = {
 
 
 def verify(pool: SandboxPool, task: Task, program: str, limits: Limits, *, retries: int = 2,
-           as_main: bool | None = None, call_limits: list[tuple[str, float]] | None = None) -> Verdict:
+           as_main: bool | None = None, call_limits: list[tuple[str, float]] | None = None,
+           record_calls: bool = False) -> Verdict:
     """Run ``program`` (complete source) against ``task``'s tests.
 
     Limits: ``limits.time_limit`` covers all of the task's tests together;
     ``call_limits`` (argument digest, seconds) optionally bounds the i-th call
     too, when its arguments match (see :func:`time_reference`).
+    ``record_calls`` keeps, for a passing program, the arguments of every
+    call in ``verdict.call_log`` (for efficiency measurement).
     Never raises for anything the program does; an evaluator failure that
     persists after ``retries`` fresh workers gives status ``infra_error``
     (with the reason in ``failure.message``), which callers must not score.
@@ -106,7 +91,7 @@ def verify(pool: SandboxPool, task: Task, program: str, limits: Limits, *, retri
     control = {"program": program, "filename": "solution.py", "as_main": main, "limits": limits.to_wire(),
                "guard_seconds": limits.load_limit + limits.time_limit + GUARD_MARGIN}
     judge_job = dict(task.judge_job(), time_limit=limits.time_limit, load_limit=limits.load_limit,
-                     max_output=limits.output_bytes, call_limits=call_limits or [])
+                     max_output=limits.output_bytes, call_limits=call_limits or [], record_calls=record_calls)
     last_error = ""
     for attempt in range(1, retries + 2):
         try:
@@ -116,6 +101,7 @@ def verify(pool: SandboxPool, task: Task, program: str, limits: Limits, *, retri
             continue
         verdict = _assemble(report, raw, limits, pool.isolation)
         verdict.attempts = attempt
+        verdict.call_log = raw.get("call_log") if verdict.passed else None
         if verdict.status != "infra_error":
             return verdict
         last_error = (verdict.failure or {}).get("message", "")

@@ -21,6 +21,7 @@ from .asserts import FATAL, RECORDER, rewrite_asserts
 
 CAP_VALUE = 1000
 MAX_REPLY = 16 << 20  # bytes of one encoded return value
+MAX_LOGGED_CALLS = 100_000
 TEST_FILE = "test.py"
 
 
@@ -97,6 +98,7 @@ class CandidateProxy:
         self.name, self.req_fd, self.resp_fd = name, req_fd, resp_fd
         self.deadline, self.max_reply = deadline, max_reply
         self.call_limits = call_limits or []
+        self.call_log: list | None = None  # set to a list to record each call's encoded arguments
         self.calls = 0
         self.last_input: str | None = None
 
@@ -135,6 +137,8 @@ class CandidateProxy:
         enc_args, enc_kwargs = _encode_call(args, kwargs)
         shown = ", ".join([capped_repr(a, 300) for a in args] + [f"{k}={capped_repr(v, 300)}" for k, v in kwargs.items()])
         self.last_input = f"{self.name}({shown})"
+        if self.call_log is not None and len(self.call_log) < MAX_LOGGED_CALLS:
+            self.call_log.append([enc_args, enc_kwargs])
         deadline = self.deadline
         index = self.calls
         if index < len(self.call_limits):
@@ -243,6 +247,8 @@ def judge(job: dict[str, Any], req_fd: int, resp_fd: int) -> dict[str, Any]:
         return early
     proxy = CandidateProxy(job["entry_point"], req_fd, resp_fd, loaded + job["time_limit"], MAX_REPLY,
                            job.get("call_limits"))
+    if job.get("record_calls"):
+        proxy.call_log = []
     try:
         rec = _judge_stdio(job, proxy) if prepared is None else _run_asserts(job, prepared, proxy)
         verdict = {"status": rec.status, "failure": rec.failure, "tests_total": rec.total,
@@ -256,6 +262,8 @@ def judge(job: dict[str, Any], req_fd: int, resp_fd: int) -> dict[str, Any]:
                    "tests_total": None, "tests_passed": None}
     verdict["seconds"] = round(time.monotonic() - loaded, 6)
     verdict["calls"] = proxy.calls
+    if proxy.call_log is not None and verdict["status"] == "passed":
+        verdict["call_log"] = proxy.call_log
     if verdict["status"] == "passed" and verdict.get("tests_total") == 0 and kind != "check":
         verdict["status"] = "infra_error"
         verdict["failure"] = {"message": "task error: the task has no tests"}

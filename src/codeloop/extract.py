@@ -1,0 +1,154 @@
+"""Code from a model's reply: fenced blocks, prose around code, a repeated
+prompt, a bare function body; or none at all.
+
+:func:`extract_program` returns the program to run for a task (the prompt's
+stub completed, or the model's whole solution with the prompt's imports) and
+says which case applied; ``kind == "none"`` means there was no code.
+"""
+
+from __future__ import annotations
+
+import ast
+import io
+import tokenize
+from dataclasses import dataclass
+
+# End-of-turn markers chat templates leave in decoded text (OpenRLHF passes
+# queries with them in; a sampler may too).
+SPECIAL_TOKENS = ("<|im_end|>", "<|im_start|>", "<|endoftext|>", "<|end_of_text|>", "<|eot_id|>", "</s>", "<s>",
+                  "<|end|>", "<end_of_turn>", "<start_of_turn>", "<|assistant|>", "<|user|>", "<|system|>",
+                  "<|start_header_id|>", "<|end_header_id|>", "<｜end▁of▁sentence｜>")
+CODE_STARTS = ("def ", "async def ", "class ", "import ", "from ", "@", "#", "return ", "if ", "for ", "while ")
+
+
+@dataclass(frozen=True)
+class Extracted:
+    """``kind``: "solution" (a whole program), "completion" (a body appended to
+    the prompt) or "none"; ``program`` is what runs; ``code`` what the model wrote."""
+
+    kind: str
+    code: str
+    program: str
+
+
+def strip_special_tokens(text: str) -> str:
+    """Drop chat-template markers and anything after an end-of-turn marker."""
+    for end in ("<|im_end|>", "<|eot_id|>", "<|endoftext|>", "<|end_of_text|>", "</s>", "<end_of_turn>", "<|end|>"):
+        if end in text:
+            text = text.split(end, 1)[0]
+    for tok in SPECIAL_TOKENS:
+        text = text.replace(tok, "")
+    return text
+
+
+def fenced_blocks(text: str) -> list[tuple[str, str]]:
+    """(language, body) of each ``` block; an unclosed last block runs to the end."""
+    blocks, lines, i = [], text.splitlines(), 0
+    while i < len(lines):
+        stripped = lines[i].strip()
+        if stripped.startswith("```"):
+            lang = stripped[3:].strip().lower()
+            body = []
+            i += 1
+            while i < len(lines) and not lines[i].strip().startswith("```"):
+                body.append(lines[i])
+                i += 1
+            blocks.append((lang, "\n".join(body) + "\n"))
+        i += 1
+    return blocks
+
+
+def _parses(code: str) -> bool:
+    try:
+        ast.parse(code)
+        return True
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return False
+
+
+def _defines(code: str, name: str) -> bool:
+    """Whether ``code`` has a top-level ``def name`` (by tokens, so it works on code that does not parse)."""
+    try:
+        toks = list(tokenize.generate_tokens(io.StringIO(code).readline))
+    except (tokenize.TokenError, IndentationError, SyntaxError):
+        return any(line.startswith((f"def {name}(", f"async def {name}(")) for line in code.splitlines())
+    for a, b, c in zip(toks, toks[1:], toks[2:]):
+        if a.type == tokenize.NAME and a.string == "def" and a.start[1] == 0 and b.string == name and c.string == "(":
+            return True
+    return False
+
+
+def _code_region(text: str, entry_point: str) -> str:
+    """From unfenced prose around code: the lines from the first code-looking
+    line (imports, the entry point's def) through the last code line."""
+    lines = text.splitlines()
+    start = next((i for i, line in enumerate(lines) if line.startswith(("def ", "async def ", "import ", "from ",
+                                                                          "class ", "@"))), None)
+    if start is None:
+        return text
+    end = start
+    for i in range(start, len(lines)):
+        line = lines[i]
+        if not line.strip() or line[0] in " \t" or line.startswith(CODE_STARTS):
+            end = i
+        elif not _parses("\n".join(lines[start:i + 1]) + "\n"):
+            break  # prose after the code
+        else:
+            end = i
+    return "\n".join(lines[start:end + 1]).rstrip() + "\n"
+
+
+def _prompt_imports(prompt: str) -> str:
+    try:
+        tree = ast.parse(prompt)
+    except SyntaxError:
+        return ""
+    return "".join(ast.get_source_segment(prompt, n) + "\n" for n in tree.body
+                   if isinstance(n, (ast.Import, ast.ImportFrom)))
+
+
+def has_code(text: str) -> bool:
+    """Anything but blank lines and comments (by tokens)."""
+    ignorable = {tokenize.COMMENT, tokenize.NL, tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT,
+                 tokenize.ENDMARKER, tokenize.ENCODING}
+    try:
+        return any(t.type not in ignorable for t in tokenize.generate_tokens(io.StringIO(text).readline))
+    except (tokenize.TokenError, IndentationError, SyntaxError):
+        return bool(text.strip())
+
+
+def extract_program(reply: str, prompt: str = "", entry_point: str = "") -> Extracted:
+    """The program to run for a model's ``reply`` to a task with ``prompt``
+    (a stub the reply may complete) and ``entry_point``.
+
+    Order: strip chat markers; take the fenced block that defines the entry
+    point (else the first python or unlabelled one); else the code region of
+    the prose; a reply that repeats the prompt or defines the entry point is a
+    whole solution (the prompt's imports are put in front); an indented reply
+    completes the prompt; an unindented body is indented under the prompt's
+    signature. Nothing code-like: kind "none".
+    """
+    text = strip_special_tokens(reply)
+    blocks = [b for lang, b in fenced_blocks(text) if lang in ("", "python", "py", "python3")]
+    if blocks:
+        code = next((b for b in blocks if entry_point and _defines(b, entry_point)), blocks[0])
+    elif prompt and text.startswith(prompt):
+        code = text
+    else:
+        code = text if (text[:1] in " \t" or _parses(text)) else _code_region(text, entry_point)
+    if not has_code(code) or (not blocks and not _parses(code) and not _looks_like_code(code)):
+        return Extracted("none", "", "")
+    if prompt and code.startswith(prompt):
+        return Extracted("solution", code, code)
+    if entry_point and _defines(code, entry_point):
+        return Extracted("solution", code, _prompt_imports(prompt) + code)
+    if not prompt:
+        return Extracted("solution", code, code)
+    if code[:1] not in " \t":
+        code = "".join("    " + line if line.strip() else line for line in code.splitlines(True))
+    return Extracted("completion", code, prompt + code)
+
+
+def _looks_like_code(code: str) -> bool:
+    first = next((line.strip() for line in code.splitlines() if line.strip()), "")
+    return first.startswith(CODE_STARTS) or first.startswith(("return", "pass", "raise"))

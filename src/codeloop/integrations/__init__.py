@@ -1,0 +1,1 @@
+"""Adapters with the exact signatures trainers expect: TRL, verl, OpenRLHF."""
