@@ -80,7 +80,7 @@ def test_rerun_resumes_and_reuses_only_matching_results(tmp_path):
 
 def test_results_stream_to_disk_before_the_run_ends(tmp_path):
     samples, rows = mixed_samples(tmp_path, n_tasks=2, per_task=2)
-    slow = [{"task_id": rows[0]["task_id"], "completion": "    import time\n    time.sleep(0.2)\n    return None\n"}] * 20
+    slow = [{"task_id": "HumanEval/23", "completion": "    import time\n    time.sleep(0.05)\n    return len(string)\n"}] * 20
     write_jsonl(samples, rows + slow)
     out = tmp_path / "r.jsonl"
     proc = subprocess.Popen([CODELOOP, "eval", "--samples", str(samples), "--out", str(out), "-q", "-w", "1",
@@ -165,4 +165,4 @@ def test_calibrated_limits_bound_each_call_like_the_reference(tmp_path):
     assert proc.returncode == 0, proc.stderr
     (r,) = read_jsonl(out)
     assert r["status"] == "timeout" and r["failure"]["input"] == "sq(7)"
-    assert "this call's own budget" in r["failure"]["message"]
+    assert "this call's budget" in r["failure"]["message"]

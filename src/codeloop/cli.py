@@ -52,7 +52,7 @@ def eval_command(
     timeout: Optional[float] = typer.Option(None, "--timeout", min=0.01, help="Fixed time limit in seconds for "
                                             "each sample's tests. Default: calibrated per task from its "
                                             "reference solution."),
-    timeout_floor: float = typer.Option(0.1, help="Calibrated limits are at least this many seconds."),
+    timeout_floor: float = typer.Option(1.0, help="Calibrated limits are at least this many seconds."),
     timeout_factor: float = typer.Option(10.0, help="Calibrated limit = factor x the reference's test time."),
     memory_mb: int = typer.Option(1024, "--memory-mb", min=64, help="Address-space limit per process."),
     allow_weak_isolation: bool = typer.Option(False, "--allow-weak-isolation", help="Run without namespaces "

@@ -38,14 +38,16 @@ class EvalConfig:
     ``default_timeout`` for tasks without a reference (or whose reference
     fails). A calibrated task also bounds each call whose arguments match the
     reference's call at the same position: ``max(call_floor, timeout_factor *
-    that call's time) + CALL_ALLOWANCE`` (EvalPlus's per-input limits).
+    that call's time) + CALL_ALLOWANCE`` of CPU time of the program's main
+    thread (per-input limits as in EvalPlus, in CPU time so that a program
+    waiting on a process it started is not cut short).
     """
 
     workers: int = 2
     isolation: str = "full"
     timeout: float | None = None
-    timeout_floor: float = 0.1
-    call_floor: float = 0.05
+    timeout_floor: float = 1.0
+    call_floor: float = 0.1
     timeout_factor: float = 10.0
     timeout_max: float = 10.0
     default_timeout: float = 3.0

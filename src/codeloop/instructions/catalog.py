@@ -374,6 +374,9 @@ class NoSilentExcept(Instruction):
     sentence = "Never silence an exception with except: pass."
     ruff_rules = ("S110", "S112")
 
+    def ruff_settings(self) -> dict[str, Any]:
+        return {"lint.flake8-bandit.check-typed-exception": True}
+
 
 # -- library and API use -------------------------------------------------------
 

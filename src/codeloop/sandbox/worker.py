@@ -31,6 +31,7 @@ import resource
 import select
 import signal
 import socket
+import struct
 import sys
 import time
 from typing import Any
@@ -276,6 +277,7 @@ class Zygote:
         started = time.monotonic()
         socket.send_fds(self.judge_sock, [b"B"], [req_w, resp_r])
         cand_pid = self._start_candidate(job, {0: self.devnull, 1: out_w, 2: err_w, 3: req_r, 4: resp_w})
+        self.judge_sock.sendall(struct.pack(">Q", cand_pid))  # the judge watches its CPU time
         cand_fd = os.pidfd_open(cand_pid)
         for fd in (req_r, req_w, resp_r, resp_w, out_w, err_w):
             os.close(fd)
@@ -402,7 +404,9 @@ def _judge_loop(sock: socket.socket, judge_in: int, verdict_out: int) -> None:
         try:
             job = wire.read_frame(judge_in)
             if fds:
-                verdict = judge_mod.judge(job, fds[0], fds[1])
+                pid = _PidFromZygote(sock)
+                verdict = judge_mod.judge(job, fds[0], fds[1], pid)
+                pid()  # always read it, so the next message lines up
             else:
                 verdict = judge_mod.judge_in_process(job)
         except judge_mod.CandidateFatal as exc:
@@ -415,6 +419,24 @@ def _judge_loop(sock: socket.socket, judge_in: int, verdict_out: int) -> None:
                 os.close(fd)
         wire.write_frame(verdict_out, verdict)
         sock.send(b"X" if verdict.get("candidate_gone") else b"D")
+
+
+class _PidFromZygote:
+    """The candidate's pid, which the zygote sends once it has cloned it; read on first use."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock, self.pid = sock, None
+
+    def __call__(self) -> int:
+        if self.pid is None:
+            data = b""
+            while len(data) < 8:
+                chunk = self.sock.recv(8 - len(data))
+                if not chunk:
+                    raise OSError("the zygote went away")
+                data += chunk
+            self.pid = struct.unpack(">Q", data)[0]
+        return self.pid
 
 
 def _cpu_seconds(pid: int) -> float | None:

@@ -60,9 +60,10 @@ def count_instructions(pool: SandboxPool, program: str, entry_point: str, calls:
         report, _ = pool.run(control, None, GUARD_SECONDS)
     except InfraError as exc:
         raise Unmeasurable(f"the worker failed: {exc}") from exc
-    if report.get("timed_out") or report.get("output_limit") or report.get("instructions") is None:
+    if report.get("timed_out") or report.get("output_limit") or report.get("instructions") is None \
+            or report.get("exit") != 0:
         why = "timed out" if report.get("timed_out") else "printed too much" if report.get("output_limit") else \
-            f"valgrind gave no count (exit {report.get('exit')}): {report.get('log_tail', '')[-300:]}"
+            f"failed (exit {report.get('exit')}): {report.get('log_tail', '')[-300:]}"
         raise Unmeasurable(f"the measuring run {why}")
     return int(report["instructions"])
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import builtins
 import json
 import linecache
+import select
 import time
 import zlib
 from typing import Any
@@ -22,6 +23,7 @@ from .asserts import FATAL, RECORDER, rewrite_asserts
 CAP_VALUE = 1000
 MAX_REPLY = 16 << 20  # bytes of one encoded return value
 MAX_LOGGED_CALLS = 100_000
+CPU_POLL = 0.01  # seconds between looks at a running call's CPU time
 TEST_FILE = "test.py"
 
 
@@ -94,24 +96,25 @@ class CandidateProxy:
     """Stands in for the candidate's function inside the test code."""
 
     def __init__(self, name: str, req_fd: int, resp_fd: int, deadline: float, max_reply: int,
-                 call_limits: list | None = None) -> None:
+                 call_limits: list | None = None, pid_source: Any = None, limit: float = 0.0) -> None:
         self.name, self.req_fd, self.resp_fd = name, req_fd, resp_fd
-        self.deadline, self.max_reply = deadline, max_reply
+        self.deadline, self.max_reply, self.limit = deadline, max_reply, limit
+        self.pid: int | None = None
+        self.pid_source = pid_source  # gives the candidate's pid when first needed
         self.call_limits = call_limits or []
         self.call_log: list | None = None  # set to a list to record each call's encoded arguments
         self.calls = 0
         self.last_input: str | None = None
 
-    def _exchange(self, request: dict[str, Any], deadline: float | None = None) -> Any:
+    def _exchange(self, request: dict[str, Any], cpu_budget: float | None = None) -> Any:
         self.calls += 1
-        deadline = deadline or self.deadline
-        started = time.monotonic()
         try:
             wire.write_frame(self.req_fd, request)
-            reply = wire.read_frame(self.resp_fd, deadline, self.max_reply)
+            if cpu_budget is not None:
+                self._wait_within_cpu(cpu_budget)
+            reply = wire.read_frame(self.resp_fd, self.deadline, self.max_reply)
         except wire.FrameTimeout as exc:
-            which = "the time left of the limit" if deadline == self.deadline else "this call's own budget"
-            raise CandidateTimeout(f"no answer within {max(0.0, deadline - started):.3f} s ({which})",
+            raise CandidateTimeout(f"no answer within the time limit ({self.limit:.3f} s for all the tests)",
                                    self.last_input) from exc
         except wire.FrameTooLarge as exc:
             raise CandidateOutputLimit(str(exc), self.last_input) from exc
@@ -133,20 +136,48 @@ class CandidateProxy:
         except wire.WireError as exc:
             raise CandidateFatal(f"the program sent a value that is not plain data: {exc}", self.last_input) from exc
 
+    def _wait_within_cpu(self, budget: float) -> None:
+        """Wait for the reply, but give up once the program's main thread has
+        spent ``budget`` seconds of CPU on this call. CPU time, not wall time:
+        a program waiting on a process it started is not charged, one spinning
+        in a loop is cut early, and a busy machine changes nothing."""
+        start = self.cpu_seconds()
+        if start is None:
+            return
+        while True:
+            left = self.deadline - time.monotonic()
+            if left <= 0 or select.select([self.resp_fd], [], [], min(left, CPU_POLL))[0]:
+                return
+            used = (self.cpu_seconds() or start) - start
+            if used > budget:
+                raise CandidateTimeout(f"no answer after {used:.3f} s of CPU time (this call's budget is "
+                                       f"{budget:.3f} s)", self.last_input)
+
+    def cpu_seconds(self) -> float | None:
+        """CPU time of the candidate's main thread so far, from /proc (None if unknown)."""
+        if self.pid is None and self.pid_source is not None:
+            self.pid, self.pid_source = self.pid_source(), None
+        if not self.pid:
+            return None
+        try:
+            with open(f"/proc/{self.pid}/schedstat") as fh:
+                return int(fh.read().split()[0]) / 1e9
+        except (OSError, ValueError, IndexError):
+            return None
+
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         enc_args, enc_kwargs = _encode_call(args, kwargs)
         shown = ", ".join([capped_repr(a, 300) for a in args] + [f"{k}={capped_repr(v, 300)}" for k, v in kwargs.items()])
         self.last_input = f"{self.name}({shown})"
         if self.call_log is not None and len(self.call_log) < MAX_LOGGED_CALLS:
             self.call_log.append([enc_args, enc_kwargs])
-        deadline = self.deadline
+        budget = None
         index = self.calls
         if index < len(self.call_limits):
             key, limit = self.call_limits[index]
             if key == call_key(enc_args, enc_kwargs):
-                # Same call as the reference's: its own, tighter budget.
-                deadline = min(deadline, time.monotonic() + limit)
-        return self._exchange({"call": self.name, "args": enc_args, "kwargs": enc_kwargs}, deadline)
+                budget = limit  # the same call as the reference's: its own CPU budget
+        return self._exchange({"call": self.name, "args": enc_args, "kwargs": enc_kwargs}, budget)
 
     def run_stdin(self, text: str, cap: int) -> dict[str, Any]:
         self.last_input = capped_repr(text, 300)
@@ -225,7 +256,7 @@ def _compare_stdout(actual: str, expected: str) -> bool:
     return norm(actual) == norm(expected)
 
 
-def judge(job: dict[str, Any], req_fd: int, resp_fd: int) -> dict[str, Any]:
+def judge(job: dict[str, Any], req_fd: int, resp_fd: int, pid_source: Any = None) -> dict[str, Any]:
     """Run one sample's tests; returns the verdict as a plain dict.
 
     ``job`` keys: kind ("check" | "asserts" | "stdio"), prompt, test or
@@ -246,7 +277,7 @@ def judge(job: dict[str, Any], req_fd: int, resp_fd: int) -> dict[str, Any]:
         early.update(tests_total=0, tests_passed=0, seconds=0.0)
         return early
     proxy = CandidateProxy(job["entry_point"], req_fd, resp_fd, loaded + job["time_limit"], MAX_REPLY,
-                           job.get("call_limits"))
+                           job.get("call_limits"), pid_source, job["time_limit"])
     if job.get("record_calls"):
         proxy.call_log = []
     try:
