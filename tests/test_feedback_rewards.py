@@ -60,7 +60,7 @@ def test_errors_show_the_programs_own_traceback(verdicts):
 
 
 def test_timeouts_syntax_errors_and_crashes_are_said_plainly(verdicts):
-    assert "Timed out after" in feedback.render(verdicts["timeout"], hidden=True)
+    assert "Timed out: no answer within the time limit" in feedback.render(verdicts["timeout"], hidden=True)
     assert "on input sort_it([3, 1, 2])" in feedback.render(verdicts["timeout"], hidden=False)
     text = feedback.render(verdicts["syntax_error"])
     assert "SyntaxError at line 1" in text and "def sort_it(xs)" in text

@@ -83,7 +83,7 @@ def judge_sample(pool: SandboxPool, task: Task, program: str, limits: Limits, ca
                  meter: CostMeter | None = None, code: str | None = None) -> Verdict:
     """One sample: tests, then (with ``meter``) the cost of a passing program,
     then (if the task has any) the code instructions on the model's ``code``."""
-    verdict = verify(pool, task, program, limits, call_limits=call_limits, record_calls=meter is not None)
+    verdict = verify(pool, task, program, limits, call_limits=call_limits, record_calls=meter is not None, code=code)
     if meter is not None and verdict.passed and verdict.call_log is not None:
         try:
             verdict.cost = meter.cost(task, program, verdict.call_log)

@@ -81,7 +81,8 @@ def _body(v: Verdict, hidden: bool, style: str) -> list[str]:
     if v.status == "timeout":
         limit = f.get("time_limit") or v.time_limit
         on = "" if hidden or not f.get("input") else f" on input {_v(f['input'])}"
-        out.append(f"Timed out after {limit} s{on}." if limit else f"Timed out{on}.")
+        why = f.get("message") or (f"no answer within {limit} s" if limit else "no answer in time")
+        out.append(f"Timed out: {why}{on}.")
         return out
     if v.status in ("memory_limit", "output_limit", "killed"):
         if f.get("signal"):

@@ -143,7 +143,7 @@ class NoTrailingWhitespace(Instruction):
 class UseComprehensions(Instruction):
     id, group = "logic:use_comprehensions", "logic"
     sentence = "Build lists with comprehensions, not with append() in a loop."
-    ruff_rules = ("PERF401",)
+    ruff_rules = ("PERF401", "PERF402")
 
 
 @register

@@ -72,19 +72,21 @@ _STATUS_MESSAGES = {
 
 def verify(pool: SandboxPool, task: Task, program: str, limits: Limits, *, retries: int = 2,
            as_main: bool | None = None, call_limits: list[tuple[str, float]] | None = None,
-           record_calls: bool = False) -> Verdict:
+           record_calls: bool = False, code: str | None = None) -> Verdict:
     """Run ``program`` (complete source) against ``task``'s tests.
 
     Limits: ``limits.time_limit`` covers all of the task's tests together;
     ``call_limits`` (argument digest, seconds) optionally bounds the i-th call
     too, when its arguments match (see :func:`time_reference`).
     ``record_calls`` keeps, for a passing program, the arguments of every
-    call in ``verdict.call_log`` (for efficiency measurement).
+    call in ``verdict.call_log`` (for efficiency measurement). ``code`` is
+    what the model wrote, when ``program`` adds a prompt to it: with no code
+    in it the status is ``no_code``, whatever the prompt holds.
     Never raises for anything the program does; an evaluator failure that
     persists after ``retries`` fresh workers gives status ``infra_error``
     (with the reason in ``failure.message``), which callers must not score.
     """
-    if not has_code(program):
+    if not has_code(program if code is None else code):
         return Verdict(status="no_code", passed=False, failure={"message": "there is no code to run"},
                        isolation=pool.isolation, time_limit=limits.time_limit, attempts=0)
     main = task.kind == "stdio" if as_main is None else as_main
