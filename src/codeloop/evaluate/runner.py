@@ -119,6 +119,15 @@ def _run_all(pool: SandboxPool, jobs: list[tuple[Any, Task, str, Limits, Any]], 
             raise
 
 
+def derive_limits(cfg: EvalConfig, seconds: float, calls: int,
+                  call_times: list[tuple[str, float]]) -> tuple[float, list[tuple[str, float]]]:
+    """The whole test's wall-time limit and each call's CPU budget, from how
+    long the reference took (in all, and call by call)."""
+    limit = min(cfg.timeout_max, max(cfg.timeout_floor, cfg.timeout_factor * seconds) + calls * CALL_ALLOWANCE)
+    budgets = [(key, round(max(cfg.call_floor, cfg.timeout_factor * t) + CALL_ALLOWANCE, 4)) for key, t in call_times]
+    return round(limit, 3), budgets
+
+
 def calibrate(pool: SandboxPool, tasks: list[Task], cfg: EvalConfig) -> Calibration:
     """Measure each task's reference solution and derive its time limit.
 
@@ -144,11 +153,7 @@ def calibrate(pool: SandboxPool, tasks: list[Task], cfg: EvalConfig) -> Calibrat
     def record(task_id: str, v: Verdict, calls: int = 0, call_times: list | None = None) -> None:
         if v.passed and v.test_seconds is not None:
             cal.reference_seconds[task_id] = v.test_seconds
-            limit = max(cfg.timeout_floor, cfg.timeout_factor * v.test_seconds) + calls * CALL_ALLOWANCE
-            cal.limits[task_id] = round(min(cfg.timeout_max, limit), 3)
-            cal.call_limits[task_id] = [
-                (key, round(max(cfg.call_floor, cfg.timeout_factor * t) + CALL_ALLOWANCE, 4))
-                for key, t in call_times or []]
+            cal.limits[task_id], cal.call_limits[task_id] = derive_limits(cfg, v.test_seconds, calls, call_times or [])
         else:
             cal.reference_failed[task_id] = v.status
             cal.limits[task_id] = cfg.default_timeout

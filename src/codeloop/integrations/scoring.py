@@ -21,7 +21,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from ..evaluate.runner import CALL_ALLOWANCE, EvalConfig, judge_sample
+from ..evaluate.runner import EvalConfig, derive_limits, judge_sample
 from ..extract import extract_program
 from ..sandbox.pool import Limits, SandboxPool
 from ..tasks import load_benchmark
@@ -91,10 +91,7 @@ class Scorer:
         if task.time_limit is None and task.reference and task.kind != "stdio":
             timing = time_reference(self.pool, task)
             if timing.verdict.passed and timing.verdict.test_seconds is not None:
-                limit = min(self.cfg.timeout_max, max(self.cfg.timeout_floor,
-                            self.cfg.timeout_factor * timing.verdict.test_seconds) + timing.calls * CALL_ALLOWANCE)
-                calls = [(k, max(self.cfg.call_floor, self.cfg.timeout_factor * t) + CALL_ALLOWANCE)
-                         for k, t in timing.call_times]
+                limit, calls = derive_limits(self.cfg, timing.verdict.test_seconds, timing.calls, timing.call_times)
         with self._lock:
             self._limits[key] = (limit, calls)
         return limit, calls
