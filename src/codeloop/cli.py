@@ -225,5 +225,144 @@ def feedback_command(
         raise typer.Exit(2) from None
 
 
+# The main job's default: HumanEval tasks whose prompts show examples (the
+# visible tests refinement needs) and are short enough for a 135M model on two
+# CPU cores to go through three rounds of each in about ten minutes.
+DEFAULT_SUBSET = ["HumanEval/0", "HumanEval/2", "HumanEval/4", "HumanEval/7", "HumanEval/13", "HumanEval/15",
+                  "HumanEval/16", "HumanEval/23", "HumanEval/28", "HumanEval/29", "HumanEval/30", "HumanEval/34",
+                  "HumanEval/35", "HumanEval/42", "HumanEval/45", "HumanEval/48", "HumanEval/52", "HumanEval/53",
+                  "HumanEval/55", "HumanEval/60"]
+
+
+@app.command("run")
+def run_command(
+    strategy: str = typer.Option("refine", "--strategy", "-S", help="direct, refine, best-of-n or tree."),
+    model: str = typer.Option("smollm2", "--model", "-m", help="'smollm2' (embedded, CPU), a .gguf path, or a "
+                              "model name at --base-url."),
+    base_url: Optional[str] = typer.Option(None, "--base-url", help="An OpenAI-compatible server, e.g. "
+                                           "http://localhost:8000/v1 (key from OPENAI_API_KEY)."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Run folder (default runs/STRATEGY-MODEL); "
+                                       "running again into it resumes."),
+    tasks_file: Optional[Path] = typer.Option(None, "--tasks", help="Your own tasks (JSONL); default: HumanEval."),
+    task_ids: Optional[str] = typer.Option(None, "--task-ids", help="Comma-separated task ids; default: the "
+                                           "documented 20-task HumanEval subset (all tasks with --tasks)."),
+    limit: Optional[int] = typer.Option(None, "--limit", min=1, help="Only the first N tasks."),
+    rounds: int = typer.Option(3, "--rounds", "-R", min=1, help="refine: attempts per task at most."),
+    n: int = typer.Option(4, "-n", min=1, help="direct and best-of-n: samples per task."),
+    temperature: float = typer.Option(0.2, "--temperature", "-t", min=0.0),
+    max_tokens: int = typer.Option(384, "--max-tokens", min=16),
+    concurrency: int = typer.Option(8, "--concurrency", min=1, help="Calls in flight to a server model."),
+    workers: int = typer.Option(2, "--workers", "-w", min=1, help="Sandbox workers."),
+) -> None:
+    """Generate solutions with a model and improve them with execution feedback; write a report."""
+    from .loops import STRATEGIES, LoopConfig
+    from .loops.run import RunConflict, run
+    from .models import ModelError, make_model
+
+    if strategy not in STRATEGIES:
+        console.print(f"[red]error:[/red] unknown strategy {strategy!r}; known: {', '.join(STRATEGIES)}")
+        raise typer.Exit(2)
+    try:
+        all_tasks = load_task_file(str(tasks_file)) if tasks_file else load_benchmark("humaneval")
+    except InputError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
+    ids = [i.strip() for i in task_ids.split(",")] if task_ids else (list(all_tasks) if tasks_file else DEFAULT_SUBSET)
+    unknown = [i for i in ids if i not in all_tasks]
+    if unknown:
+        console.print(f"[red]error:[/red] unknown task id(s): {', '.join(unknown)}")
+        raise typer.Exit(2)
+    chosen = [all_tasks[i] for i in ids][: limit or None]
+    try:
+        the_model = make_model(model, base_url, concurrency)
+    except (ModelError, FileNotFoundError) as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
+    out = out or Path("runs") / f"{strategy}-{Path(model).stem if model.endswith('.gguf') else model}".replace("/", "_")
+    cfg = LoopConfig(strategy=strategy, rounds=rounds, n=n, temperature=temperature, max_tokens=max_tokens)
+    console.print(f"{strategy} with {the_model.name} on {len(chosen)} tasks -> {out}")
+    progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                        TextColumn("{task.fields[stats]}"), TimeElapsedColumn(), console=console)
+    bar = progress.add_task("tasks", total=len(chosen), stats="")
+    passed = [0]
+
+    def on_start(total: int, resumed: int) -> None:
+        if resumed:
+            console.print(f"Resuming: {resumed} of {total} tasks already in {out}.")
+        progress.update(bar, completed=resumed)
+
+    def on_task(t: dict) -> None:
+        passed[0] += t["passed"]
+        progress.update(bar, advance=1, stats=f"passed {passed[0]}")
+
+    try:
+        with progress:
+            summary = run(chosen, the_model, out, cfg, workers=workers, on_task=on_task, on_start=on_start)
+    except RunConflict as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
+    except ModelError as exc:
+        console.print(f"[red]error:[/red] {exc} (what was done is kept in {out}; run again to resume)")
+        raise typer.Exit(1) from None
+    _print_run(summary, out)
+
+
+def _print_run(summary: dict, out: Path) -> None:
+    table = Table(title=f"codeloop run: {summary['strategy']} with {summary['model']}", show_header=False)
+    table.add_row("tasks", f"{summary['tasks']} ({summary['passed']} passed the hidden tests)")
+    table.add_row("pass@1 per round", "  ".join(f"{v:.3f}" for v in summary["curve"]))
+    for key in [k for k in summary if k.startswith("pass@")]:
+        table.add_row(key, f"{summary[key]}")
+    if "pick" in summary:
+        p = summary["pick"]
+        table.add_row("best-of-n pick", f"right {p['picked_correct']}, oracle {p['oracle']}, random {p['random']}")
+    table.add_row("tokens", f"{summary['prompt_tokens']} prompt, {summary['completion_tokens']} completion")
+    table.add_row("time", f"{summary['seconds']} s, {summary['sandbox_seconds']} s in the sandbox")
+    table.add_row("statuses", ", ".join(f"{k}={v}" for k, v in summary["final_statuses"].items()))
+    table.add_row("report", str(out / "report.html"))
+    Console().print(table)
+
+
+@app.command("report")
+def report_command(run_dir: Path = typer.Argument(..., help="A run folder written by codeloop run.")) -> None:
+    """Rebuild a run's summary and HTML report from its trajectories."""
+    from .loops.run import rebuild
+
+    if not (run_dir / "config.json").exists():
+        console.print(f"[red]error:[/red] {run_dir} is not a run folder (no config.json)")
+        raise typer.Exit(2)
+    summary = rebuild(run_dir)
+    _print_run(summary, run_dir)
+
+
+@app.command("compare")
+def compare_command(a: Path = typer.Argument(..., help="A run folder."),
+                    b: Path = typer.Argument(..., help="Another run folder.")) -> None:
+    """Put two runs side by side: their figures, and the tasks where they differ."""
+    runs = []
+    for d in (a, b):
+        try:
+            summary = json.loads((d / "summary.json").read_text())
+            trajs = {json.loads(x)["task_id"]: json.loads(x) for x in (d / "trajectories.jsonl").read_text().splitlines() if x.strip()}
+        except (OSError, ValueError) as exc:
+            console.print(f"[red]error:[/red] {d}: {exc}")
+            raise typer.Exit(2) from None
+        runs.append((summary, trajs))
+    table = Table(title="codeloop compare")
+    table.add_column("")
+    table.add_column(str(a))
+    table.add_column(str(b))
+    for key in ("strategy", "model", "tasks", "passed", "pass@1", "curve", "attempts", "prompt_tokens",
+                "completion_tokens", "sandbox_seconds", "seconds"):
+        table.add_row(key, *[str(s.get(key)) for s, _ in runs])
+    Console().print(table)
+    common = sorted(set(runs[0][1]) & set(runs[1][1]))
+    diff = [(t, runs[0][1][t]["passed"], runs[1][1][t]["passed"]) for t in common
+            if runs[0][1][t]["passed"] != runs[1][1][t]["passed"]]
+    print(f"{len(common)} tasks in both; they differ on {len(diff)}:")
+    for t, x, y in diff:
+        print(f"  {t}: {'passed' if x else 'failed'} -> {'passed' if y else 'failed'}")
+
+
 if __name__ == "__main__":  # pragma: no cover
     app()

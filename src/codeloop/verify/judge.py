@@ -190,6 +190,7 @@ class Recorder:
     def __init__(self, proxy: CandidateProxy, source_lines: list[str]) -> None:
         self.proxy, self.lines = proxy, source_lines
         self.total = self.passed = 0
+        self.results: list[bool] = []
         self.status: str = "passed"
         self.failure: dict[str, Any] | None = None
 
@@ -202,22 +203,25 @@ class Recorder:
             self.failure = {"test": self._test_text(line) if line else None, "line": line,
                             "input": self.proxy.last_input, **details}
 
-    def compare(self, line: int, actual: Any, expected: Any) -> None:
+    def _count(self, ok: bool) -> None:
         self.total += 1
-        if actual == expected:
-            self.passed += 1
-        else:
+        self.passed += ok
+        if len(self.results) < 1000:
+            self.results.append(ok)
+
+    def compare(self, line: int, actual: Any, expected: Any) -> None:
+        ok = actual == expected
+        self._count(ok)
+        if not ok:
             self._fail("failed", line, expected=capped_repr(expected), actual=capped_repr(actual))
 
     def truth(self, line: int, value: Any) -> None:
-        self.total += 1
-        if value:
-            self.passed += 1
-        else:
+        self._count(bool(value))
+        if not value:
             self._fail("failed", line)
 
     def error(self, line: int, exc: BaseException) -> None:
-        self.total += 1
+        self._count(False)
         self.exception(exc, line)
 
     def exception(self, exc: BaseException, line: int | None) -> None:
@@ -283,7 +287,7 @@ def judge(job: dict[str, Any], req_fd: int, resp_fd: int, pid_source: Any = None
     try:
         rec = _judge_stdio(job, proxy) if prepared is None else _run_asserts(job, prepared, proxy)
         verdict = {"status": rec.status, "failure": rec.failure, "tests_total": rec.total,
-                   "tests_passed": rec.passed}
+                   "tests_passed": rec.passed, "test_results": rec.results}
     except CandidateFatal as exc:
         verdict = {"status": exc.status, "tests_total": None, "tests_passed": None,
                    "failure": {"message": exc.message, "input": exc.call},
@@ -439,18 +443,17 @@ def _judge_stdio(job: dict[str, Any], proxy: CandidateProxy) -> Recorder:
     cap = job.get("max_output", 1 << 20)
     for i, case in enumerate(cases):
         result = proxy.run_stdin(case["input"], cap)
-        rec.total += 1
         if type(result) is not dict or type(result.get("stdout")) is not str:
             raise CandidateFatal("the program broke the result channel", proxy.last_input)
         if result.get("cut"):
             raise CandidateOutputLimit("the program printed more than the output limit", proxy.last_input)
+        ok = result.get("exit") == 0 and _compare_stdout(result["stdout"], case["output"])
+        rec._count(ok)
         if result.get("exit") != 0:
             rec._fail("error", None, case=i, exception={
                 "type": "RuntimeError", "message": f"the program exited with status {result.get('exit')}",
                 "traceback": str(result.get("stderr", ""))[-2000:]})
-        elif _compare_stdout(result["stdout"], case["output"]):
-            rec.passed += 1
-        else:
+        elif not ok:
             rec._fail("failed", None, case=i, expected=capped_repr(case["output"]),
                       actual=capped_repr(result["stdout"]))
     return rec

@@ -1,0 +1,1 @@
+"""Reports: results turned into something people read."""

@@ -1,0 +1,84 @@
+"""Visible tests: the examples a task's prompt shows, turned into asserts.
+
+A refinement loop may show the model what these tests say (they are in its
+prompt already); the task's own tests stay hidden and only judge. Examples
+are read from the docstring in three common forms: doctest (``>>> f(1)``
+then ``2``), ``f(1) == 2`` lines, and arrows (``f(1) ➞ 2``, ``f(1) => 2``,
+``f(1) -> 2``). Each candidate assert must parse as Python and call the entry
+point; anything else is skipped.
+"""
+
+from __future__ import annotations
+
+import ast
+import doctest
+
+from ..types import Task
+
+ARROWS = ("➞", "=>", "->", "→")
+
+
+def _calls(expr: ast.AST, name: str) -> bool:
+    return any(isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id == name for n in ast.walk(expr))
+
+
+def _assert_for(call_src: str, want_src: str, name: str) -> str | None:
+    call_src, want_src = call_src.strip().rstrip(",;"), want_src.strip().rstrip(".,;")
+    try:
+        call = ast.parse(call_src, mode="eval").body
+        ast.parse(want_src, mode="eval")
+    except SyntaxError:
+        return None
+    if not _calls(call, name):
+        return None
+    return f"assert {call_src} == {want_src}"
+
+
+def example_asserts(prompt: str, entry_point: str) -> list[str]:
+    """Asserts for the examples in ``entry_point``'s docstring inside ``prompt``."""
+    try:
+        tree = ast.parse(prompt)
+    except SyntaxError:
+        return []
+    doc = next((ast.get_docstring(n) or "" for n in ast.walk(tree)
+                if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and n.name == entry_point), "")
+    found: list[str] = []
+    try:
+        examples = doctest.DocTestParser().get_examples(doc)
+    except ValueError:
+        examples = []
+    for ex in examples:
+        a = _assert_for(ex.source, ex.want, entry_point)
+        if a:
+            found.append(a)
+    for line in doc.splitlines():
+        line = line.strip()
+        if line.startswith(">>>"):
+            continue
+        try:
+            node = ast.parse(line, mode="eval").body
+        except SyntaxError:
+            node = None
+        if isinstance(node, ast.Compare) and len(node.ops) == 1 and isinstance(node.ops[0], ast.Eq) \
+                and _calls(node.left, entry_point):
+            found.append(f"assert {line}")
+            continue
+        for arrow in ARROWS:
+            left, sep, right = line.partition(arrow)
+            if sep:
+                a = _assert_for(left, right, entry_point)
+                if a:
+                    found.append(a)
+                break
+    seen: set[str] = set()
+    return [a for a in found if not (a in seen or seen.add(a))]
+
+
+def visible_task(task: Task) -> Task:
+    """A task whose tests are ``task``'s prompt examples (or, when it shows
+    none, only that the program loads and defines the entry point)."""
+    asserts = example_asserts(task.prompt, task.entry_point) if task.entry_point else []
+    if not asserts:
+        asserts = [f"assert callable({task.entry_point or 'main'})"]
+    return Task(task_id=f"{task.task_id}#visible", kind="asserts", prompt=task.prompt, entry_point=task.entry_point,
+                asserts=asserts, time_limit=3.0, origin="visible")
