@@ -156,7 +156,7 @@ def write_outputs(out: Path, trajectories: list[dict[str, Any]], summary: dict[s
             for a in chosen:
                 program = a["program"]
                 completion = program[len(prompt):] if prompt and program.startswith(prompt) else "\n" + program
-                fh.write(json.dumps({"task_id": t["task_id"], "completion": completion, "solution": program}) + "\n")
+                fh.write(json.dumps({"task_id": t["task_id"], "completion": completion}) + "\n")
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     (out / "report.html").write_text(render_report(summary, trajectories), encoding="utf-8")
 

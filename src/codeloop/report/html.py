@@ -58,7 +58,8 @@ def bars_svg(counts: dict[str, int], width: int = 420, height: int = 220) -> str
     if not counts:
         return "<svg class='chart' id='statuses' width='10' height='10'></svg>"
     top = max(counts.values())
-    row = (height - 20) / max(1, len(counts))
+    row = min(30.0, (height - 20) / max(1, len(counts)))
+    height = int(20 + row * len(counts))
     bars = ""
     for i, (name, n) in enumerate(sorted(counts.items(), key=lambda kv: -kv[1])):
         y = 10 + i * row

