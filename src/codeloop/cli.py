@@ -225,6 +225,51 @@ def feedback_command(
         raise typer.Exit(2) from None
 
 
+@app.command("serve")
+def serve_command(
+    host: str = typer.Option("127.0.0.1", help="Address to listen on."),
+    port: int = typer.Option(8080, help="Port."),
+    workers: int = typer.Option(2, "--workers", "-w", min=1, help="Sandbox workers."),
+    token: Optional[str] = typer.Option(None, envvar="CODELOOP_TOKEN", help="Bearer token clients must send "
+                                        "(required when listening beyond loopback; env CODELOOP_TOKEN)."),
+    tasks_file: Optional[Path] = typer.Option(None, "--tasks", help="Tasks the server knows by id "
+                                              "(default: HumanEval); inline tasks always work."),
+    queue: int = typer.Option(1024, help="Samples that may wait beyond the pool's capacity before 429."),
+    max_batch: int = typer.Option(512, help="Items per request at most."),
+) -> None:
+    """Serve verification over HTTP: /v1/verify, /v1/openrlhf, /run_code, /healthz, /metrics."""
+    import ipaddress
+
+    import uvicorn
+
+    from .integrations.scoring import Scorer
+    from .service.app import create_app
+
+    try:
+        loopback = ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = host == "localhost"
+    if not loopback and not token:
+        console.print("[red]error:[/red] listening beyond loopback needs a --token (or CODELOOP_TOKEN)")
+        raise typer.Exit(2)
+    try:
+        tasks = load_task_file(str(tasks_file)) if tasks_file else load_benchmark("humaneval")
+    except InputError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
+    scorer = Scorer(tasks, workers=workers)
+    try:
+        scorer.pool.check()
+    except IsolationUnavailable as exc:
+        console.print(f"[red]error:[/red] {WEAK_HINT.format(reason=exc)}")
+        raise typer.Exit(3) from None
+    try:
+        uvicorn.run(create_app(scorer, token=token, max_batch=max_batch, queue=queue), host=host, port=port,
+                    log_level="warning")
+    finally:
+        scorer.close()
+
+
 # The main job's default: HumanEval tasks whose prompts show examples (the
 # visible tests refinement needs) and are short enough for a 135M model on two
 # CPU cores to go through three rounds of each in about ten minutes.

@@ -75,6 +75,7 @@ class Verdict:
     instructions: list[dict[str, Any]] | None = None  # per instruction: id, params, passed, violations
     cost: dict[str, Any] | None = None  # efficiency: method, candidate, reference, ratio
     test_results: list[bool] | None = None  # each counted test in order (the first 1,000)
+    runs: list[dict[str, Any]] | None = None  # stdio cases with no expected output: what the program did
     # The arguments of every call the tests made (encoded), when asked for:
     # efficiency replays them. Kept in memory only, never written out.
     call_log: list | None = field(default=None, repr=False, compare=False)

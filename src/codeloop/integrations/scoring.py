@@ -83,6 +83,8 @@ class Scorer:
         raise TaskNotFound(f"no task for row (task_id={task_id!r}, and no inline 'test', 'asserts' or 'cases')")
 
     def _limits_for(self, task: Task) -> tuple[float, list]:
+        if task.time_limit is not None:
+            return task.time_limit, []
         key = task.task_id if task.origin != "inline" else f"inline:{hash((task.test, tuple(task.asserts)))}"
         with self._lock:
             if key in self._limits:
@@ -126,9 +128,16 @@ _default_lock = threading.Lock()
 def default_scorer() -> Scorer:
     """A process-wide scorer over HumanEval, made on first use, closed at exit.
 
-    Set ``CODELOOP_TASKS`` to a task file to use your own tasks instead."""
+    Set ``CODELOOP_TASKS`` to a task file to use your own tasks instead, or
+    ``CODELOOP_URL`` (and ``CODELOOP_TOKEN``) to send the work to a
+    ``codeloop serve`` instead of a local pool."""
     global _default
     with _default_lock:
+        if _default is None and os.environ.get("CODELOOP_URL"):
+            from ..service.client import RemoteScorer
+
+            _default = RemoteScorer(os.environ["CODELOOP_URL"], os.environ.get("CODELOOP_TOKEN"))
+            return _default
         if _default is None:
             path = os.environ.get("CODELOOP_TASKS")
             tasks = None

@@ -45,7 +45,7 @@ def _assemble(report: dict[str, Any], verdict: dict[str, Any], limits: Limits, i
     return Verdict(
         status=status, passed=status == "passed",
         tests_passed=verdict.get("tests_passed"), tests_total=verdict.get("tests_total"),
-        test_results=verdict.get("test_results"), failure=failure, stdout=_stream_text(report.get("stdout")), stderr=_stream_text(report.get("stderr")),
+        test_results=verdict.get("test_results"), runs=verdict.get("runs"), failure=failure, stdout=_stream_text(report.get("stdout")), stderr=_stream_text(report.get("stderr")),
         test_seconds=verdict.get("seconds"), cpu_seconds=report.get("candidate_cpu"),
         wall_seconds=report.get("wall"), time_limit=limits.time_limit, isolation=isolation,
     )

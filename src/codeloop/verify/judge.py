@@ -191,6 +191,7 @@ class Recorder:
         self.proxy, self.lines = proxy, source_lines
         self.total = self.passed = 0
         self.results: list[bool] = []
+        self.runs: list[dict[str, Any]] = []
         self.status: str = "passed"
         self.failure: dict[str, Any] | None = None
 
@@ -287,7 +288,7 @@ def judge(job: dict[str, Any], req_fd: int, resp_fd: int, pid_source: Any = None
     try:
         rec = _judge_stdio(job, proxy) if prepared is None else _run_asserts(job, prepared, proxy)
         verdict = {"status": rec.status, "failure": rec.failure, "tests_total": rec.total,
-                   "tests_passed": rec.passed, "test_results": rec.results}
+                   "tests_passed": rec.passed, "test_results": rec.results, "runs": rec.runs or None}
     except CandidateFatal as exc:
         verdict = {"status": exc.status, "tests_total": None, "tests_passed": None,
                    "failure": {"message": exc.message, "input": exc.call},
@@ -442,11 +443,22 @@ def _judge_stdio(job: dict[str, Any], proxy: CandidateProxy) -> Recorder:
     rec = Recorder(proxy, [])
     cap = job.get("max_output", 1 << 20)
     for i, case in enumerate(cases):
+        started = time.monotonic()
         result = proxy.run_stdin(case["input"], cap)
         if type(result) is not dict or type(result.get("stdout")) is not str:
             raise CandidateFatal("the program broke the result channel", proxy.last_input)
         if result.get("cut"):
             raise CandidateOutputLimit("the program printed more than the output limit", proxy.last_input)
+        if case.get("output") is None:
+            # Only run it (SandboxFusion's run_code): report what it did, judge nothing but the exit status.
+            rec.runs.append({"stdout": result["stdout"], "stderr": str(result.get("stderr", "")),
+                             "exit": result.get("exit"), "seconds": round(time.monotonic() - started, 6)})
+            rec._count(result.get("exit") == 0)
+            if result.get("exit") != 0:
+                rec._fail("error", None, case=i, exception={
+                    "type": "RuntimeError", "message": f"the program exited with status {result.get('exit')}",
+                    "traceback": str(result.get("stderr", ""))[-2000:]})
+            continue
         ok = result.get("exit") == 0 and _compare_stdout(result["stdout"], case["output"])
         rec._count(ok)
         if result.get("exit") != 0:

@@ -1,0 +1,216 @@
+"""codeloop serve on loopback: endpoints, trainers' wire shapes, limits, faults, the client."""
+
+import asyncio
+import json
+import socket
+import threading
+import time
+
+import pytest
+
+pytest.importorskip("fastapi")
+httpx = pytest.importorskip("httpx")
+import uvicorn  # noqa: E402
+
+from codeloop.integrations.scoring import Scorer  # noqa: E402
+from codeloop.service.app import create_app  # noqa: E402
+from codeloop.service.client import AsyncClient, Client, RemoteScorer, ServiceError  # noqa: E402
+from codeloop.tasks import load_benchmark  # noqa: E402
+
+GOOD = "def max_element(l):\n    return max(l)\n"
+WRONG = "def max_element(l):\n    return min(l)\n"
+TOKEN = "t0ken"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Served:
+    def __init__(self, app) -> None:
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="error"))
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.thread.start()
+        deadline = time.monotonic() + 30
+        while not self.server.started and time.monotonic() < deadline:
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(10)
+
+
+@pytest.fixture(scope="module")
+def scorer():
+    s = Scorer(load_benchmark("humaneval"), workers=2)
+    yield s
+    s.close()
+
+
+@pytest.fixture(scope="module")
+def server(scorer):
+    srv = Served(create_app(scorer, token=TOKEN, max_batch=50, queue=6, max_body=1 << 20))
+    yield srv
+    srv.stop()
+
+
+def post(server, path, body, token=TOKEN, **kw):
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    return httpx.post(server.url + path, json=body, headers=headers, timeout=60, **kw)
+
+
+def test_verify_with_feedback_and_rewards(server):
+    r = post(server, "/v1/verify", {"items": [{"task_id": "HumanEval/35", "code": GOOD},
+                                              {"task_id": "HumanEval/35", "code": WRONG}],
+                                    "feedback": ["first_failure"], "rewards": ["coderl", "pass=1,fraction=1"]})
+    assert r.status_code == 200
+    a, b = r.json()["results"]
+    assert a["status"] == "passed" and a["rewards"] == {"coderl": 1.0, "pass=1,fraction=1": 2.0}
+    assert b["status"] == "failed" and b["rewards"]["coderl"] == -0.3
+    assert "Wrong answer" in b["feedback"]["first_failure"] and "[1, 2, 3]" not in b["feedback"]["first_failure"]
+
+
+def test_inline_task(server):
+    task = {"entry_point": "sq", "asserts": ["assert sq(3) == 9"]}
+    r = post(server, "/v1/verify", {"items": [{"task": task, "code": "def sq(x):\n    return x * x\n"}]})
+    assert r.json()["results"][0]["passed"]
+
+
+def test_auth_and_clear_client_errors(server):
+    assert post(server, "/v1/verify", {"items": [{"task_id": "HumanEval/35", "code": GOOD}]}, token=None).status_code == 401
+    assert post(server, "/v1/verify", {"items": [{"task_id": "HumanEval/35", "code": GOOD}]}, token="bad").status_code == 401
+    assert post(server, "/v1/verify", {"items": []}).status_code == 422
+    assert post(server, "/v1/verify", {"items": [{"task_id": "Nope/1", "code": GOOD}]}).status_code == 422
+    assert post(server, "/v1/verify", {"items": [{"task_id": 5, "code": GOOD}]}).status_code == 422
+    assert post(server, "/v1/verify", {"items": [{"task_id": "HumanEval/35", "code": GOOD}], "rewards": ["x"]}).status_code == 422
+    too_many = {"items": [{"task_id": "HumanEval/35", "code": GOOD}] * 51}
+    assert post(server, "/v1/verify", too_many).status_code == 413
+    big = httpx.post(server.url + "/v1/verify", content=b"{" + b" " * (2 << 20) + b"}",
+                     headers={"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"})
+    assert big.status_code == 413
+    garbage = httpx.post(server.url + "/v1/verify", content=b"\xff\xfe not json",
+                         headers={"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"})
+    assert garbage.status_code in (400, 422)
+
+
+def test_binary_garbage_as_code_gets_a_verdict(server):
+    garbage = bytes(range(256)).decode("latin-1") * 4  # every byte value, as text
+    r = post(server, "/v1/verify", {"items": [{"task_id": "HumanEval/35", "code": garbage}]})
+    assert r.status_code == 200 and r.json()["results"][0]["status"] in ("syntax_error", "no_code", "failed")
+    raw = httpx.post(server.url + "/v1/verify", headers={"Authorization": f"Bearer {TOKEN}",
+                     "Content-Type": "application/json"},
+                     content=b'{"items": [{"task_id": "HumanEval/35", "code": "\\udcff\x00"}]}')
+    assert raw.status_code in (200, 400, 422)
+
+
+def test_openrlhf_remote_reward_shape(server):
+    prompt = "<|im_start|>user\nWrite max_element<|im_end|>\n<|im_start|>assistant\n"
+    body = {"query": [prompt + "```python\n" + GOOD + "```<|im_end|>", prompt + WRONG],
+            "prompts": [prompt, prompt], "labels": ["HumanEval/35", "HumanEval/35"]}
+    r = post(server, "/v1/openrlhf", body)
+    assert r.status_code == 200
+    out = r.json()
+    assert set(out) == {"rewards", "scores", "extra_logs"}
+    assert out["rewards"] == [1.0, 0.0] and out["scores"] == [1.0, 0.0]
+
+
+def test_sandboxfusion_run_code_shape(server):
+    r = post(server, "/run_code", {"code": "import sys\nprint(int(input()) * 2)\nprint('e', file=sys.stderr)",
+                                   "stdin": "21\n", "language": "python", "compile_timeout": 10,
+                                   "run_timeout": 5, "memory_limit_MB": 512, "files": {}})
+    out = r.json()
+    assert out["status"] == "Success"
+    assert out["run_result"]["status"] == "Finished" and out["run_result"]["return_code"] == 0
+    assert out["run_result"]["stdout"] == "42\n" and out["run_result"]["stderr"] == "e\n"
+    assert isinstance(out["run_result"]["execution_time"], float)
+    failed = post(server, "/run_code", {"code": "raise SystemExit(3)", "stdin": ""}).json()
+    assert failed["status"] == "Failed" and failed["run_result"]["return_code"] == 3
+    slow = post(server, "/run_code", {"code": "while True:\n    pass", "run_timeout": 0.5}).json()
+    assert slow["status"] == "Failed" and slow["run_result"]["status"] == "TimeLimitExceeded"
+    other = post(server, "/run_code", {"code": "int main(){}", "language": "cpp"}).json()
+    assert other["status"] == "SandboxError"
+
+
+def test_backpressure_answers_429_with_retry_after(server):
+    slow = {"task": {"entry_point": "f", "asserts": ["assert f() == 1"], "time_limit": 5},
+            "code": "import time\ndef f():\n    time.sleep(1.5)\n    return 1\n"}
+    with httpx.Client(timeout=60, headers={"Authorization": f"Bearer {TOKEN}"}) as c:
+        results = []
+
+        def fire():
+            results.append(c.post(server.url + "/v1/verify", json={"items": [slow] * 4}).status_code)
+
+        threads = [threading.Thread(target=fire) for _ in range(3)]
+        for t in threads:
+            t.start()
+            time.sleep(0.1)
+        for t in threads:
+            t.join()
+    assert sorted(results) == [200, 200, 429]  # capacity 2 + queue 6 = 8 samples
+    r = c = None
+
+
+def test_a_disconnect_cancels_queued_work(server, scorer):
+    slow = {"task": {"entry_point": "f", "asserts": ["assert f() == 1"], "time_limit": 5},
+            "code": "import time\ndef f():\n    time.sleep(1)\n    return 1\n"}
+    try:
+        httpx.post(server.url + "/v1/verify", json={"items": [slow] * 6}, timeout=0.5,
+                   headers={"Authorization": f"Bearer {TOKEN}"})
+    except httpx.TimeoutException:
+        pass
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        health = httpx.get(server.url + "/healthz").json()
+        if health["in_flight"] == 0:
+            break
+        time.sleep(0.2)
+    assert health["in_flight"] == 0
+    assert time.monotonic() < deadline - 5  # far less than the 3 s the six samples would take on two workers
+
+
+def test_health_metrics_and_openapi(server):
+    assert httpx.get(server.url + "/healthz").json()["ok"]
+    text = httpx.get(server.url + "/metrics").text
+    assert 'codeloop_verdicts_total{status="passed"}' in text and "codeloop_queue_depth" in text
+    assert 'codeloop_request_seconds{quantile="0.99"}' in text
+    schema = httpx.get(server.url + "/openapi.json").json()
+    assert {"/v1/verify", "/v1/openrlhf", "/run_code", "/healthz", "/metrics"} <= set(schema["paths"])
+
+
+def test_clients_and_remote_scorer(server):
+    c = Client(server.url, token=TOKEN)
+    (r,) = c.verify([{"task_id": "HumanEval/35", "code": GOOD}], rewards=["coderl"])
+    assert r["rewards"]["coderl"] == 1.0
+    with pytest.raises(ServiceError, match="422"):
+        c.verify([{"task_id": "Nope/1", "code": GOOD}])
+    c.close()
+
+    async def go():
+        ac = AsyncClient(server.url, token=TOKEN)
+        try:
+            return await ac.verify([{"task_id": "HumanEval/35", "code": WRONG}])
+        finally:
+            await ac.aclose()
+
+    assert asyncio.run(go())[0]["status"] == "failed"
+    from codeloop.integrations.trl import reward_function
+
+    remote = RemoteScorer(server.url, TOKEN)
+    f = reward_function("coderl", scorer=remote)
+    assert f(prompts=["p", "p"], completions=[GOOD, WRONG], task_id=["HumanEval/35"] * 2) == [1.0, -0.3]
+    remote.close()
+
+
+def test_loopback_only_without_token():
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    exe = str(Path(sys.executable).with_name("codeloop"))
+    proc = subprocess.run([exe, "serve", "--host", "0.0.0.0"], capture_output=True, text=True, timeout=60,
+                          env={"PATH": "/usr/bin:/bin"})
+    assert proc.returncode == 2 and "needs a --token" in " ".join(proc.stderr.split())
