@@ -1,0 +1,142 @@
+"""Verification spread over a Ray cluster: one warm sandbox pool per actor.
+
+    from codeloop.service.ray_backend import RayScorer
+    scorer = RayScorer(address="auto", actors=4)       # or address=None: a local Ray
+    f = reward_function("coderl", scorer=scorer)        # same adapters, same results
+
+Each :class:`PoolActor` holds a :class:`~codeloop.integrations.scoring.Scorer`
+(its own warm workers) on whichever node Ray places it; a batch is split into
+chunks sent round-robin to the actors. A chunk whose actor dies (its node is
+lost) is sent again to another actor, restarted in its place: a lost node
+costs retries, not results.
+
+On a real cluster: start Ray on every node (``ray start --head`` on one,
+``ray start --address=HEAD:6379`` on the others), install codeloop on each,
+then ``RayScorer(address="auto", actors=<nodes x pools per node>,
+workers_per_actor=<CPUs per pool>)``. Each actor asks Ray for
+``workers_per_actor`` CPUs, so Ray spreads them over the nodes.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from ..types import Task, Verdict
+
+
+def _actor_class():
+    import ray
+
+    @ray.remote(max_restarts=0, max_task_retries=0)
+    class PoolActor:
+        """A warm sandbox pool on one node."""
+
+        def __init__(self, tasks_path: str | None, workers: int) -> None:
+            from ..integrations.scoring import Scorer
+            from ..tasks import load_benchmark, load_task_file
+
+            tasks = load_task_file(tasks_path) if tasks_path else load_benchmark("humaneval")
+            self.scorer = Scorer(tasks, workers=workers)
+
+        def judge(self, items: list[tuple[dict, str]]) -> list[dict]:
+            from ..tasks.jsonl import TaskRecord  # noqa: F401  (tasks travel as plain dicts)
+
+            pairs = [(Task(**t), reply) for t, reply in items]
+            return [v.to_dict() for v in self.scorer.judge_many(pairs)]
+
+        def pid(self) -> int:
+            import os
+
+            return os.getpid()
+
+    return PoolActor
+
+
+class RayScorer:
+    """What the trainer adapters need of a scorer, done by Ray actors.
+
+    ``address``: a running cluster ("auto") or None to start a local Ray with
+    ``num_cpus`` CPUs. ``chunk``: samples per remote call. ``retries``: how
+    many times a chunk is sent again after its actor died.
+    """
+
+    def __init__(self, address: str | None = None, actors: int = 2, workers_per_actor: int = 1,
+                 tasks_path: str | None = None, chunk: int = 16, retries: int = 3, num_cpus: int | None = None) -> None:
+        import ray
+
+        from ..integrations.scoring import Scorer
+
+        self.ray = ray
+        if not ray.is_initialized():
+            ray.init(address=address, num_cpus=num_cpus, include_dashboard=False, log_to_driver=False,
+                     ignore_reinit_error=True)
+        self.local = Scorer.__new__(Scorer)  # only for task resolution, no pool
+        from ..tasks import load_benchmark, load_task_file
+
+        self.local.tasks = load_task_file(tasks_path) if tasks_path else load_benchmark("humaneval")
+        cls = _actor_class()
+        self.actor_cls, self.tasks_path, self.workers_per_actor = cls, tasks_path, workers_per_actor
+        self.actors = [cls.options(num_cpus=workers_per_actor).remote(tasks_path, workers_per_actor)
+                       for _ in range(actors)]
+        self.chunk, self.retries = chunk, retries
+        self.workers = actors * workers_per_actor
+        self._next = 0
+        self._lock = threading.Lock()
+
+    def task_for(self, row: dict[str, Any]) -> Task:
+        from ..integrations.scoring import Scorer
+
+        return Scorer.task_for(self.local, row)
+
+    def _pick(self, avoid: Any = None) -> Any:
+        with self._lock:
+            for _ in range(len(self.actors)):
+                actor = self.actors[self._next % len(self.actors)]
+                self._next += 1
+                if actor is not avoid:
+                    return actor
+            return self.actors[0]
+
+    def judge_many(self, items: list[tuple[Task, str]]) -> list[Verdict]:
+        """Judge a batch across the actors, in order; chunks of dead actors are retried."""
+        from dataclasses import asdict
+
+        payload = [(asdict(t), reply) for t, reply in items]
+        chunks = [payload[i:i + self.chunk] for i in range(0, len(payload), self.chunk)]
+        pending = {}
+        for idx, c in enumerate(chunks):
+            actor = self._pick()
+            pending[idx] = (actor, actor.judge.remote(c), 0)
+        results: dict[int, list[dict]] = {}
+        while pending:
+            for idx, (actor, ref, tries) in list(pending.items()):
+                try:
+                    results[idx] = self.ray.get(ref)
+                    del pending[idx]
+                except (self.ray.exceptions.RayActorError, self.ray.exceptions.WorkerCrashedError) as exc:
+                    if tries >= self.retries:
+                        raise RuntimeError(f"a chunk failed {tries + 1} times: {exc}") from exc
+                    self._replace(actor)
+                    other = self._pick(avoid=actor)
+                    pending[idx] = (other, other.judge.remote(chunks[idx]), tries + 1)
+        return [Verdict.from_dict(d) for idx in range(len(chunks)) for d in results[idx]]
+
+    async def ajudge_many(self, items: list[tuple[Task, str]]) -> list[Verdict]:
+        import asyncio
+
+        return await asyncio.get_running_loop().run_in_executor(None, self.judge_many, items)
+
+    def _replace(self, dead: Any) -> None:
+        with self._lock:
+            if dead in self.actors:
+                i = self.actors.index(dead)
+                self.actors[i] = self.actor_cls.options(num_cpus=self.workers_per_actor).remote(
+                    self.tasks_path, self.workers_per_actor)
+
+    def close(self) -> None:
+        for a in self.actors:
+            try:
+                self.ray.kill(a)
+            except Exception:  # noqa: BLE001 - already gone
+                pass
