@@ -225,6 +225,15 @@ def feedback_command(
         raise typer.Exit(2) from None
 
 
+def _load_tasks(tasks_file: Optional[Path]) -> dict:
+    """A task file's tasks, or HumanEval's; a clear error and exit 2 for a bad file."""
+    try:
+        return load_task_file(str(tasks_file)) if tasks_file else load_benchmark("humaneval")
+    except InputError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
+
+
 @app.command("serve")
 def serve_command(
     host: str = typer.Option("127.0.0.1", help="Address to listen on."),
@@ -252,12 +261,7 @@ def serve_command(
     if not loopback and not token:
         console.print("[red]error:[/red] listening beyond loopback needs a --token (or CODELOOP_TOKEN)")
         raise typer.Exit(2)
-    try:
-        tasks = load_task_file(str(tasks_file)) if tasks_file else load_benchmark("humaneval")
-    except InputError as exc:
-        console.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(2) from None
-    scorer = Scorer(tasks, workers=workers)
+    scorer = Scorer(_load_tasks(tasks_file), workers=workers)
     try:
         scorer.pool.check()
     except IsolationUnavailable as exc:
@@ -305,11 +309,7 @@ def run_command(
     if strategy not in STRATEGIES:
         console.print(f"[red]error:[/red] unknown strategy {strategy!r}; known: {', '.join(STRATEGIES)}")
         raise typer.Exit(2)
-    try:
-        all_tasks = load_task_file(str(tasks_file)) if tasks_file else load_benchmark("humaneval")
-    except InputError as exc:
-        console.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(2) from None
+    all_tasks = _load_tasks(tasks_file)
     ids = [i.strip() for i in task_ids.split(",")] if task_ids else (list(all_tasks) if tasks_file else DEFAULT_SUBSET)
     unknown = [i for i in ids if i not in all_tasks]
     if unknown:

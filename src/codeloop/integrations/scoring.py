@@ -33,6 +33,17 @@ from ..verify.execute import time_reference
 TASK_FIELDS = {"test", "asserts", "cases"}
 
 
+def inline_task(row: dict[str, Any]) -> dict[str, Any] | None:
+    """The task a row carries under ``task``, as a dict or as JSON text; None if none."""
+    inline = row.get("task")
+    if isinstance(inline, str):
+        try:
+            inline = json.loads(inline)
+        except ValueError:
+            return None
+    return inline if isinstance(inline, dict) else None
+
+
 class TaskNotFound(KeyError):
     """No task could be made from a row (unknown id and no inline tests)."""
 
@@ -62,13 +73,8 @@ class Scorer:
         """The task of one dataset row: ``task_id`` known to the scorer, or the
         task's own fields (``test`` / ``asserts`` / ``cases``, ``entry_point``,
         ``prompt``, ...) inline, or a JSON text of them under ``task``."""
-        inline = row.get("task")
-        if isinstance(inline, str):
-            try:
-                inline = json.loads(inline)
-            except ValueError:
-                inline = None
-        if isinstance(inline, dict):
+        inline = inline_task(row)
+        if inline is not None:
             row = {**row, **inline}
         task_id = row.get("task_id")
         if isinstance(task_id, str) and task_id in self.tasks and not (TASK_FIELDS & row.keys()):

@@ -18,6 +18,7 @@ from typing import Any
 
 import httpx
 
+from ..integrations.scoring import inline_task
 from ..types import Verdict
 
 
@@ -100,15 +101,8 @@ class RemoteScorer:
     def task_for(self, row: dict[str, Any]) -> dict[str, Any]:
         task = {k: v for k, v in row.items() if k not in ("task_id", "task")}
         item: dict[str, Any] = {"task_id": row.get("task_id")} if row.get("task_id") is not None else {}
-        inline = row.get("task")
-        if isinstance(inline, str):
-            import json
-
-            try:
-                inline = json.loads(inline)
-            except ValueError:
-                inline = None
-        if isinstance(inline, dict):
+        inline = inline_task(row)
+        if inline is not None:
             item["task"] = inline
         elif {"test", "asserts", "cases"} & task.keys():
             item["task"] = {k: v for k, v in task.items() if isinstance(v, (str, list, dict, int, float))}
