@@ -23,6 +23,8 @@ from pydantic import ValidationError
 
 from ..evaluate.runner import EvalConfig, derive_limits, judge_sample
 from ..extract import extract_program
+from ..instructions import InstructionError
+from ..instructions import validate as validate_instructions
 from ..sandbox.pool import Limits, SandboxPool
 from ..tasks import load_benchmark
 from ..tasks.jsonl import TaskRecord
@@ -48,6 +50,31 @@ class TaskNotFound(KeyError):
     """No task could be made from a row (unknown id and no inline tests)."""
 
 
+def resolve_task(tasks: dict[str, Task], row: dict[str, Any]) -> Task:
+    """The task of one dataset row: ``task_id`` known in ``tasks``, or the
+    task's own fields (``test`` / ``asserts`` / ``cases``, ``entry_point``,
+    ``prompt``, ...) inline, or a JSON text of them under ``task``.
+    Raises TaskNotFound."""
+    inline = inline_task(row)
+    if inline is not None:
+        row = {**row, **inline}
+    task_id = row.get("task_id")
+    if isinstance(task_id, str) and task_id in tasks and not (TASK_FIELDS & row.keys()):
+        return tasks[task_id]
+    if TASK_FIELDS & row.keys():
+        fields = {k: v for k, v in row.items() if k in TaskRecord.model_fields}
+        fields.setdefault("task_id", str(task_id or "inline"))
+        try:
+            record = TaskRecord.model_validate(fields)
+            validate_instructions(record.instructions)
+        except ValidationError as exc:
+            raise TaskNotFound(f"bad inline task: {exc.errors()[0]['msg']} at {exc.errors()[0]['loc']}") from None
+        except InstructionError as exc:
+            raise TaskNotFound(f"bad inline task: instructions{exc.field}: {exc}") from None
+        return record.to_task("inline")
+    raise TaskNotFound(f"no task for row (task_id={task_id!r}, and no inline 'test', 'asserts' or 'cases')")
+
+
 class Scorer:
     """Judges batches of (task, model reply) on a shared pool.
 
@@ -70,23 +97,8 @@ class Scorer:
 
     # -- tasks -----------------------------------------------------------------
     def task_for(self, row: dict[str, Any]) -> Task:
-        """The task of one dataset row: ``task_id`` known to the scorer, or the
-        task's own fields (``test`` / ``asserts`` / ``cases``, ``entry_point``,
-        ``prompt``, ...) inline, or a JSON text of them under ``task``."""
-        inline = inline_task(row)
-        if inline is not None:
-            row = {**row, **inline}
-        task_id = row.get("task_id")
-        if isinstance(task_id, str) and task_id in self.tasks and not (TASK_FIELDS & row.keys()):
-            return self.tasks[task_id]
-        if TASK_FIELDS & row.keys():
-            fields = {k: v for k, v in row.items() if k in TaskRecord.model_fields}
-            fields.setdefault("task_id", str(task_id or "inline"))
-            try:
-                return TaskRecord.model_validate(fields).to_task("inline")
-            except ValidationError as exc:
-                raise TaskNotFound(f"bad inline task: {exc.errors()[0]['msg']} at {exc.errors()[0]['loc']}") from None
-        raise TaskNotFound(f"no task for row (task_id={task_id!r}, and no inline 'test', 'asserts' or 'cases')")
+        """The task of one dataset row (see :func:`resolve_task`)."""
+        return resolve_task(self.tasks, row)
 
     def _limits_for(self, task: Task) -> tuple[float, list]:
         if task.time_limit is not None:

@@ -65,16 +65,13 @@ class RayScorer:
                  tasks_path: str | None = None, chunk: int = 16, retries: int = 3, num_cpus: int | None = None) -> None:
         import ray
 
-        from ..integrations.scoring import Scorer
-
         self.ray = ray
         if not ray.is_initialized():
             ray.init(address=address, num_cpus=num_cpus, include_dashboard=False, log_to_driver=False,
                      ignore_reinit_error=True)
-        self.local = Scorer.__new__(Scorer)  # only for task resolution, no pool
         from ..tasks import load_benchmark, load_task_file
 
-        self.local.tasks = load_task_file(tasks_path) if tasks_path else load_benchmark("humaneval")
+        self.tasks = load_task_file(tasks_path) if tasks_path else load_benchmark("humaneval")
         cls = _actor_class()
         self.actor_cls, self.tasks_path, self.workers_per_actor = cls, tasks_path, workers_per_actor
         self.actors = [cls.options(num_cpus=workers_per_actor).remote(tasks_path, workers_per_actor)
@@ -85,9 +82,9 @@ class RayScorer:
         self._lock = threading.Lock()
 
     def task_for(self, row: dict[str, Any]) -> Task:
-        from ..integrations.scoring import Scorer
+        from ..integrations.scoring import resolve_task
 
-        return Scorer.task_for(self.local, row)
+        return resolve_task(self.tasks, row)
 
     def _pick(self, avoid: Any = None) -> Any:
         with self._lock:
