@@ -69,6 +69,24 @@ class RunCodeRequest(BaseModel):
     files: dict[str, str] = Field(default_factory=dict)
 
 
+class BodyLimit:
+    """Refuses bodies over ``max_body`` bytes with 413. Plain ASGI rather than
+    Starlette's BaseHTTPMiddleware, which would hide a client's disconnect
+    from the endpoint."""
+
+    def __init__(self, app: Any, max_body: int) -> None:
+        self.app, self.max_body = app, max_body
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            for key, value in scope.get("headers", []):
+                if key == b"content-length" and value.isdigit() and int(value) > self.max_body:
+                    response = JSONResponse({"detail": f"the body is over {self.max_body} bytes"}, status_code=413)
+                    await response(scope, receive, send)
+                    return
+        await self.app(scope, receive, send)
+
+
 class Overloaded(Exception):
     pass
 
@@ -139,12 +157,7 @@ def create_app(scorer: Scorer, token: str | None = None, max_batch: int = 512, q
             raise HTTPException(401, "a bearer token is required (Authorization: Bearer ...)",
                                 headers={"WWW-Authenticate": "Bearer"})
 
-    @app.middleware("http")
-    async def limit_body(request: Request, call_next):
-        size = request.headers.get("content-length")
-        if size is not None and size.isdigit() and int(size) > max_body:
-            return JSONResponse({"detail": f"the body is over {max_body} bytes"}, status_code=413)
-        return await call_next(request)
+    app.add_middleware(BodyLimit, max_body=max_body)
 
     async def judge(request: Request, items: list[tuple[Task, str]]) -> list[Verdict]:
         """Judge with admission control; a disconnect cancels what has not started."""
