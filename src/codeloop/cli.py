@@ -249,10 +249,15 @@ def serve_command(
     """Serve verification over HTTP: /v1/verify, /v1/openrlhf, /run_code, /healthz, /metrics."""
     import ipaddress
 
-    import uvicorn
+    try:
+        import uvicorn
 
+        from .service.app import create_app
+    except ImportError as exc:
+        console.print(f"[red]error:[/red] codeloop serve needs the serve extra ({exc.name} is missing): "
+                      "pip install -e '.[serve]'")
+        raise typer.Exit(2) from None
     from .integrations.scoring import Scorer
-    from .service.app import create_app
 
     try:
         loopback = ipaddress.ip_address(host).is_loopback
