@@ -47,7 +47,7 @@ class EvalConfig:
     isolation: str = "full"
     timeout: float | None = None
     timeout_floor: float = 1.0
-    call_floor: float = 0.1
+    call_floor: float = 0.05
     timeout_factor: float = 10.0
     timeout_max: float = 10.0
     default_timeout: float = 3.0

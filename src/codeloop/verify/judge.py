@@ -23,7 +23,7 @@ from .asserts import FATAL, RECORDER, rewrite_asserts
 CAP_VALUE = 1000
 MAX_REPLY = 16 << 20  # bytes of one encoded return value
 MAX_LOGGED_CALLS = 100_000
-CPU_POLL = 0.01  # seconds between looks at a running call's CPU time
+CPU_POLL = 0.005  # seconds between looks at a running call's CPU time
 TEST_FILE = "test.py"
 
 
