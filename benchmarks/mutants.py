@@ -33,7 +33,7 @@ def _edit_sites(code: str) -> tuple[list[tuple], list[tuple]]:
 
 def _replace(code: str, tok: tokenize.TokenInfo, new: str) -> str:
     lines = code.splitlines(keepends=True)
-    (row, col), (erow, ecol) = tok.start, tok.end
+    (row, col), (_, ecol) = tok.start, tok.end
     line = lines[row - 1]
     lines[row - 1] = line[:col] + new + line[ecol:]
     return "".join(lines)

@@ -1,9 +1,7 @@
 """`codeloop eval` as a user runs it: the default job, resume, bad input, isolation."""
 
 import json
-import os
 import subprocess
-import sys
 
 import pytest
 from conftest import CODELOOP, read_jsonl, write_jsonl

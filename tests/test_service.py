@@ -1,7 +1,6 @@
 """codeloop serve on loopback: endpoints, trainers' wire shapes, limits, faults, the client."""
 
 import asyncio
-import json
 import socket
 import threading
 import time
@@ -151,7 +150,6 @@ def test_backpressure_answers_429_with_retry_after(server):
         for t in threads:
             t.join()
     assert sorted(results) == [200, 200, 429]  # capacity 2 + queue 6 = 8 samples
-    r = c = None
 
 
 def test_a_disconnect_cancels_queued_work(server, scorer):
