@@ -130,6 +130,8 @@ def test_sandboxfusion_run_code_shape(server):
     assert failed["status"] == "Failed" and failed["run_result"]["return_code"] == 3
     slow = post(server, "/run_code", {"code": "while True:\n    pass", "run_timeout": 0.5}).json()
     assert slow["status"] == "Failed" and slow["run_result"]["status"] == "TimeLimitExceeded"
+    fences = post(server, "/run_code", {"code": 'fence = "```"\nprint(len(fence))'}).json()  # runs as given
+    assert fences["status"] == "Success" and fences["run_result"]["stdout"] == "3\n"
     other = post(server, "/run_code", {"code": "int main(){}", "language": "cpp"}).json()
     assert other["status"] == "SandboxError"
 

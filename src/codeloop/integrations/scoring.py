@@ -117,13 +117,23 @@ class Scorer:
         return limit, calls
 
     # -- judging ---------------------------------------------------------------
-    def judge(self, task: Task, reply: str) -> Verdict:
-        """One reply: extract the program, judge it (never raises for the program's faults)."""
-        ex = extract_program(reply, task.prompt, task.entry_point)
+    def judge(self, task: Task, reply: str, raw: bool = False) -> Verdict:
+        """One reply: extract the program (``raw``: the reply is the program
+        as it is), judge it. Never raises for the program's faults."""
+        if raw:
+            program, code = reply, None
+        else:
+            ex = extract_program(reply, task.prompt, task.entry_point)
+            program = ex.program if ex.kind != "none" else ""
+            code = ex.code if program else None
         limit, calls = self._limits_for(task)
         limits = Limits(time_limit=limit, load_limit=self.cfg.load_limit, memory_mb=self.cfg.memory_mb)
-        program = ex.program if ex.kind != "none" else ""
-        return judge_sample(self.pool, task, program, limits, calls, self.meter, ex.code if program else None)
+        return judge_sample(self.pool, task, program, limits, calls, self.meter, code)
+
+    def submit(self, task: Task, reply: str, raw: bool = False) -> Any:
+        """Judge in the background; a concurrent.futures.Future of the verdict
+        (cancel it to drop the sample if it has not started)."""
+        return self._executor.submit(self.judge, task, reply, raw)
 
     def judge_many(self, items: list[tuple[Task, str]]) -> list[Verdict]:
         """Judge a batch concurrently, in order."""

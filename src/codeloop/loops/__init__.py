@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from .. import feedback as feedback_mod
-from ..extract import extract_program
+from ..extract import extract_program, fenced_blocks, strip_special_tokens
 from ..integrations.scoring import Scorer
 from ..models import Model
 from ..tasks.visible import visible_task
@@ -86,8 +86,7 @@ class Attempts:
 
     def ask(self, messages: list[dict[str, str]], n: int = 1, seed: int | None = None) -> list[Any]:
         c = self.ctx.config
-        return self.ctx.model.complete(messages, n=n, temperature=c.temperature if n > 1 or c.temperature else 0.0,
-                                       max_tokens=c.max_tokens, seed=seed)
+        return self.ctx.model.complete(messages, n=n, temperature=c.temperature, max_tokens=c.max_tokens, seed=seed)
 
     def add(self, completion: Any, messages: list[dict[str, str]], round_: int, parent: int | None = None) -> dict:
         ex = extract_program(completion.text, self.task.prompt, self.task.entry_point)
@@ -147,8 +146,9 @@ def _generated_tests(ctx: Context, task: Task) -> tuple[list[str], int, int]:
                                        f"with a Python code block of asserts only.\n```python\n{task.prompt}```"}]
     (c,) = ctx.model.complete(ask, n=1, temperature=0.0, max_tokens=ctx.config.max_tokens)
     lines = []
-    for lang_block in [c.text]:
-        for line in lang_block.replace("```python", "").replace("```", "").splitlines():
+    blocks = [b for _, b in fenced_blocks(strip_special_tokens(c.text))] or [c.text]
+    for block in blocks:
+        for line in block.splitlines():
             line = line.strip()
             try:
                 node = ast.parse(line).body

@@ -278,7 +278,6 @@ class Zygote:
         socket.send_fds(self.judge_sock, [b"B"], [req_w, resp_r])
         cand_pid = self._start_candidate(job, {0: self.devnull, 1: out_w, 2: err_w, 3: req_r, 4: resp_w})
         self.judge_sock.sendall(struct.pack(">Q", cand_pid))  # the judge watches its CPU time
-        cand_fd = os.pidfd_open(cand_pid)
         for fd in (req_r, req_w, resp_r, resp_w, out_w, err_w):
             os.close(fd)
         guard = started + job["guard_seconds"]
@@ -317,8 +316,10 @@ class Zygote:
         if candidate_gone:
             # The judge saw the candidate's channel close: it is gone or going
             # (say, a crash); give the kernel a moment so its exit status is known.
+            # (a pidfd works on a zombie too, so it is only opened when needed)
+            cand_fd = os.pidfd_open(cand_pid)
             exited = bool(select.select([cand_fd], [], [], 0.5)[0])
-        os.close(cand_fd)
+            os.close(cand_fd)
         reaped, cstatus, usage = os.wait4(cand_pid, 0 if exited else os.WNOHANG)
         cpu = maxrss = None
         exit_code = None

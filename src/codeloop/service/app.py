@@ -159,14 +159,13 @@ def create_app(scorer: Scorer, token: str | None = None, max_batch: int = 512, q
 
     app.add_middleware(BodyLimit, max_body=max_body)
 
-    async def judge(request: Request, items: list[tuple[Task, str]]) -> list[Verdict]:
+    async def judge(request: Request, items: list[tuple[Task, str]], raw: bool = False) -> list[Verdict]:
         """Judge with admission control; a disconnect cancels what has not started."""
         try:
             admission.enter(len(items))
         except Overloaded:
             raise HTTPException(429, "the sandbox pool is saturated; retry later", headers={"Retry-After": "1"})
-        loop = asyncio.get_running_loop()
-        futures = [loop.run_in_executor(scorer._executor, scorer.judge, t, code) for t, code in items]
+        futures = [asyncio.wrap_future(scorer.submit(t, code, raw)) for t, code in items]
         try:
             gathered = asyncio.gather(*futures)
             while True:
@@ -248,7 +247,7 @@ def create_app(scorer: Scorer, token: str | None = None, max_batch: int = 512, q
         task = Task(task_id="run_code", kind="stdio", cases=[{"input": body.stdin or "", "output": None}],
                     time_limit=body.run_timeout, origin="inline")
         start = time.monotonic()
-        (v,) = await judge(request, [(task, f"```python\n{body.code}\n```")])
+        (v,) = await judge(request, [(task, body.code)], raw=True)
         metrics.record("run_code", time.monotonic() - start, [v])
         if v.status == "infra_error":
             return {"status": "SandboxError", "message": (v.failure or {}).get("message", ""),

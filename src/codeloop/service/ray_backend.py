@@ -40,8 +40,6 @@ def _actor_class():
             self.scorer = Scorer(tasks, workers=workers)
 
         def judge(self, items: list[tuple[dict, str]]) -> list[dict]:
-            from ..tasks.jsonl import TaskRecord  # noqa: F401  (tasks travel as plain dicts)
-
             pairs = [(Task(**t), reply) for t, reply in items]
             return [v.to_dict() for v in self.scorer.judge_many(pairs)]
 

@@ -35,7 +35,7 @@ def _assemble(report: dict[str, Any], verdict: dict[str, Any], limits: Limits, i
     failure = verdict.get("failure")
     if status != verdict.get("status") and failure is not None:
         failure = dict(failure, message=_STATUS_MESSAGES.get(status, failure.get("message")))
-    if status in ("killed",) and failure is not None and exit_code is not None and exit_code < 0:
+    if status == "killed" and failure is not None and exit_code is not None and exit_code < 0:
         try:
             failure = dict(failure, signal=signal.Signals(-exit_code).name)
         except ValueError:
@@ -45,7 +45,8 @@ def _assemble(report: dict[str, Any], verdict: dict[str, Any], limits: Limits, i
     return Verdict(
         status=status, passed=status == "passed",
         tests_passed=verdict.get("tests_passed"), tests_total=verdict.get("tests_total"),
-        test_results=verdict.get("test_results"), runs=verdict.get("runs"), failure=failure, stdout=_stream_text(report.get("stdout")), stderr=_stream_text(report.get("stderr")),
+        test_results=verdict.get("test_results"), runs=verdict.get("runs"), failure=failure,
+        stdout=_stream_text(report.get("stdout")), stderr=_stream_text(report.get("stderr")),
         test_seconds=verdict.get("seconds"), cpu_seconds=report.get("candidate_cpu"),
         wall_seconds=report.get("wall"), time_limit=limits.time_limit, isolation=isolation,
     )

@@ -104,7 +104,7 @@ class CandidateProxy:
         self.call_limits = call_limits or []
         self.call_log: list | None = None  # set to a list to record each call's encoded arguments
         self.calls = 0
-        self.last_input: str | None = None
+        self._last_call: Any = None
 
     def _exchange(self, request: dict[str, Any], cpu_budget: float | None = None) -> Any:
         self.calls += 1
@@ -167,8 +167,8 @@ class CandidateProxy:
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         enc_args, enc_kwargs = _encode_call(args, kwargs)
-        shown = ", ".join([capped_repr(a, 300) for a in args] + [f"{k}={capped_repr(v, 300)}" for k, v in kwargs.items()])
-        self.last_input = f"{self.name}({shown})"
+        # What was sent, rendered only if something fails: no repr on the hot path.
+        self._last_call = (enc_args, enc_kwargs)
         if self.call_log is not None and len(self.call_log) < MAX_LOGGED_CALLS:
             self.call_log.append([enc_args, enc_kwargs])
         budget = None
@@ -179,8 +179,19 @@ class CandidateProxy:
                 budget = limit  # the same call as the reference's: its own CPU budget
         return self._exchange({"call": self.name, "args": enc_args, "kwargs": enc_kwargs}, budget)
 
+    @property
+    def last_input(self) -> str | None:
+        """The last call, as text for a failure report (capped)."""
+        if self._last_call is None:
+            return None
+        if isinstance(self._last_call, str):
+            return capped_repr(self._last_call, 300)
+        args, kwargs = (wire.decode_value(x) for x in self._last_call)
+        shown = ", ".join([capped_repr(a, 300) for a in args] + [f"{k}={capped_repr(v, 300)}" for k, v in kwargs.items()])
+        return f"{self.name}({shown})"
+
     def run_stdin(self, text: str, cap: int) -> dict[str, Any]:
-        self.last_input = capped_repr(text, 300)
+        self._last_call = text
         return self._exchange({"stdin": text, "cap": cap})
 
 
