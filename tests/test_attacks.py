@@ -27,6 +27,8 @@ HERE = Path(__file__).resolve().parent
 SECRET_NAME = "CODELOOP_TEST_SECRET"
 PORT = 47931
 
+pytestmark = pytest.mark.sandbox
+
 
 def body(code: str) -> str:
     """Indent a function body to follow the prompt's signature."""

@@ -7,14 +7,20 @@ import subprocess
 import pytest
 from conftest import CODELOOP, read_jsonl, run, write_jsonl
 
-from codeloop.types import Task
-from codeloop.verify.efficiency import CostMeter, Unmeasurable, count_instructions
+from codeloop.sandbox.limits import Limits
+from codeloop.sandbox.protocol import CallJob
+from codeloop.types import Cost, Task, TaskKind
+from codeloop.verify.efficiency import METHOD, CostMeter, Unmeasurable, count_instructions
+from codeloop.verify.engine import FILENAME, Judge, judge_tests
+from codeloop.verify.limits import TimeLimits, TimePolicy
+from codeloop.verify.protocol import JudgeJob
 
-pytestmark = pytest.mark.skipif(shutil.which("valgrind") is None, reason="efficiency counts with valgrind")
+pytestmark = [pytest.mark.sandbox,
+              pytest.mark.skipif(shutil.which("valgrind") is None, reason="efficiency counts with valgrind")]
 
-DUP = Task(task_id="dup", kind="asserts", entry_point="has_dup",
+DUP = Task(task_id="dup", kind=TaskKind.ASSERTS, entry_point="has_dup",
            setup="import random\nrng = random.Random(7)\nbig = [rng.randrange(10**9) for _ in range(300)]\n",
-           asserts=["assert has_dup(big) == (len(set(big)) != len(big))", "assert has_dup([1, 2, 1]) is True"],
+           asserts=("assert has_dup(big) == (len(set(big)) != len(big))", "assert has_dup([1, 2, 1]) is True"),
            reference="def has_dup(xs):\n    return len(set(xs)) != len(xs)\n")
 LINEAR = "def has_dup(xs):\n    seen = set()\n    for x in xs:\n        if x in seen:\n            return True\n" \
          "        seen.add(x)\n    return False\n"
@@ -22,13 +28,23 @@ QUADRATIC = "def has_dup(xs):\n    for i in range(len(xs)):\n        for j in ra
             "            if xs[i] == xs[j]:\n                return True\n    return False\n"
 
 
-def calls_of(pool, program):
-    from codeloop.sandbox.pool import Limits
-    from codeloop.verify.execute import verify
+def judged(pool, program, record_calls):
+    """The judge's raw result for ``program`` on DUP (10 s, no calibration),
+    asking it to record the arguments of every call or not."""
+    limits = Limits(time_limit=10, load_limit=1.0)
+    job: CallJob = {"kind": "call", "program": program, "filename": FILENAME, "as_main": False,
+                    "limits": limits.to_wire(), "guard": 15.0}
+    judge_job: JudgeJob = {"tests": judge_tests(DUP), "budgets": {"wall": 10.0, "calls": []}, "provisional": None,
+                           "policy": None, "load_limit": 1.0, "max_output": limits.output_bytes,
+                           "record_calls": record_calls, "program": None}
+    _, result = pool.run(job, judge_job)
+    return result
 
-    v = verify(pool, DUP, program, Limits(time_limit=10), record_calls=True)
-    assert v.passed and v.call_log
-    return v.call_log
+
+def calls_of(pool, program):
+    result = judged(pool, program, record_calls=True)
+    assert result["status"] == "passed" and result["call_log"]
+    return result["call_log"]
 
 
 def test_counts_repeat_exactly(pool):
@@ -41,10 +57,10 @@ def test_quadratic_scores_below_linear(pool):
     meter = CostMeter(pool)
     linear = meter.cost(DUP, LINEAR, calls_of(pool, LINEAR))
     quadratic = meter.cost(DUP, QUADRATIC, calls_of(pool, QUADRATIC))
-    assert linear["method"] == "valgrind-instructions"
-    assert quadratic["candidate"] > 10 * linear["candidate"]
-    assert quadratic["ratio"] < linear["ratio"] / 10
-    assert linear["reference"] == quadratic["reference"]  # the same calls: the reference is counted once
+    assert isinstance(linear, Cost) and linear.method == "valgrind-instructions" == METHOD
+    assert quadratic.candidate > 10 * linear.candidate
+    assert quadratic.ratio < linear.ratio / 10
+    assert linear.reference == quadratic.reference  # the same calls: the reference is counted once
 
 
 def test_the_program_cannot_forge_the_count(pool):
@@ -57,7 +73,7 @@ def test_the_program_cannot_forge_the_count(pool):
 
 def test_unmeasurable_cases(pool):
     meter = CostMeter(pool)
-    no_ref = Task(task_id="x", kind="asserts", entry_point="f", asserts=["assert f() == 1"])
+    no_ref = Task(task_id="x", kind=TaskKind.ASSERTS, entry_point="f", asserts=("assert f() == 1",))
     with pytest.raises(Unmeasurable, match="no reference"):
         meter.cost(no_ref, "def f():\n    return 1\n", [[[], {"$": "dict", "v": []}]])
     with pytest.raises(Unmeasurable, match="failed"):
@@ -65,7 +81,7 @@ def test_unmeasurable_cases(pool):
 
 
 def test_eval_with_efficiency_adds_cost_to_passing_results(tmp_path):
-    row = {"task_id": "dup", "entry_point": "has_dup", "setup": DUP.setup, "asserts": DUP.asserts,
+    row = {"task_id": "dup", "entry_point": "has_dup", "setup": DUP.setup, "asserts": list(DUP.asserts),
            "reference": DUP.reference}
     tasks = write_jsonl(tmp_path / "tasks.jsonl", [row])
     samples = write_jsonl(tmp_path / "s.jsonl", [{"task_id": "dup", "solution": p} for p in
@@ -82,5 +98,15 @@ def test_eval_with_efficiency_adds_cost_to_passing_results(tmp_path):
 
 
 def test_efficiency_uses_the_recorded_arguments(pool):
+    # only recorded when asked
+    assert "call_log" not in judged(pool, LINEAR, record_calls=False)
     v = run(pool, DUP, LINEAR)
-    assert v.call_log is None  # only recorded when asked
+    assert v.passed and v.cost is None and not hasattr(v, "call_log")
+    # a judge that meters cost records the calls and replays them
+    judge = Judge(pool, TimeLimits(TimePolicy(fixed=10.0)), efficiency=True)
+    try:
+        metered = judge.judge(DUP, LINEAR)
+    finally:
+        judge.close()
+    assert metered.passed and metered.cost is not None and metered.cost.method == METHOD
+    assert metered.cost.error is None and metered.cost.ratio is not None and metered.cost.ratio > 0

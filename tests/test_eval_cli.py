@@ -8,6 +8,8 @@ from conftest import CODELOOP, read_jsonl, write_jsonl
 
 from codeloop.tasks import load_benchmark
 
+pytestmark = pytest.mark.sandbox
+
 
 def cli(*args, cwd=None, env=None):
     return subprocess.run([CODELOOP, *args], capture_output=True, text=True, cwd=cwd, env=env, timeout=600)
@@ -23,6 +25,8 @@ def test_default_job_judges_every_humaneval_reference(tmp_path):
     summary = json.loads((tmp_path / "results.summary.json").read_text())
     assert summary["pass@1"] == 1.0 and summary["statuses"]["passed"] == 164
     assert summary["isolation"] == ["full"]
+    assert set(summary["phases"]) == {"boot", "judging"} and summary["orchestrator_cpu_seconds"] >= 0
+    assert summary["time_limits"]["mode"] == "calibrated" and summary["time_limits"]["reference_failed"] == {}
 
 
 def mixed_samples(tmp_path, n_tasks=6, per_task=3):
@@ -164,3 +168,25 @@ def test_calibrated_limits_bound_each_call_like_the_reference(tmp_path):
     (r,) = read_jsonl(out)
     assert r["status"] == "timeout" and r["failure"]["input"] == "sq(7)"
     assert "this call's budget" in r["failure"]["message"]
+    limits = json.loads((tmp_path / "r.summary.json").read_text())["time_limits"]
+    assert limits["tasks_timed"] == 1 and limits["reference_failed"] == {}
+
+
+def test_reference_failed_lists_only_the_tasks_that_were_timed(tmp_path):
+    """References are timed lazily, when a program outlasts the floors: a
+    broken reference of a task never timed is not reported."""
+    broken = "def sq(x):\n    return x + 1\n"
+    tasks = write_jsonl(tmp_path / "tasks.jsonl", [
+        {"task_id": "slow", "entry_point": "sq", "asserts": ["assert sq(3) == 9"], "reference": broken},
+        {"task_id": "quick", "entry_point": "sq", "asserts": ["assert sq(2) == 4"], "reference": broken},
+    ])
+    samples = write_jsonl(tmp_path / "s.jsonl", [
+        {"task_id": "slow", "solution": "def sq(x):\n    while True:\n        pass\n"},
+        {"task_id": "quick", "solution": "def sq(x):\n    return x * x\n"},
+    ])
+    out = tmp_path / "r.jsonl"
+    proc = cli("eval", "--tasks", str(tasks), "--samples", str(samples), "--out", str(out), "-q")
+    assert proc.returncode == 0, proc.stderr
+    assert [r["status"] for r in read_jsonl(out)] == ["timeout", "passed"]
+    limits = json.loads((tmp_path / "r.summary.json").read_text())["time_limits"]
+    assert limits["tasks_timed"] == 1 and list(limits["reference_failed"]) == ["slow"]

@@ -4,7 +4,9 @@ import pytest
 from conftest import check_task, run
 
 from codeloop import feedback, rewards
-from codeloop.types import Verdict
+from codeloop.types import Cost, InstructionResult, Status, Verdict, ViolationInfo, WrongAnswer
+from codeloop.verify.efficiency import METHOD
+
 
 TEST = """
 def check(candidate):
@@ -30,7 +32,7 @@ def verdicts(pool):
 
 
 def test_programs_give_the_intended_statuses(verdicts):
-    assert {s: v.status for s, v in verdicts.items()} == {s: s for s in PROGRAMS}
+    assert {s: v.status for s, v in verdicts.items()} == {s: Status(s) for s in PROGRAMS}
 
 
 @pytest.mark.parametrize("preset", [p for p in feedback.PRESETS if not feedback.PRESETS[p].reveals_hidden])
@@ -77,15 +79,16 @@ def test_reveal_preset_is_opt_in_and_shows_everything(verdicts):
 
 
 def test_instruction_violations_name_rule_line_column_and_parameter():
-    v = Verdict(status="passed", passed=True, instructions=[{
-        "id": "style:max_line_length", "params": {"n": 40}, "sentence": "Keep every line at most 40 characters long.",
-        "passed": False, "violations": [{"line": 3, "column": 41, "message": "Line too long (52 > 40)", "rule": "E501"}]}])
+    v = Verdict(status=Status.PASSED, instructions=(InstructionResult(
+        id="style:max_line_length", params={"n": 40}, sentence="Keep every line at most 40 characters long.",
+        passed=False, violations=(ViolationInfo(line=3, column=41, message="Line too long (52 > 40)", rule="E501"),),
+        violation_count=1),))
     text = feedback.render(v)
     assert "style:max_line_length (n=40)" in text and "line 3, column 41: Line too long (52 > 40)" in text
 
 
 def test_every_preset_keeps_to_its_cap_and_says_so():
-    v = Verdict(status="failed", passed=False, failure={"test": "x" * 5000, "expected": "y" * 5000, "actual": "z"})
+    v = Verdict(status=Status.FAILED, failure=WrongAnswer(test="x" * 5000, expected="y" * 5000, actual="z"))
     for preset in feedback.PRESETS:
         for cap in (60, 300, 2000):
             text = feedback.render(v, preset, cap=cap, hidden=False)
@@ -105,11 +108,12 @@ def test_rewards_by_status(verdicts):
 
 
 def test_fraction_counts_tests():
-    assert rewards.get("fraction")(Verdict(status="failed", passed=False, tests_passed=3, tests_total=4)) == 0.75
+    assert rewards.get("fraction")(Verdict(status=Status.FAILED, tests_passed=3, tests_total=4)) == 0.75
 
 
 def test_infra_errors_give_none_never_zero():
-    v = Verdict(status="infra_error", passed=False)
+    v = Verdict(status=Status.INFRA_ERROR)
+    assert not v.passed
     for name, fn in rewards.REWARDS.items():
         assert fn(v) is None, name
     assert rewards.parse("pass=1,instructions=0.5")(v) is None
@@ -117,16 +121,17 @@ def test_infra_errors_give_none_never_zero():
 
 def test_efficiency_reward_is_correctness_first():
     eff = rewards.get("efficiency")
-    assert eff(Verdict(status="failed", passed=False, cost={"ratio": 10.0})) == 0.0
-    assert eff(Verdict(status="passed", passed=True)) == 1.0
-    assert eff(Verdict(status="passed", passed=True, cost={"ratio": 1.0})) == pytest.approx(1.25)
-    assert eff(Verdict(status="passed", passed=True, cost={"ratio": 50.0})) == pytest.approx(1.5)
-    slow = eff(Verdict(status="passed", passed=True, cost={"ratio": 0.01}))
-    assert 1.0 < slow < eff(Verdict(status="passed", passed=True, cost={"ratio": 1.0}))
+    assert eff(Verdict(status=Status.FAILED, cost=Cost(METHOD, ratio=10.0))) == 0.0
+    assert eff(Verdict(status=Status.PASSED)) == 1.0
+    assert eff(Verdict(status=Status.PASSED, cost=Cost(METHOD, ratio=1.0))) == pytest.approx(1.25)
+    assert eff(Verdict(status=Status.PASSED, cost=Cost(METHOD, ratio=50.0))) == pytest.approx(1.5)
+    slow = eff(Verdict(status=Status.PASSED, cost=Cost(METHOD, ratio=0.01)))
+    assert 1.0 < slow < eff(Verdict(status=Status.PASSED, cost=Cost(METHOD, ratio=1.0)))
 
 
 def test_instruction_rewards_and_composites():
-    v = Verdict(status="passed", passed=True, instructions=[{"id": "a", "passed": True}, {"id": "b", "passed": False}])
+    v = Verdict(status=Status.PASSED, instructions=(InstructionResult(id="a", params={}, sentence="", passed=True),
+                                                   InstructionResult(id="b", params={}, sentence="", passed=False)))
     assert rewards.get("instructions")(v) == 0.5
     assert rewards.get("instructions_all")(v) == 0.0
     assert rewards.parse("pass=1,instructions=0.5")(v) == pytest.approx(1.25)

@@ -9,6 +9,7 @@ from conftest import CODELOOP, read_jsonl, write_jsonl
 
 from codeloop.instructions import GROUPS, REGISTRY, InstructionError, catalogue, check_instructions, validate
 
+
 # id -> (params, code that follows it, code that violates it)
 EXAMPLES = {
     "style:max_line_length": ({"n": 40}, "x = 1\n", "x = 'a very long string that goes on and on and on'\n"),
@@ -129,6 +130,7 @@ def test_catalogue_lists_every_instruction_with_parameters():
     assert proc.returncode == 0 and len(json.loads(proc.stdout)) == len(REGISTRY)
 
 
+@pytest.mark.sandbox
 def test_eval_reports_instructions_per_sample_and_in_the_summary(tmp_path):
     tasks = write_jsonl(tmp_path / "tasks.jsonl", [{
         "task_id": "double", "entry_point": "double", "asserts": ["assert double(2) == 4"],
@@ -155,6 +157,7 @@ def test_eval_reports_instructions_per_sample_and_in_the_summary(tmp_path):
     assert summary["by_id"] == {"docs:type_annotations": near(2 / 3), "logic:no_lambda": near(2 / 3)}
 
 
+@pytest.mark.sandbox
 def test_task_file_instruction_errors_name_line_and_field(tmp_path):
     tasks = write_jsonl(tmp_path / "tasks.jsonl", [
         {"task_id": "a", "entry_point": "f", "asserts": ["assert f() == 1"], "instructions": [{"id": "api:no_print"}]},

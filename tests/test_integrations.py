@@ -6,11 +6,13 @@ import json
 
 import pytest
 
-from codeloop.extract import extract_program
+from codeloop.extract import extract_program, response_of
 from codeloop.integrations import openrlhf, verl
-from codeloop.integrations.scoring import Scorer
 from codeloop.integrations.trl import async_reward_function, reward_function
+from codeloop.scoring.local import LocalScorer
 from codeloop.tasks import load_benchmark
+
+pytestmark = pytest.mark.sandbox
 
 GOOD = "```python\ndef max_element(l: list):\n    return max(l)\n```"
 WRONG = "Here is my answer:\n```python\ndef max_element(l: list):\n    return min(l)\n```\nIt is fast."
@@ -21,7 +23,7 @@ INLINE = {"task_id": "sq", "entry_point": "sq", "asserts": ["assert sq(3) == 9",
 
 @pytest.fixture(scope="module")
 def scorer():
-    s = Scorer(load_benchmark("humaneval"), workers=2)
+    s = LocalScorer(load_benchmark("humaneval"), workers=2)
     yield s
     s.close()
 
@@ -84,8 +86,8 @@ def test_openrlhf_strips_the_chat_template(scorer):
 
 def test_openrlhf_response_without_exact_prompt_prefix():
     prompt = "<s>[INST] write it [/INST]"
-    assert openrlhf.response_of("<s> [INST] write it [/INST]" + BODY + "</s>", prompt).strip() != ""
-    assert openrlhf.response_of(prompt + "answer</s>", prompt) == "answer"
+    assert response_of("<s> [INST] write it [/INST]" + BODY + "</s>", prompt).strip() != ""
+    assert response_of(prompt + "answer</s>", prompt) == "answer"
 
 
 @pytest.mark.parametrize("reply, kind, must", [

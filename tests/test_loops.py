@@ -5,11 +5,14 @@ import json
 import pytest
 from conftest import CODELOOP, read_jsonl
 
-from codeloop.integrations.scoring import Scorer
 from codeloop.loops import LoopConfig
 from codeloop.loops.run import RunConflict, run
 from codeloop.models import ModelError, ScriptedModel
+from codeloop.records import Trajectory
+from codeloop.scoring.local import LocalScorer
 from codeloop.tasks import load_benchmark
+
+pytestmark = pytest.mark.sandbox
 
 TASKS = load_benchmark("humaneval")
 CLOSE = TASKS["HumanEval/0"]      # has_close_elements: hidden tests go beyond the prompt's examples
@@ -20,7 +23,7 @@ WRONG = "```python\ndef has_close_elements(numbers, threshold):\n    return Fals
 
 @pytest.fixture(scope="module")
 def scorer():
-    s = Scorer(TASKS, workers=2)
+    s = LocalScorer(TASKS, workers=2)
     yield s
     s.close()
 
@@ -88,9 +91,24 @@ def test_tree_search_expands_the_best_nodes(tmp_path, scorer):
         return RIGHT if len(messages) > 2 and k >= 3 else WRONG
 
     summary, (t,), _ = go(tmp_path, scorer, replies, strategy="tree", tree_breadth=2, tree_depth=2)
-    assert t["nodes"] == len(t["attempts"]) and t["nodes"] >= 4
+    assert len(t["attempts"]) >= 4
     assert all(a["parent"] is not None for a in t["attempts"] if a["round"] > 0)
     assert t["passed"] and summary["curve"][-1] == 1.0
+    # trajectories.jsonl keeps the tree's node count, as before the records were typed
+    assert t["nodes"] == len(t["attempts"]) and t["nodes"] >= 4
+
+
+def test_on_task_gets_typed_trajectories_that_match_the_file(tmp_path, scorer):
+    seen = []
+    model = ScriptedModel([WRONG, RIGHT])
+    run([CLOSE], model, tmp_path / "cb", LoopConfig(), scorer=scorer, on_task=seen.append)
+    (t,) = seen
+    assert isinstance(t, Trajectory) and t.task_id == "HumanEval/0" and t.strategy == "refine"
+    assert t.passed and t.pick() is t.attempts[-1] and t.final == 1
+    assert t.pick(upto_round=0).hidden.status == "failed" and not t.pick(upto_round=0).hidden.passed
+    (line,) = read_jsonl(tmp_path / "cb" / "trajectories.jsonl")
+    assert line == t.to_dict()
+    assert Trajectory.from_dict(line).to_dict() == line
 
 
 def test_resume_after_an_interruption(tmp_path, scorer):

@@ -11,7 +11,10 @@ import pytest
 ray = pytest.importorskip("ray")
 
 from codeloop.integrations.trl import reward_function  # noqa: E402
-from codeloop.service.ray_backend import RayScorer  # noqa: E402
+from codeloop.scoring.ray import RayScorer  # noqa: E402
+from codeloop.types import Status  # noqa: E402
+
+pytestmark = pytest.mark.sandbox
 
 GOOD = "def max_element(l):\n    return max(l)\n"
 WRONG = "def max_element(l):\n    return min(l)\n"
@@ -37,10 +40,10 @@ def test_same_rewards_as_the_local_pool(scorer):
 def test_a_lost_actor_costs_retries_not_results(scorer):
     victim = scorer.actors[0]
     pid = ray.get(victim.pid.remote())
-    items = [(scorer.task_for({"task_id": "HumanEval/35"}), SLOW)] * 8
+    items = [(scorer.resolve({"task_id": "HumanEval/35"}), SLOW)] * 8
     threading.Timer(0.5, lambda: os.kill(pid, signal.SIGKILL)).start()
     start = time.monotonic()
     verdicts = scorer.judge_many(items)
-    assert [v.status for v in verdicts] == ["passed"] * 8
+    assert [v.status for v in verdicts] == [Status.PASSED] * 8
     assert victim not in scorer.actors  # replaced
     assert time.monotonic() - start < 120

@@ -5,15 +5,16 @@ import shutil
 
 import pytest
 
-from codeloop.integrations.scoring import Scorer
 from codeloop.loops import LoopConfig
 from codeloop.loops.run import run
 from codeloop.models import ScriptedModel
+from codeloop.scoring.local import LocalScorer
 from codeloop.tasks import load_benchmark
 
 CHROMIUM, DRIVER = shutil.which("chromium"), shutil.which("chromedriver")
-pytestmark = pytest.mark.skipif(not (CHROMIUM and DRIVER), reason="needs Debian's chromium and chromium-driver "
-                                                                  "(apt-get install chromium chromium-driver)")
+pytestmark = [pytest.mark.sandbox,
+              pytest.mark.skipif(not (CHROMIUM and DRIVER), reason="needs Debian's chromium and chromium-driver "
+                                                                   "(apt-get install chromium chromium-driver)")]
 
 
 @pytest.fixture(scope="module")
@@ -22,7 +23,7 @@ def report(tmp_path_factory):
     wrong = "```python\ndef max_element(l):\n    return min(l)\n```"
     right = "```python\ndef max_element(l):\n    return max(l)\n```"
     out = tmp_path_factory.mktemp("run")
-    scorer = Scorer(tasks, workers=2)
+    scorer = LocalScorer(tasks, workers=2)
     try:
         run([tasks["HumanEval/35"]], ScriptedModel([wrong, right]), out, LoopConfig(), scorer=scorer)
     finally:

@@ -11,10 +11,13 @@ pytest.importorskip("fastapi")
 httpx = pytest.importorskip("httpx")
 import uvicorn  # noqa: E402
 
-from codeloop.integrations.scoring import Scorer  # noqa: E402
+from codeloop.scoring.local import LocalScorer  # noqa: E402
 from codeloop.service.app import create_app  # noqa: E402
 from codeloop.service.client import AsyncClient, Client, RemoteScorer, ServiceError  # noqa: E402
 from codeloop.tasks import load_benchmark  # noqa: E402
+from codeloop.types import Task, TaskKind  # noqa: E402
+
+pytestmark = pytest.mark.sandbox
 
 GOOD = "def max_element(l):\n    return max(l)\n"
 WRONG = "def max_element(l):\n    return min(l)\n"
@@ -45,7 +48,7 @@ class Served:
 
 @pytest.fixture(scope="module")
 def scorer():
-    s = Scorer(load_benchmark("humaneval"), workers=2)
+    s = LocalScorer(load_benchmark("humaneval"), workers=2)
     yield s
     s.close()
 
@@ -115,6 +118,18 @@ def test_openrlhf_remote_reward_shape(server):
     out = r.json()
     assert set(out) == {"rewards", "scores", "extra_logs"}
     assert out["rewards"] == [1.0, 0.0] and out["scores"] == [1.0, 0.0]
+    assert out["extra_logs"]["infra_error"] == [0.0, 0.0] and out["extra_logs"]["pass"] == [1.0, 0.0]
+
+
+def test_openrlhf_label_without_a_task_scores_that_row_only(server):
+    prompt = "<|im_start|>user\nWrite max_element<|im_end|>\n<|im_start|>assistant\n"
+    body = {"query": [prompt + GOOD, prompt + GOOD, prompt + GOOD], "prompts": [prompt] * 3,
+            "labels": ["HumanEval/35", "Nope/1", "HumanEval/35"]}
+    r = post(server, "/v1/openrlhf", body)
+    assert r.status_code == 200
+    out = r.json()
+    assert out["rewards"] == [1.0, 0.0, 1.0] and out["scores"] == [1.0, 0.0, 1.0]
+    assert out["extra_logs"]["infra_error"] == [0.0, 1.0, 0.0] and out["extra_logs"]["pass"] == [1.0, 0.0, 1.0]
 
 
 def test_sandboxfusion_run_code_shape(server):
@@ -157,7 +172,7 @@ def test_backpressure_answers_429_with_retry_after(server):
 def test_a_disconnect_cancels_queued_work(server, scorer):
     slow = {"task": {"entry_point": "f", "asserts": ["assert f() == 1"], "time_limit": 5},
             "code": "import time\ndef f():\n    time.sleep(1)\n    return 1\n"}
-    ran = lambda: sum(w.samples_run for w in scorer.pool._all)  # noqa: E731
+    ran = lambda: sum(w.jobs_run for w in scorer.pool._live if w is not None)  # noqa: E731
     before = ran()
     try:
         httpx.post(server.url + "/v1/verify", json={"items": [slow] * 8}, timeout=0.5,
@@ -167,7 +182,8 @@ def test_a_disconnect_cancels_queued_work(server, scorer):
     time.sleep(4)  # what had started finishes; nothing else may start
     assert httpx.get(server.url + "/healthz").json()["in_flight"] == 0
     started = ran() - before
-    assert 0 < started <= 2 * scorer.workers < 8  # at most the executor's threads began; the rest was cancelled
+    # at most the jobs written ahead to the workers began (two each); the rest was cancelled
+    assert 0 < started <= 2 * scorer.workers < 8
 
 
 def test_health_metrics_and_openapi(server):
@@ -200,6 +216,14 @@ def test_clients_and_remote_scorer(server):
     remote = RemoteScorer(server.url, TOKEN)
     f = reward_function("coderl", scorer=remote)
     assert f(prompts=["p", "p"], completions=[GOOD, WRONG], task_id=["HumanEval/35"] * 2) == [1.0, -0.3]
+    assert f(prompts=["p"], completions=[GOOD], task_id=["NoSuch/1"]) == [None]  # that row only
+    remote.close()
+    # rows are resolved on the client's side and the task travels inline: the server need not know it
+    own = {"sq": Task(task_id="sq", kind=TaskKind.ASSERTS, entry_point="sq", asserts=("assert sq(3) == 9",))}
+    remote = RemoteScorer(server.url, TOKEN, tasks=own)
+    f = reward_function("pass", scorer=remote)
+    assert f(prompts=["p", "p"], completions=["def sq(x):\n    return x * x\n", "def sq(x):\n    return x\n"],
+             task_id=["sq", "sq"]) == [1.0, 0.0]
     remote.close()
 
 

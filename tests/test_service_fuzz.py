@@ -7,11 +7,13 @@ schemathesis = pytest.importorskip("schemathesis")
 pytest.importorskip("fastapi")
 from hypothesis import HealthCheck, settings  # noqa: E402
 
-from codeloop.integrations.scoring import Scorer  # noqa: E402
+from codeloop.scoring.local import LocalScorer  # noqa: E402
 from codeloop.service.app import create_app  # noqa: E402
 from codeloop.tasks import load_benchmark  # noqa: E402
 
-SCORER = Scorer(load_benchmark("humaneval"), workers=2)
+pytestmark = pytest.mark.sandbox
+
+SCORER = LocalScorer(load_benchmark("humaneval"), workers=2)
 APP = create_app(SCORER, token="fuzz", max_batch=8, queue=64)
 schema = schemathesis.openapi.from_asgi("/openapi.json", APP)
 

@@ -3,11 +3,16 @@
 import threading
 import time
 
+import pytest
 from conftest import asserts_task, check_task, run
 
-from codeloop.sandbox.pool import Limits, SandboxPool
-from codeloop.types import STATUSES, Task
-from codeloop.verify.execute import verify
+from codeloop.sandbox.pool import SandboxPool
+from codeloop.types import (STATUSES, CompileError, Crashed, EvaluatorFailed, IOCase, LimitExceeded, ProgramRaised,
+                            Status, Task, TaskKind, WrongAnswer)
+from codeloop.verify.engine import Judge
+from codeloop.verify.limits import TimeLimits, TimePolicy
+
+pytestmark = pytest.mark.sandbox
 
 ADD_TEST = """
 def check(candidate):
@@ -20,90 +25,100 @@ ADD = check_task(ADD_TEST, entry_point="add")
 
 def test_passed(pool):
     v = run(pool, ADD, "def add(a, b):\n    return a + b\n")
-    assert v.status == "passed" and v.passed
+    assert v.status is Status.PASSED and v.passed
     assert (v.tests_passed, v.tests_total) == (3, 3)
     assert v.isolation == "full"
 
 
 def test_failed_reports_input_expected_actual(pool):
     v = run(pool, ADD, "def add(a, b):\n    return a * b\n")
-    assert v.status == "failed" and not v.passed
+    assert v.status is Status.FAILED and not v.passed
     assert (v.tests_passed, v.tests_total) == (1, 3)   # 2*2 == 4 holds by accident
     f = v.failure
-    assert f["input"] == "add(1, 2)" and f["expected"] == "3" and f["actual"] == "2"
-    assert f["test"] == "assert candidate(1, 2) == 3"
+    assert isinstance(f, WrongAnswer)
+    assert f.input == "add(1, 2)" and f.expected == "3" and f.actual == "2"
+    assert f.test == "assert candidate(1, 2) == 3"
 
 
 def test_error_has_traceback_trimmed_to_the_programs_own_lines(pool):
     v = run(pool, ADD, "def helper(x):\n    return x // 0\n\ndef add(a, b):\n    return helper(a)\n")
-    assert v.status == "error"
-    exc = v.failure["exception"]
-    assert exc["type"] == "ZeroDivisionError"
-    assert 'File "solution.py", line 2, in helper' in exc["traceback"]
-    assert "return x // 0" in exc["traceback"]
-    assert "candidate.py" not in exc["traceback"] and "codeloop" not in exc["traceback"]
+    assert v.status is Status.ERROR
+    assert isinstance(v.failure, ProgramRaised)
+    exc = v.failure.exception
+    assert exc.type == "ZeroDivisionError"
+    assert 'File "solution.py", line 2, in helper' in exc.traceback
+    assert "return x // 0" in exc.traceback
+    assert "candidate.py" not in exc.traceback and "codeloop" not in exc.traceback
 
 
 def test_timeout_names_the_input(pool):
     t = time.monotonic()
     v = run(pool, ADD, "def add(a, b):\n    while True:\n        pass\n", time_limit=0.3)
-    assert v.status == "timeout"
-    assert v.failure["input"] == "add(1, 2)"
+    assert v.status is Status.TIMEOUT
+    assert isinstance(v.failure, LimitExceeded) and v.failure.limit == "time"
+    assert v.failure.input == "add(1, 2)"
     assert time.monotonic() - t < 5
 
 
 def test_memory_limit(pool):
     v = run(pool, ADD, "def add(a, b):\n    return len(bytearray(2 * 1024**3))\n", memory_mb=256)
-    assert v.status == "memory_limit"
+    assert v.status is Status.MEMORY_LIMIT
+    assert isinstance(v.failure, LimitExceeded) and v.failure.limit == "memory"
 
 
 def test_output_limit_stops_a_flood(pool):
     v = run(pool, ADD, "def add(a, b):\n    while True:\n        print('x' * 4096)\n", output_bytes=200_000)
-    assert v.status == "output_limit"
+    assert v.status is Status.OUTPUT_LIMIT
+    assert isinstance(v.failure, LimitExceeded) and v.failure.limit == "output"
     assert "cut" in v.stdout
 
 
 def test_killed_when_the_program_exits_during_a_call(pool):
     v = run(pool, ADD, "import os\ndef add(a, b):\n    os._exit(0)\n")
-    assert v.status == "killed"
+    assert v.status is Status.KILLED
 
 
 def test_killed_by_a_signal_names_it(pool):
     v = run(pool, ADD, "import os, signal\ndef add(a, b):\n    signal.signal(signal.SIGSEGV, signal.SIG_DFL)\n"
                        "    import ctypes; ctypes.string_at(0)\n")
-    assert v.status == "killed"
-    assert v.failure.get("signal") == "SIGSEGV"
+    assert v.status is Status.KILLED
+    assert isinstance(v.failure, Crashed)
+    assert v.failure.signal == "SIGSEGV"
 
 
 def test_syntax_error(pool):
     v = run(pool, ADD, "def add(a, b)\n    return a + b\n")
-    assert v.status == "syntax_error"
-    assert v.failure["exception"]["line"] == 1
+    assert v.status is Status.SYNTAX_ERROR
+    assert isinstance(v.failure, CompileError)
+    assert v.failure.line == 1
 
 
 def test_no_code(pool):
     v = run(pool, ADD, "# just a comment\n\n   \n")
-    assert v.status == "no_code"
+    assert v.status is Status.NO_CODE
     assert v.attempts == 0
 
 
 def test_missing_entry_point_is_an_error(pool):
     v = run(pool, ADD, "def other(a, b):\n    return a + b\n")
-    assert v.status == "error"
-    assert "does not define" in v.failure["exception"]["message"]
+    assert v.status is Status.ERROR
+    assert isinstance(v.failure, ProgramRaised)
+    assert "does not define" in v.failure.exception.message
 
 
 def test_error_while_loading(pool):
     v = run(pool, ADD, "import no_such_module_xyz\ndef add(a, b):\n    return a + b\n")
-    assert v.status == "error"
-    assert v.failure["exception"]["type"] == "ModuleNotFoundError"
+    assert v.status is Status.ERROR
+    assert isinstance(v.failure, ProgramRaised)
+    assert v.failure.exception.type == "ModuleNotFoundError"
 
 
 def test_a_broken_task_is_infra_error_not_the_programs_fault(pool):
     broken = check_task("def check(candidate)\n    assert True\n", entry_point="add")
     v = run(pool, broken, "def add(a, b):\n    return a + b\n")
-    assert v.status == "infra_error" and not v.passed
-    assert "task error" in v.failure["message"]
+    assert v.status is Status.INFRA_ERROR and not v.passed
+    assert isinstance(v.failure, EvaluatorFailed)
+    assert "task error" in v.failure.message
 
 
 def test_a_lost_worker_is_retried_and_never_scored():
@@ -111,16 +126,19 @@ def test_a_lost_worker_is_retried_and_never_scored():
     retried on a fresh worker and gets its real verdict."""
     with SandboxPool(1) as pool:
         pool.check()
-        victim = pool._all[0].proc
+        victim = pool._live[0].proc
 
         def kill_soon():
             time.sleep(0.3)
             victim.kill()
 
         threading.Thread(target=kill_soon).start()
-        v = verify(pool, ADD, "import time\ndef add(a, b):\n    time.sleep(0.5)\n    return a + b\n",
-                   Limits(time_limit=3.0))
-        assert v.status == "passed"
+        judge = Judge(pool, TimeLimits(TimePolicy(fixed=3.0)))
+        try:
+            v = judge.judge(ADD, "import time\ndef add(a, b):\n    time.sleep(0.5)\n    return a + b\n")
+        finally:
+            judge.close()
+        assert v.status is Status.PASSED
         assert v.attempts == 2
         assert pool.restarts == 1
 
@@ -132,8 +150,8 @@ def test_infra_error_when_the_evaluator_keeps_failing():
 
         def keep_killing():
             while not stop.is_set():
-                for w in list(pool._all):
-                    if w.proc is not None and w.samples_run == 0:
+                for w in list(pool._live):
+                    if w is not None and w.proc is not None and w.jobs_run == 0:
                         time.sleep(0.2)
                         if w.proc is not None:
                             w.proc.kill()
@@ -141,32 +159,36 @@ def test_infra_error_when_the_evaluator_keeps_failing():
 
         killer = threading.Thread(target=keep_killing)
         killer.start()
+        judge = Judge(pool, TimeLimits(TimePolicy(fixed=3.0)), retries=1)
         try:
-            v = verify(pool, ADD, "import time\ndef add(a, b):\n    time.sleep(1)\n    return a + b\n",
-                       Limits(time_limit=3.0), retries=1)
+            v = judge.judge(ADD, "import time\ndef add(a, b):\n    time.sleep(1)\n    return a + b\n")
         finally:
             stop.set()
             killer.join()
-        assert v.status == "infra_error" and not v.passed
+            judge.close()
+        assert v.status is Status.INFRA_ERROR and not v.passed
         assert v.attempts == 2
 
 
 def test_asserts_style_tasks_count_each_test(pool):
     task = asserts_task(["assert f(1) == 2", "assert f(2) == 3", "assert f(3) == 5"])
     v = run(pool, task, "def f(x):\n    return x + 1\n")
-    assert v.status == "failed" and (v.tests_passed, v.tests_total) == (2, 3)
-    assert v.failure["test"] == "assert f(3) == 5" and v.failure["actual"] == "4"
+    assert v.status is Status.FAILED and (v.tests_passed, v.tests_total) == (2, 3)
+    assert isinstance(v.failure, WrongAnswer)
+    assert v.failure.test == "assert f(3) == 5" and v.failure.actual == "4"
 
 
 def test_stdio_tasks(pool):
-    task = Task(task_id="s", kind="stdio", cases=[{"input": "2 3\n", "output": "5\n"},
-                                                 {"input": "10 -4\n", "output": "6"}])
+    task = Task(task_id="s", kind=TaskKind.STDIO, cases=(IOCase(input="2 3\n", output="5\n"),
+                                                        IOCase(input="10 -4\n", output="6")))
     good = "a, b = map(int, input().split())\nprint(a + b)\n"
-    assert run(pool, task, good).status == "passed"
+    assert run(pool, task, good).status is Status.PASSED
     v = run(pool, task, "a, b = map(int, input().split())\nprint(a - b)\n")
-    assert v.status == "failed" and v.failure["expected"] == repr("5\n") and v.failure["actual"] == repr("-1\n")
+    assert v.status is Status.FAILED and isinstance(v.failure, WrongAnswer)
+    assert v.failure.expected == repr("5\n") and v.failure.actual == repr("-1\n")
     v = run(pool, task, "raise SystemExit(3)\n")
-    assert v.status == "error" and "status 3" in v.failure["exception"]["message"]
+    assert v.status is Status.ERROR and isinstance(v.failure, ProgramRaised)
+    assert "status 3" in v.failure.exception.message
 
 
 def test_every_status_is_covered_here():
@@ -175,4 +197,4 @@ def test_every_status_is_covered_here():
 
     source = inspect.getsource(sys.modules[__name__])
     for status in STATUSES:
-        assert f'"{status}"' in source, status
+        assert f"v.status is Status.{status.name}" in source, status

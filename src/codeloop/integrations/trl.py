@@ -16,13 +16,16 @@ scorer's warm pool.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any, Awaitable, Callable
 
 from .. import rewards
-from .scoring import Scorer, TaskNotFound, completion_text, default_scorer
+from ..extract import reply_text
+from ..scoring import Scorer, ascore_rows, score_rows
+from .default import default_scorer
 
 
 def _rows(n: int, columns: dict[str, Any]) -> list[dict[str, Any]]:
+    """One row per completion from TRL's column-wise keyword arguments."""
     rows: list[dict[str, Any]] = [{} for _ in range(n)]
     for key, values in columns.items():
         if isinstance(values, (list, tuple)) and len(values) == n:
@@ -31,14 +34,8 @@ def _rows(n: int, columns: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
-def _items(scorer: Scorer, completions: list, columns: dict[str, Any]) -> list:
-    items = []
-    for row, completion in zip(_rows(len(completions), columns), completions):
-        try:
-            items.append((scorer.task_for(row), completion_text(completion)))
-        except TaskNotFound:
-            items.append(None)
-    return items
+def _name(prefix: str, reward: str) -> str:
+    return f"{prefix}{reward.replace('=', '_').replace(',', '_').replace('.', '_')}"
 
 
 def reward_function(reward: str = "pass", scorer: Scorer | None = None) -> Callable[..., list[float | None]]:
@@ -49,28 +46,27 @@ def reward_function(reward: str = "pass", scorer: Scorer | None = None) -> Calla
 
     def codeloop_reward(prompts: list | None = None, completions: list | None = None,
                         completion_ids: list | None = None, **columns: Any) -> list[float | None]:
-        s = scorer or default_scorer()
-        items = _items(s, completions or [], columns)
-        judged = iter(s.judge_many([it for it in items if it is not None]))
-        return [None if it is None else fn(next(judged)) for it in items]
+        replies = [reply_text(c) for c in completions or []]
+        verdicts = score_rows(scorer or default_scorer(), _rows(len(replies), columns), replies)
+        return [None if v is None else fn(v) for v in verdicts]
 
-    codeloop_reward.__name__ = f"codeloop_{reward.replace('=', '_').replace(',', '_').replace('.', '_')}"
+    codeloop_reward.__name__ = _name("codeloop_", reward)
     return codeloop_reward
 
 
-def async_reward_function(reward: str = "pass", scorer: Scorer | None = None) -> Callable[..., Any]:
+def async_reward_function(reward: str = "pass",
+                          scorer: Scorer | None = None) -> Callable[..., Awaitable[list[float | None]]]:
     """The same as an ``async def`` (TRL awaits async reward functions, so
     verification overlaps with the trainer's other reward functions)."""
     fn = rewards.parse(reward)
 
     async def codeloop_reward(prompts: list | None = None, completions: list | None = None,
                               completion_ids: list | None = None, **columns: Any) -> list[float | None]:
-        s = scorer or default_scorer()
-        items = _items(s, completions or [], columns)
-        judged = iter(await s.ajudge_many([it for it in items if it is not None]))
-        return [None if it is None else fn(next(judged)) for it in items]
+        replies = [reply_text(c) for c in completions or []]
+        verdicts = await ascore_rows(scorer or default_scorer(), _rows(len(replies), columns), replies)
+        return [None if v is None else fn(v) for v in verdicts]
 
-    codeloop_reward.__name__ = f"codeloop_async_{reward.replace('=', '_').replace(',', '_').replace('.', '_')}"
+    codeloop_reward.__name__ = _name("codeloop_async_", reward)
     return codeloop_reward
 
 

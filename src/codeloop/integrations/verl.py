@@ -17,32 +17,11 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from .. import rewards
-from ..types import Verdict
-from .scoring import Scorer, TaskNotFound, default_scorer
-
-KEYS = ("score", "acc", "tests_fraction", "infra_error", "syntax_error", "timeout")
-
-
-def _row(ground_truth: Any, extra_info: dict | None) -> dict[str, Any]:
-    row: dict[str, Any] = dict(extra_info or {}) if isinstance(extra_info, dict) else {}
-    if isinstance(ground_truth, dict):
-        row.update(ground_truth)
-    elif isinstance(ground_truth, str) and ground_truth.lstrip().startswith("{"):
-        row["task"] = ground_truth
-    elif isinstance(ground_truth, str):
-        row["task_id"] = ground_truth
-    return row
-
-
-def _result(v: Verdict | None, reward: str) -> dict[str, float]:
-    if v is None or v.status == "infra_error":
-        return {"score": 0.0, "acc": 0.0, "tests_fraction": 0.0, "infra_error": 1.0, "syntax_error": 0.0, "timeout": 0.0}
-    value = rewards.parse(reward)(v)
-    return {"score": float(value if value is not None else 0.0), "acc": float(v.passed),
-            "tests_fraction": float(rewards.get("fraction")(v) or 0.0), "infra_error": 0.0,
-            "syntax_error": float(v.status in ("syntax_error", "no_code")), "timeout": float(v.status == "timeout")}
-
+from ..scoring import Scorer, score_rows
+from ..scoring.shapes import VERL_KEYS as KEYS  # noqa: F401 - the keys every result has
+from ..scoring.shapes import verl_result
+from ..tasks.rows import row_from_label
+from .default import default_scorer
 
 def compute_score(data_source: Any, solution_str: str, ground_truth: Any, extra_info: dict | None = None,
                   scorer: Scorer | None = None, reward: str | None = None, **kwargs: Any) -> dict[str, float]:
@@ -55,14 +34,8 @@ def compute_score_batch(data_sources: list, solution_strs: list[str], ground_tru
                         extra_infos: list | None = None, scorer: Scorer | None = None, reward: str | None = None,
                         **kwargs: Any) -> list[dict[str, float]]:
     """Score a batch concurrently; one dict per solution, same keys for all."""
-    s = scorer or default_scorer()
     reward = reward or os.environ.get("CODELOOP_REWARD", "pass")
-    extra_infos = extra_infos or [None] * len(solution_strs)
-    items = []
-    for text, truth, extra in zip(solution_strs, ground_truths, extra_infos):
-        try:
-            items.append((s.task_for(_row(truth, extra)), text))
-        except TaskNotFound:
-            items.append(None)
-    judged = iter(s.judge_many([it for it in items if it is not None]))
-    return [_result(None if it is None else next(judged), reward) for it in items]
+    extras = extra_infos if extra_infos is not None else [None] * len(solution_strs)
+    rows = [row_from_label(truth, extra) for truth, extra in zip(ground_truths, extras)]
+    verdicts = score_rows(scorer or default_scorer(), rows, list(solution_strs))
+    return [verl_result(v, reward) for v in verdicts]

@@ -15,8 +15,9 @@ Each strategy is a function ``(ctx, task) -> trajectory`` registered in
 * ``tree``: a small breadth-first tree search over attempts and feedback
   (CodeTree-like): each level expands the best nodes by visible-test pass rate.
 
-A trajectory records every attempt: the reply, the program, the visible and
-hidden verdicts, the feedback the model saw next, tokens and sandbox seconds.
+A trajectory (:mod:`codeloop.loops.records`) records every attempt: the reply,
+the program, the visible and hidden verdicts, the feedback the model saw
+next, tokens and sandbox seconds; it also owns the rule that picks the answer.
 """
 
 from __future__ import annotations
@@ -24,17 +25,20 @@ from __future__ import annotations
 import ast
 import random
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from dataclasses import replace
+from typing import Callable
 
 from .. import feedback as feedback_mod
 from ..extract import extract_program, fenced_blocks, strip_special_tokens
-from ..integrations.scoring import Scorer
-from ..models import Model
+from ..models import Completion, Model
+from ..scoring.local import LocalScorer
 from ..tasks.visible import visible_task
-from ..types import Task, Verdict
+from ..types import Task, TaskKind
+from ..records import Attempt, Brief, Selection, Trajectory
 
 SYSTEM = ("You are an expert Python programmer. Reply with one Python code block holding the complete function, "
           "with any imports it needs.")
+Message = dict[str, str]
 
 
 def first_prompt(task: Task) -> str:
@@ -66,29 +70,28 @@ class LoopConfig:
 @dataclass
 class Context:
     model: Model
-    scorer: Scorer
+    scorer: LocalScorer
     config: LoopConfig
     rng: random.Random = field(default_factory=lambda: random.Random(0))
 
 
-def _brief(v: Verdict) -> dict[str, Any]:
-    return {"status": v.status, "passed": v.passed, "tests_passed": v.tests_passed, "tests_total": v.tests_total,
-            "failure": v.failure, "wall_seconds": v.wall_seconds}
-
-
 class Attempts:
-    """The growing list of a task's attempts, with the bookkeeping every strategy needs."""
+    """A task's trajectory as it grows, with the bookkeeping every strategy needs."""
 
     def __init__(self, ctx: Context, task: Task) -> None:
         self.ctx, self.task, self.visible = ctx, task, visible_task(task)
-        self.items: list[dict[str, Any]] = []
-        self.messages: dict[int, list[dict[str, str]]] = {}  # what each attempt was asked (not stored)
+        self.trajectory = Trajectory(task.task_id, ctx.config.strategy, visible_tests=len(self.visible.asserts))
+        self.messages: dict[int, list[Message]] = {}  # what each attempt was asked (not stored)
 
-    def ask(self, messages: list[dict[str, str]], n: int = 1, seed: int | None = None) -> list[Any]:
+    @property
+    def items(self) -> list[Attempt]:
+        return self.trajectory.attempts
+
+    def ask(self, messages: list[Message], n: int = 1, seed: int | None = None) -> list[Completion]:
         c = self.ctx.config
         return self.ctx.model.complete(messages, n=n, temperature=c.temperature, max_tokens=c.max_tokens, seed=seed)
 
-    def add(self, completion: Any, messages: list[dict[str, str]], round_: int, parent: int | None = None) -> dict:
+    def add(self, completion: Completion, messages: list[Message], round_: int, parent: int | None = None) -> Attempt:
         ex = extract_program(completion.text, self.task.prompt, self.task.entry_point)
         reply = completion.text
         vis, hid = self.ctx.scorer.judge_many([(self.visible, reply), (self.task, reply)])
@@ -96,47 +99,38 @@ class Attempts:
         if not vis.passed:
             fb = feedback_mod.render(vis, self.ctx.config.feedback_preset, cap=self.ctx.config.feedback_cap,
                                      hidden=False)
-        self.messages[len(self.items)] = messages
-        attempt = {"id": len(self.items), "parent": parent, "round": round_, "reply": reply,
-                   "program": ex.program, "extracted": ex.kind, "visible": _brief(vis), "hidden": _brief(hid),
-                   "feedback": fb, "prompt_tokens": completion.prompt_tokens,
-                   "completion_tokens": completion.completion_tokens,
-                   "sandbox_seconds": round((vis.wall_seconds or 0) + (hid.wall_seconds or 0), 4)}
+        attempt = Attempt(id=len(self.items), parent=parent, round=round_, reply=reply, program=ex.program,
+                          extracted=ex.kind, visible=Brief.of(vis), hidden=Brief.of(hid), feedback=fb,
+                          prompt_tokens=completion.prompt_tokens, completion_tokens=completion.completion_tokens,
+                          sandbox_seconds=round((vis.wall_seconds or 0) + (hid.wall_seconds or 0), 4))
+        self.messages[attempt.id] = messages
         self.items.append(attempt)
         return attempt
 
-    def trajectory(self, final: int | None, **extra: Any) -> dict[str, Any]:
-        fin = self.items[final] if final is not None and self.items else None
-        return {"task_id": self.task.task_id, "strategy": self.ctx.config.strategy, "attempts": self.items,
-                "final": final, "passed": bool(fin and fin["hidden"]["passed"]),
-                "prompt_tokens": sum(a["prompt_tokens"] for a in self.items),
-                "completion_tokens": sum(a["completion_tokens"] for a in self.items),
-                "sandbox_seconds": round(sum(a["sandbox_seconds"] for a in self.items), 4),
-                "visible_tests": len(self.visible.asserts), **extra}
 
-
-def _start(task: Task) -> list[dict[str, str]]:
+def _start(task: Task) -> list[Message]:
     return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": first_prompt(task)}]
 
 
-def direct(ctx: Context, task: Task) -> dict[str, Any]:
+def direct(ctx: Context, task: Task) -> Trajectory:
     at = Attempts(ctx, task)
     msgs = _start(task)
     for c in at.ask(msgs, n=ctx.config.n, seed=ctx.config.seed):
         at.add(c, msgs, 0)
-    return at.trajectory(0, samples=len(at.items), passed_samples=sum(a["hidden"]["passed"] for a in at.items))
+    return at.trajectory
 
 
-def refine(ctx: Context, task: Task) -> dict[str, Any]:
+def refine(ctx: Context, task: Task) -> Trajectory:
     at = Attempts(ctx, task)
     msgs = _start(task)
     for r in range(ctx.config.rounds):
         (c,) = at.ask(msgs, seed=ctx.config.seed + r)
-        a = at.add(c, msgs, r, parent=at.items[-1]["id"] if at.items else None)
-        if a["visible"]["passed"]:
+        a = at.add(c, msgs, r, parent=at.items[-1].id if at.items else None)
+        if a.visible.passed:
             break
-        msgs = msgs + [{"role": "assistant", "content": a["reply"]}, {"role": "user", "content": feedback_prompt(a["feedback"])}]
-    return at.trajectory(len(at.items) - 1, rounds_used=len(at.items))
+        msgs = msgs + [{"role": "assistant", "content": a.reply},
+                       {"role": "user", "content": feedback_prompt(a.feedback or "")}]
+    return at.trajectory
 
 
 def _generated_tests(ctx: Context, task: Task) -> tuple[list[str], int, int]:
@@ -161,59 +155,59 @@ def _generated_tests(ctx: Context, task: Task) -> tuple[list[str], int, int]:
     return lines[: 3 * ctx.config.generated_tests], c.prompt_tokens, c.completion_tokens
 
 
-def best_of_n(ctx: Context, task: Task) -> dict[str, Any]:
+def best_of_n(ctx: Context, task: Task) -> Trajectory:
     at = Attempts(ctx, task)
     msgs = _start(task)
     for c in at.ask(msgs, n=ctx.config.n, seed=ctx.config.seed):
         at.add(c, msgs, 0)
     tests, pt, ct = _generated_tests(ctx, task)
-    gen = Task(task_id=f"{task.task_id}#generated", kind="asserts", prompt=task.prompt,
-               entry_point=task.entry_point, asserts=tests, time_limit=3.0, origin="generated") if tests else None
-    signatures = []
-    for a in at.items:
-        if gen is None or a["extracted"] == "none":
+    gen = Task(task_id=f"{task.task_id}#generated", kind=TaskKind.ASSERTS, prompt=task.prompt,
+               entry_point=task.entry_point, asserts=tuple(tests), time_limit=3.0, origin="generated") \
+        if tests else None
+    signatures: list[tuple[bool, ...]] = []
+    for i, a in enumerate(at.items):
+        if gen is None or a.extracted == "none":
             signatures.append(())
             continue
-        v = ctx.scorer.judge(gen, a["reply"])
+        v = ctx.scorer.judge_one(gen, a.reply)
         signatures.append(tuple(v.test_results or ()))
-        a["generated"] = _brief(v)
+        at.items[i] = _with_generated(a, Brief.of(v))
     # CodeT's dual agreement: candidates passing the same generated tests form
     # a cluster, scored by its size times the number of tests they pass.
-    clusters: dict[tuple, list[int]] = {}
+    clusters: dict[tuple[bool, ...], list[int]] = {}
     for i, sig in enumerate(signatures):
-        if at.items[i]["extracted"] != "none":
+        if at.items[i].extracted != "none":
             clusters.setdefault(sig, []).append(i)
+    pick = 0
     if clusters:
-        best = max(clusters.items(), key=lambda kv: (len(kv[1]) * sum(kv[0]), len(kv[1]), -kv[1][0]))
-        pick = best[1][0]
-    else:
-        pick = 0
-    hidden = [a["hidden"]["passed"] for a in at.items]
-    return at.trajectory(pick, generated_tests=tests, generated_tokens=[pt, ct],
-                         oracle=any(hidden), random_pick=sum(hidden) / len(hidden) if hidden else 0.0,
-                         pick_correct=bool(hidden and hidden[pick]))
+        pick = max(clusters.items(), key=lambda kv: (len(kv[1]) * sum(kv[0]), len(kv[1]), -kv[1][0]))[1][0]
+    hidden = [a.hidden.passed for a in at.items]
+    at.trajectory.selection = Selection(tuple(tests), (pt, ct), pick, bool(hidden and hidden[pick]), any(hidden),
+                                        sum(hidden) / len(hidden) if hidden else 0.0)
+    return at.trajectory
 
 
-def tree(ctx: Context, task: Task) -> dict[str, Any]:
+def _with_generated(a: Attempt, brief: Brief) -> Attempt:
+    return replace(a, generated=brief)
+
+
+def tree(ctx: Context, task: Task) -> Trajectory:
     at = Attempts(ctx, task)
     msgs = _start(task)
     frontier = [at.add(c, msgs, 0) for c in at.ask(msgs, n=ctx.config.tree_breadth, seed=ctx.config.seed)]
-    score = lambda a: ((a["visible"]["tests_passed"] or 0) / max(1, a["visible"]["tests_total"] or 1)  # noqa: E731
-                       if a["visible"]["status"] not in ("syntax_error", "no_code") else -1.0)
     for depth in range(1, ctx.config.tree_depth + 1):
-        if any(a["visible"]["passed"] for a in at.items):
+        if any(a.visible.passed for a in at.items):
             break
-        parents = sorted(frontier, key=score, reverse=True)[: ctx.config.tree_breadth]
+        parents = sorted(frontier, key=lambda a: a.visible.fraction, reverse=True)[: ctx.config.tree_breadth]
         frontier = []
         for p in parents:
-            child_msgs = at.messages[p["id"]] + [{"role": "assistant", "content": p["reply"]},
-                                          {"role": "user", "content": feedback_prompt(p["feedback"] or "")}]
-            (c,) = at.ask(child_msgs, seed=ctx.config.seed + 100 * depth + p["id"])
-            frontier.append(at.add(c, child_msgs, depth, parent=p["id"]))
-    best = max(at.items, key=lambda a: (a["visible"]["passed"], score(a), -a["id"]))
-    return at.trajectory(best["id"], nodes=len(at.items))
+            child_msgs = at.messages[p.id] + [{"role": "assistant", "content": p.reply},
+                                              {"role": "user", "content": feedback_prompt(p.feedback or "")}]
+            (c,) = at.ask(child_msgs, seed=ctx.config.seed + 100 * depth + p.id)
+            frontier.append(at.add(c, child_msgs, depth, parent=p.id))
+    return at.trajectory
 
 
-STRATEGIES: dict[str, Callable[[Context, Task], dict[str, Any]]] = {
+STRATEGIES: dict[str, Callable[[Context, Task], Trajectory]] = {
     "direct": direct, "refine": refine, "best-of-n": best_of_n, "tree": tree,
 }

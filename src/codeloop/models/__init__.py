@@ -89,8 +89,9 @@ class LlamaCppModel:
             for i in range(n):
                 if seed is not None:
                     self._llm.set_seed(seed + i)
-                r = self._llm.create_chat_completion(messages=list(messages), temperature=temperature,
-                                                     max_tokens=max_tokens)
+                chat: Any = list(messages)  # llama-cpp's own message types: plain dicts at run time
+                r: Any = self._llm.create_chat_completion(messages=chat, temperature=temperature,
+                                                          max_tokens=max_tokens)
                 usage = r.get("usage", {})
                 out.append(Completion(r["choices"][0]["message"].get("content") or "",
                                       usage.get("prompt_tokens", 0), usage.get("completion_tokens", 0)))
@@ -124,7 +125,8 @@ class OpenAIModel:
         for _ in range(self.retries + 1):
             try:
                 with self._slots:
-                    r = self._client.chat.completions.create(model=self.name, messages=list(messages), n=n,
+                    chat: Any = list(messages)  # the openai client's message types: plain dicts at run time
+                    r = self._client.chat.completions.create(model=self.name, messages=chat, n=n,
                                                              temperature=temperature, max_tokens=max_tokens, seed=seed)
                 usage = r.usage
                 per = len(r.choices) or 1

@@ -13,6 +13,8 @@ import difflib
 import html
 from typing import Any
 
+from ..records import Brief, Trajectory
+
 CSS = """
 body{font:14px/1.45 system-ui,sans-serif;margin:2em auto;max-width:1100px;color:#1d2125;padding:0 1em}
 h1{font-size:1.6em} h2{margin-top:1.6em;border-bottom:1px solid #ddd}
@@ -80,40 +82,47 @@ def _diff(old: str, new: str) -> str:
     return "".join(out) or "(no change)"
 
 
-def _verdict(v: dict[str, Any]) -> str:
-    counts = f" ({v['tests_passed']}/{v['tests_total']} tests)" if v.get("tests_total") else ""
-    cls = "pass" if v.get("passed") else "fail"
-    return f"<span class='{cls}'>{_e(v.get('status'))}</span>{_e(counts)}"
+def _verdict(v: Brief) -> str:
+    counts = f" ({v.tests_passed}/{v.tests_total} tests)" if v.tests_total else ""
+    cls = "pass" if v.passed else "fail"
+    return f"<span class='{cls}'>{_e(v.status.value)}</span>{_e(counts)}"
 
 
-def _trajectory(t: dict[str, Any]) -> str:
+def _trajectory(t: Trajectory) -> str:
     parts = []
-    by_id = {a["id"]: a for a in t["attempts"]}
-    for a in t["attempts"]:
-        parent = by_id.get(a["parent"]) if a.get("parent") is not None else None
-        ok = " ok" if a["hidden"]["passed"] else ""
-        diff = (f"<p>Changes from attempt {parent['id'] + 1}:</p><pre class='diff'>{_diff(parent['program'], a['program'])}</pre>"
+    by_id = {a.id: a for a in t.attempts}
+    for a in t.attempts:
+        parent = by_id.get(a.parent) if a.parent is not None else None
+        ok = " ok" if a.hidden.passed else ""
+        diff = (f"<p>Changes from attempt {parent.id + 1}:</p><pre class='diff'>{_diff(parent.program, a.program)}</pre>"
                 if parent else "")
-        fb = (f"<p>Feedback shown next:</p><pre class='feedback'>{_e(a['feedback'])}</pre>" if a.get("feedback") else "")
+        fb = f"<p>Feedback shown next:</p><pre class='feedback'>{_e(a.feedback)}</pre>" if a.feedback else ""
         parts.append(
-            f"<div class='attempt{ok}'><p><b>Attempt {a['id'] + 1}</b> (round {a['round'] + 1}) "
-            f"visible tests: {_verdict(a['visible'])} &middot; hidden tests: {_verdict(a['hidden'])} "
-            f"<span class='muted'>&middot; {a['completion_tokens']} tokens, {a['sandbox_seconds']} s in the sandbox"
-            f"</span></p>{diff}<details class='code'><summary>code</summary><pre>{_e(a['program'] or '(no code)')}"
+            f"<div class='attempt{ok}'><p><b>Attempt {a.id + 1}</b> (round {a.round + 1}) "
+            f"visible tests: {_verdict(a.visible)} &middot; hidden tests: {_verdict(a.hidden)} "
+            f"<span class='muted'>&middot; {a.completion_tokens} tokens, {a.sandbox_seconds} s in the sandbox"
+            f"</span></p>{diff}<details class='code'><summary>code</summary><pre>{_e(a.program or '(no code)')}"
             f"</pre></details>{fb}</div>")
     return "".join(parts)
 
 
-def render_report(summary: dict[str, Any], trajectories: list[dict[str, Any]]) -> str:
+def _outcome(t: Trajectory) -> str:
+    return "passed" if t.passed else "failed"
+
+
+def render_report(summary: dict[str, Any], trajectories: list[Trajectory]) -> str:
     """The whole report as one HTML document."""
-    rows = "".join(
-        f"<tr><td><a href='#t{i}'>{_e(t['task_id'])}</a></td><td class='{'pass' if t['passed'] else 'fail'}'>"
-        f"{'passed' if t['passed'] else 'failed'}</td><td>{len(t['attempts'])}</td>"
-        f"<td>{_e(t['attempts'][t['final']]['hidden']['status'] if t['attempts'] and t['final'] is not None else '-')}</td>"
-        f"<td>{t['completion_tokens']}</td></tr>" for i, t in enumerate(trajectories))
+    rows = []
+    for i, t in enumerate(trajectories):
+        chosen = t.pick()
+        rows.append(
+            f"<tr><td><a href='#t{i}'>{_e(t.task_id)}</a></td><td class='{'pass' if t.passed else 'fail'}'>"
+            f"{_outcome(t)}</td><td>{len(t.attempts)}</td>"
+            f"<td>{_e(chosen.hidden.status.value if chosen is not None else '-')}</td>"
+            f"<td>{t.completion_tokens}</td></tr>")
     details = "".join(
-        f"<details class='trajectory' id='t{i}'><summary>{_e(t['task_id'])}: "
-        f"{'passed' if t['passed'] else 'failed'} after {len(t['attempts'])} attempt(s)</summary>{_trajectory(t)}</details>"
+        f"<details class='trajectory' id='t{i}'><summary>{_e(t.task_id)}: "
+        f"{_outcome(t)} after {len(t.attempts)} attempt(s)</summary>{_trajectory(t)}</details>"
         for i, t in enumerate(trajectories))
     facts = {"strategy": summary.get("strategy"), "model": summary.get("model"), "tasks": summary.get("tasks"),
              "pass@1 (final)": summary.get("pass@1"), "attempts": summary.get("attempts"),
@@ -129,4 +138,4 @@ def render_report(summary: dict[str, Any], trajectories: list[dict[str, Any]]) -
             f"{curve_svg(summary.get('curve') or [])}</figure><figure><figcaption>Final status of each task</figcaption>"
             f"{bars_svg(summary.get('final_statuses') or {})}</figure></div>"
             f"<h2>Tasks</h2><table class='tasks'><tr><th>task</th><th>outcome</th><th>attempts</th><th>final status</th>"
-            f"<th>tokens</th></tr>{rows}</table><h2>Trajectories</h2>{details}</body></html>")
+            f"<th>tokens</th></tr>{''.join(rows)}</table><h2>Trajectories</h2>{details}</body></html>")

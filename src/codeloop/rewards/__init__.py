@@ -10,20 +10,20 @@ from __future__ import annotations
 
 from typing import Callable
 
-from ..types import Verdict
+from ..types import Status, Verdict
 
 RewardFn = Callable[[Verdict], "float | None"]
 REWARDS: dict[str, RewardFn] = {}
 DESCRIPTIONS: dict[str, str] = {}
 
 
-def register(name: str, description: str):
+def register(name: str, description: str) -> Callable[[RewardFn], RewardFn]:
     """Decorator: add a reward function under ``name``. It is wrapped so that an
     evaluator failure always gives None."""
 
     def add(fn: RewardFn) -> RewardFn:
         def guarded(v: Verdict) -> float | None:
-            return None if v.status == "infra_error" else fn(v)
+            return None if v.status is Status.INFRA_ERROR else fn(v)
 
         guarded.__name__, guarded.__doc__ = fn.__name__, fn.__doc__
         REWARDS[name] = guarded
@@ -53,7 +53,7 @@ def fraction(v: Verdict) -> float:
     return (v.tests_passed or 0) / v.tests_total if v.tests_total else 0.0
 
 
-CODERL_TIERS = {"passed": 1.0, "failed": -0.3, "syntax_error": -1.0, "no_code": -1.0}
+CODERL_TIERS = {Status.PASSED: 1.0, Status.FAILED: -0.3, Status.SYNTAX_ERROR: -1.0, Status.NO_CODE: -1.0}
 
 
 @register("coderl", "CodeRL's tiers: pass +1, wrong answer -0.3, runtime error (exception, time-out, "
@@ -72,7 +72,7 @@ EFFICIENCY_CLIP = 2.0
 def efficiency(v: Verdict) -> float:
     if not v.passed:
         return 0.0
-    ratio = (v.cost or {}).get("ratio")
+    ratio = v.cost.ratio if v.cost is not None else None
     if ratio is None:
         return 1.0
     return 1.0 + EFFICIENCY_WEIGHT * min(max(float(ratio), 0.0), EFFICIENCY_CLIP) / EFFICIENCY_CLIP
@@ -80,13 +80,13 @@ def efficiency(v: Verdict) -> float:
 
 @register("instructions", "Fraction of the task's code instructions the program follows (1 when it has none).")
 def instructions_fraction(v: Verdict) -> float:
-    results = v.instructions or []
-    return sum(bool(r.get("passed")) for r in results) / len(results) if results else 1.0
+    results = v.instructions or ()
+    return sum(r.passed for r in results) / len(results) if results else 1.0
 
 
 @register("instructions_all", "1 if the program follows every code instruction, else 0.")
 def instructions_all(v: Verdict) -> float:
-    return 1.0 if all(r.get("passed") for r in v.instructions or []) else 0.0
+    return 1.0 if all(r.passed for r in v.instructions or ()) else 0.0
 
 
 class Composite:

@@ -13,8 +13,10 @@ Replies on the response channel, one frame each:
 from __future__ import annotations
 
 import builtins
+import json
 import linecache
 import os
+import selectors
 import sys
 import traceback
 from typing import Any
@@ -26,13 +28,22 @@ CAP_TRACEBACK = 4000
 
 
 def describe_exception(exc: BaseException, filename: str) -> dict[str, Any]:
-    """Type, message and the traceback trimmed to frames of ``filename``."""
-    frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename == filename]
-    lines = []
-    for f in frames:
-        lines.append(f'  File "{f.filename}", line {f.lineno}, in {f.name}')
-        if f.line:
-            lines.append(f"    {f.line.strip()}")
+    """Type, message and the traceback trimmed to frames of ``filename``.
+
+    Only the program's own frames are looked at (its source is in the line
+    cache), so no other file is read to describe an exception."""
+    lines: list[str] = []
+    last_line = None
+    tb = exc.__traceback__
+    while tb is not None:
+        code = tb.tb_frame.f_code
+        if code.co_filename == filename:
+            last_line = tb.tb_lineno
+            lines.append(f'  File "{filename}", line {last_line}, in {code.co_name}')
+            source = linecache.getline(filename, last_line).strip()
+            if source:
+                lines.append(f"    {source}")
+        tb = tb.tb_next
     try:
         message = str(exc)
     except Exception:  # a hostile __str__ must not break the reply
@@ -43,7 +54,7 @@ def describe_exception(exc: BaseException, filename: str) -> dict[str, Any]:
         "name": type(exc).__name__,
         "message": message[:CAP_MESSAGE],
         "traceback": text[-CAP_TRACEBACK:],
-        "line": frames[-1].lineno if frames else None,
+        "line": last_line,
     }
 
 
@@ -54,7 +65,16 @@ def _reply(fd: int, message: dict) -> None:
         os._exit(0)
 
 
-def _run_stdio(code: Any, stdin_text: str, out_cap: int) -> dict[str, Any]:
+def _print_own_traceback(exc: BaseException, filename: str) -> None:
+    """Print the traceback as Python would, from the program's first frame on
+    (the sandbox's own frames are not the program's business)."""
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_frame.f_code.co_filename != filename:
+        tb = tb.tb_next
+    traceback.print_exception(type(exc), exc, tb)
+
+
+def _run_stdio(code: Any, stdin_text: str, out_cap: int, filename: str) -> dict[str, Any]:
     """Run the program as __main__ in a child with real stdin/stdout pipes."""
     in_r, in_w = os.pipe()
     out_r, out_w = os.pipe()
@@ -74,8 +94,8 @@ def _run_stdio(code: Any, stdin_text: str, out_cap: int) -> dict[str, Any]:
             exec(code, {"__name__": "__main__", "__builtins__": builtins})
         except SystemExit as exc:
             status = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-        except BaseException:  # noqa: BLE001 - the program's own failure, shown on its stderr
-            traceback.print_exc()
+        except BaseException as exc:  # noqa: BLE001 - the program's own failure, shown on its stderr
+            _print_own_traceback(exc, filename)
             status = 1
         try:
             sys.stdout.flush()
@@ -85,7 +105,6 @@ def _run_stdio(code: Any, stdin_text: str, out_cap: int) -> dict[str, Any]:
     for fd in (in_r, out_w, err_w):
         os.close(fd)
     data = stdin_text.encode()
-    import selectors
 
     sel = selectors.DefaultSelector()
     sel.register(out_r, selectors.EVENT_READ, "out")
@@ -129,49 +148,90 @@ def _run_stdio(code: Any, stdin_text: str, out_cap: int) -> dict[str, Any]:
     }
 
 
+def load(program: str, filename: str, as_main: bool) -> tuple[dict[str, Any], Any, dict[str, Any]]:
+    """Compile ``program`` and (unless it runs as a script) execute it as a
+    module. Returns the reply for the judge (ready, syntax_error or
+    load_error), the compiled code, and the module's namespace."""
+    linecache.cache[filename] = (len(program), None, program.splitlines(True), filename)
+    namespace: dict[str, Any] = {"__name__": "solution", "__builtins__": builtins}
+    try:
+        code = compile(program, filename, "exec")
+    except (SyntaxError, ValueError) as exc:
+        info = {"message": str(exc)[:CAP_MESSAGE], "line": getattr(exc, "lineno", None),
+                "offset": getattr(exc, "offset", None), "text": (getattr(exc, "text", None) or "")[:200],
+                "formatted": "".join(traceback.format_exception_only(type(exc), exc))[-CAP_TRACEBACK:]}
+        return {"syntax_error": info}, None, namespace
+    if not as_main:
+        try:
+            exec(code, namespace)
+        except BaseException as exc:  # noqa: BLE001 - reported to the judge as the program's failure
+            return {"load_error": describe_exception(exc, filename)}, None, namespace
+    return {"ready": True}, code, namespace
+
+
+def answer(request: Any, code: Any, namespace: dict[str, Any], filename: str) -> dict[str, Any]:
+    """The reply to one request from the judge: a call, or a run on stdin."""
+    if type(request) is not dict:
+        return {"exc": {"type": "TypeError", "name": "TypeError", "message": "a request that is not an object",
+                        "traceback": "", "line": None}}
+    if "stdin" in request:
+        return {"ok": wire.encode_value(_run_stdio(code, request["stdin"], request.get("cap", 1 << 20), filename))}
+    func = namespace.get(str(request.get("call")))
+    if not callable(func):
+        return {"exc": {"type": "NameError", "name": "NameError",
+                        "message": f"the program does not define a function {request.get('call')!r}",
+                        "traceback": "", "line": None}}
+    try:
+        args = wire.decode_value(request["args"])
+        kwargs = wire.decode_value(request["kwargs"]) if "kwargs" in request else {}
+        return {"ok": wire.encode_value(func(*args, **kwargs))}
+    except wire.NotPlainData as exc:
+        return {"exc": {"type": "TypeError", "name": "TypeError", "message": f"the return value: {exc}",
+                        "traceback": "", "line": None}}
+    except BaseException as exc:  # noqa: BLE001 - every failure of the program is a reply
+        return {"exc": describe_exception(exc, filename)}
+
+
 def serve(program: str, filename: str, req_fd: int, resp_fd: int, as_main: bool) -> None:
     """Load ``program`` and answer the judge's requests until the channel closes.
 
     Never returns: the process exits when the judge is done.
     """
-    linecache.cache[filename] = (len(program), None, program.splitlines(True), filename)
-    try:
-        code = compile(program, filename, "exec")
-    except (SyntaxError, ValueError) as exc:
-        info = {"message": str(exc)[:CAP_MESSAGE], "line": getattr(exc, "lineno", None),
-                "offset": getattr(exc, "offset", None), "text": (getattr(exc, "text", None) or "")[:200]}
-        _reply(resp_fd, {"syntax_error": info})
+    reply, code, namespace = load(program, filename, as_main)
+    _reply(resp_fd, reply)
+    if "ready" not in reply:
         os._exit(0)
-    namespace: dict[str, Any] = {"__name__": "solution", "__builtins__": builtins}
-    if not as_main:
-        try:
-            exec(code, namespace)
-        except BaseException as exc:  # noqa: BLE001 - reported to the judge as the program's failure
-            _reply(resp_fd, {"load_error": describe_exception(exc, filename)})
-            os._exit(0)
-    _reply(resp_fd, {"ready": True})
+    requests = wire.FrameReader(req_fd)
     while True:
         try:
-            request = wire.read_frame(req_fd)
+            request = requests.read()
         except wire.WireError:
             os._exit(0)
-        if "stdin" in request:
-            _reply(resp_fd, {"ok": wire.encode_value(_run_stdio(code, request["stdin"], request.get("cap", 1 << 20)))})
-            continue
-        func = namespace.get(request.get("call"))
-        if not callable(func):
-            _reply(resp_fd, {"exc": {"type": "NameError", "name": "NameError",
-                                     "message": f"the program does not define a function {request.get('call')!r}",
-                                     "traceback": "", "line": None}})
-            continue
-        try:
-            args = wire.decode_value(request.get("args", []))
-            kwargs = wire.decode_value(request.get("kwargs", {"$": "dict", "v": []}))
-            result = func(*args, **kwargs)
-            reply = {"ok": wire.encode_value(result)}
-        except wire.NotPlainData as exc:
-            reply = {"exc": {"type": "TypeError", "name": "TypeError", "message": f"the return value: {exc}",
-                             "traceback": "", "line": None}}
-        except BaseException as exc:  # noqa: BLE001 - every failure of the program is a reply
-            reply = {"exc": describe_exception(exc, filename)}
-        _reply(resp_fd, reply)
+        _reply(resp_fd, answer(request, code, namespace, filename))
+
+
+_WARM_PROGRAM = """from typing import List
+
+
+def f(values: List[int], k: int) -> List[int]:
+    \"\"\"A program like the ones judged, run in the template to warm these paths.\"\"\"
+    if k < 0:
+        raise ValueError("k")
+    return sorted(v * k for v in values if v % 2 == 0)
+"""
+
+
+def warm_up(rounds: int = 64) -> None:
+    """Run the candidate's own code paths here, in the process candidates
+    are forked from, so that the interpreter has specialised them already:
+    a candidate then writes less memory it shares with its parent (fewer
+    copy-on-write faults, a cheaper sample)."""
+    for i in range(rounds):
+        reply, code, namespace = load(_WARM_PROGRAM, "warm.py", False)
+        for k in (i, -1):
+            request = json.loads(wire.pack({"call": "f", "args": wire.encode_value([[1, 2, 3, 4], k])})[4:])
+            wire.pack(answer(request, code, namespace, "warm.py"))
+        reader = wire.FrameReader(-1)
+        reader.buf += wire.pack({"call": "f", "args": [[2], 1]})
+        reader.pending()
+    linecache.cache.pop("warm.py", None)

@@ -1,30 +1,34 @@
-"""A sandbox worker: one long-lived process tree that runs samples one at a time.
+"""A sandbox worker: one long-lived process tree that runs jobs one at a time.
 
 Started by :mod:`codeloop.sandbox.pool` as ``python -I -c ...``. The boot
-process enters new user, PID, mount, network, IPC and UTS namespaces once,
-builds the sandbox root, and becomes the *zygote*: a warm interpreter with the
-judge and the usual standard-library modules already imported. For each
-sample the zygote forks
+process imports the judge it was given (``module:function``, see
+:class:`~codeloop.sandbox.protocol.JudgeEntry`) while the installed packages
+are still visible, enters new user, PID, mount, network, IPC and UTS
+namespaces, builds the sandbox root, and becomes the parent of the *zygote*: a
+warm interpreter with the usual standard-library modules imported. The
+zygote forks
 
-* the **judge**, which reads the test from the judge channel (the zygote never
-  reads it, so no later fork can find expected values in memory) and writes
-  its verdict straight to the verdict channel;
-* the **candidate**, in a PID and mount namespace of its own (fresh /proc,
-  /tmp, /sandbox, /dev/shm), with limits set, capabilities dropped and, when
-  the host allows it, running as ``nobody``.
+* the **judge** once, before any test exists: it reads each job from the
+  judge channel (the zygote never reads it, so no later fork can find expected
+  values in memory) and writes its result straight to the result channel;
+* a **candidate** per sample, in a PID and mount namespace of its own (fresh
+  /proc, /tmp, /sandbox, /dev/shm), with limits set, capabilities dropped and,
+  when the host allows it, running as ``nobody``.
 
-The zygote drains the candidate's output, enforces the wall-time guard,
-kills the candidate's whole namespace when the judge is done, and reports
-how the candidate ended on the report channel.
+The zygote drains the candidate's output, enforces the guard time, kills the
+candidate's whole namespace when the judge is done, and reports how the
+candidate ended. Every process of a worker is pinned to one CPU: a call from
+judge to candidate is a context switch, not a cross-CPU wake-up.
 
-Channels (file descriptors given on the command line): control in (0), report
-out (1), judge in, verdict out.
+Channels (file descriptors): control in (0), report out (1), judge in (3),
+judge result out (4).
 """
 
 from __future__ import annotations
 
 import fcntl
 import gc
+import importlib
 import json
 import os
 import resource
@@ -34,16 +38,26 @@ import socket
 import struct
 import sys
 import time
-from typing import Any
+from typing import Any, Callable
 
-from ..verify import judge as judge_mod
 from . import candidate, linux, rootfs, wire
+from .channel import CandidateChannel
+from .protocol import CallJob, CallReport, JudgeOnlyJob, JudgeOnlyReport, LimitsWire, MeasureJob, MeasureReport
 
-PRELOAD = ("math", "re", "collections", "itertools", "functools", "heapq", "bisect", "string", "typing")
+PRELOAD = ("math", "re", "collections", "itertools", "functools", "heapq", "bisect", "string", "typing", "hashlib")
 NOBODY = 65534
 OUTPUT_KEEP = 4096
+SETUP_FAILED = 71  # a candidate's exit code when it could not be set up: an evaluator failure
+SETUP_FD = 5       # the candidate's end of its set-up pipe, closed before the program runs
 CLEAN_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": "/sandbox", "TMPDIR": "/tmp",
              "LANG": "C.UTF-8", "PYTHONDONTWRITEBYTECODE": "1"}
+JUDGE_LIMITS: LimitsWire = {"memory_mb": 8192, "file_mb": 64, "open_files": 256, "processes": 0, "output_bytes": 0,
+                            "tmpfs_mb": 0, "cpu_seconds": 0}
+_PID = struct.Struct(">Q")
+
+
+class LimitUnavailable(OSError):
+    """A resource limit cannot be applied here (say, above the worker's hard limit)."""
 
 
 def _preload() -> None:
@@ -52,6 +66,15 @@ def _preload() -> None:
             __import__(name)
         except ImportError:
             pass
+
+
+def load_entry(spec: str) -> Callable[..., dict[str, Any]]:
+    """The function named by ``"package.module:function"``; ImportError or AttributeError if missing."""
+    module, _, name = spec.partition(":")
+    fn = getattr(importlib.import_module(module), name)
+    if not callable(fn):
+        raise TypeError(f"{spec} is not callable")
+    return fn
 
 
 def _map_ids_as_root(child_pid: int) -> None:
@@ -101,43 +124,61 @@ def _enter_namespaces() -> bool:
     return True
 
 
-def _set_limits(limits: dict[str, Any], for_candidate: bool) -> None:
-    mb = 1 << 20
+_MB = 1 << 20
+
+
+def _wanted_limits(limits: LimitsWire, for_candidate: bool) -> dict[int, tuple[str, int]]:
     wanted = {
-        resource.RLIMIT_AS: limits["memory_mb"] * mb,
-        resource.RLIMIT_FSIZE: limits["file_mb"] * mb,
-        resource.RLIMIT_NOFILE: limits["open_files"],
-        resource.RLIMIT_CORE: 0,
+        resource.RLIMIT_AS: ("memory", limits["memory_mb"] * _MB),
+        resource.RLIMIT_FSIZE: ("file size", limits["file_mb"] * _MB),
+        resource.RLIMIT_NOFILE: ("open files", limits["open_files"]),
+        resource.RLIMIT_CORE: ("core size", 0),
     }
     if for_candidate:
-        cpu = int(limits["cpu_seconds"]) + 1
-        wanted[resource.RLIMIT_CPU] = cpu
-        wanted[resource.RLIMIT_NPROC] = limits["processes"]
-    for res, value in wanted.items():
+        wanted[resource.RLIMIT_CPU] = ("CPU time", int(limits["cpu_seconds"]) + 1)
+        wanted[resource.RLIMIT_NPROC] = ("processes", limits["processes"])
+    return wanted
+
+
+def check_limits(limits: LimitsWire, for_candidate: bool = True) -> None:
+    """Raise LimitUnavailable unless every limit fits under this process's hard limits."""
+    for res, (name, value) in _wanted_limits(limits, for_candidate).items():
+        hard = resource.getrlimit(res)[1]
+        if hard != resource.RLIM_INFINITY and value > hard:
+            raise LimitUnavailable(f"the {name} limit ({value}) is above what this worker may set ({hard})")
+
+
+def _set_limits(limits: LimitsWire, for_candidate: bool) -> None:
+    """Apply the limits, soft and hard; LimitUnavailable names one that failed."""
+    for res, (name, value) in _wanted_limits(limits, for_candidate).items():
         try:
             resource.setrlimit(res, (value, value))
-        except (ValueError, OSError):
-            pass
+        except (ValueError, OSError) as exc:
+            raise LimitUnavailable(f"cannot set the {name} limit to {value}: {exc}") from exc
 
 
 class Zygote:
-    """The warm process that runs one sample at a time.
+    """The warm process that runs one job at a time.
 
-    It keeps one judge process (forked once, before any test code exists)
-    and forks a fresh candidate per sample.
+    It keeps one judge process (forked before any test code exists) and forks
+    a fresh candidate per sample.
     """
 
-    def __init__(self, judge_in: int, verdict_out: int, isolation: str, nobody: bool) -> None:
-        self.judge_in, self.verdict_out = judge_in, verdict_out
-        self.isolation, self.nobody = isolation, nobody
+    def __init__(self, judge_in: int, result_out: int, isolation: str, nobody: bool,
+                 entry: Callable[..., dict[str, Any]]) -> None:
+        self.judge_in, self.result_out = judge_in, result_out
+        self.isolation, self.nobody, self.entry = isolation, nobody, entry
         self.devnull = os.open(os.devnull, os.O_RDWR)
-        self.judge_pid = 0
+        self.judge_pid = self.template_pid = 0
         self.judge_sock: socket.socket | None = None
+        self.template_sock: socket.socket | None = None
         self.unreaped = 0
         self.rebinds: dict[str, str] = {}
+        self.handlers: dict[str, Callable[[Any], Any]] = {
+            "call": self._run_call, "judge_only": self._run_judge_only, "measure": self._run_measure}
 
     # -- judge ---------------------------------------------------------------
-    def _start_judge(self) -> None:
+    def start_judge(self) -> None:
         mine, theirs = socket.socketpair()
         pid = os.fork()
         if pid:
@@ -148,55 +189,334 @@ class Zygote:
             mine.close()
             for fd in (0, 1, 2):
                 os.dup2(self.devnull, fd)  # test code that prints must not touch the report channel
-            _set_limits({"memory_mb": 8192, "file_mb": 64, "open_files": 256}, for_candidate=False)
-            _judge_loop(theirs, self.judge_in, self.verdict_out)
+            _set_limits(JUDGE_LIMITS, for_candidate=False)
+            _judge_loop(theirs, self.judge_in, self.result_out, self.entry)
         finally:
             os._exit(0)
 
     def _stop_judge(self) -> None:
-        if self.judge_pid:
+        if self.judge_pid and self.judge_sock is not None:
             _kill(self.judge_pid)
-            os.waitpid(self.judge_pid, 0)
+            try:
+                os.waitpid(self.judge_pid, 0)
+            except ChildProcessError:
+                pass  # it died and was reaped already
             self.judge_sock.close()
             self.judge_pid, self.judge_sock = 0, None
 
     # -- candidate -----------------------------------------------------------
-    def _start_candidate(self, job: dict[str, Any], keep: dict[int, int]) -> int:
-        """Fork the candidate: in full isolation, PID 1 of new PID, mount and
-        IPC namespaces. It serves calls, or with ``measure`` in the job, runs
-        the measuring run under valgrind."""
-        if self.isolation == "full":
-            pid = linux.fork_into(linux.CLONE_NEWPID | linux.CLONE_NEWNS | linux.CLONE_NEWIPC)
-        else:
-            pid = os.fork()
+    def start_template(self) -> None:
+        """Fork the template: the idle process every candidate is cloned from."""
+        mine, theirs = socket.socketpair()
+        spawner = Spawner(self.isolation, self.nobody, self.rebinds, self.devnull)
+        pid = os.fork()
         if pid:
-            return pid
+            theirs.close()
+            self.template_pid, self.template_sock = pid, mine
+            return
         try:
-            self._enter_sandbox(job["limits"], keep)
-            if "measure" in job:
-                _exec_measure(job["measure"])
-            sys.stdin = open(0, "r", closefd=False)
-            sys.stdout = open(1, "w", closefd=False, buffering=1)
-            sys.stderr = open(2, "w", closefd=False, buffering=1)
-            candidate.serve(job["program"], job.get("filename", "solution.py"), 3, 4, job.get("as_main", False))
+            mine.close()
+            if self.judge_sock is not None:
+                self.judge_sock.close()
+            for fd in (0, 1, 2):
+                os.dup2(self.devnull, fd)  # not the zygote's channels
+            for fd in (3, 4):
+                os.close(fd)
+            spawner.loop(theirs)
+        finally:
+            os._exit(0)
+
+    def _stop_template(self) -> None:
+        if self.template_pid and self.template_sock is not None:
+            self.template_sock.close()
+            _kill(self.template_pid)
+            try:
+                os.waitpid(self.template_pid, 0)
+            except ChildProcessError:
+                pass
+            self.template_pid, self.template_sock = 0, None
+
+    def _spawn(self, keep: dict[int, int], job: dict[str, Any], job_w: int) -> tuple[int, int]:
+        """Have the template clone a candidate with the descriptors ``keep``
+        (its number -> ours), and send it ``job`` through ``job_w``, the
+        write end of what becomes its descriptor 3. Returns its pid (a child
+        of this process) and the read end of its set-up pipe (see Spawner)."""
+        if self.template_sock is None:
+            raise RuntimeError("the template was stopped")
+        setup_r, setup_w = os.pipe()
+        try:
+            socket.send_fds(self.template_sock, [",".join(map(str, keep)).encode()], [setup_w, *keep.values()])
+            data = self.template_sock.recv(_PID.size)
+            if len(data) != _PID.size:
+                raise RuntimeError("the template is gone")
+        finally:
+            os.close(setup_w)
+        wire.write_frame(job_w, job)
+        return _PID.unpack(data)[0], setup_r
+
+    # -- jobs ----------------------------------------------------------------
+    def _run_call(self, job: CallJob) -> CallReport:
+        """A sample: a fresh candidate serving the judge's calls."""
+        if self.judge_sock is None:
+            raise RuntimeError("the judge was stopped")
+        limits = job["limits"]
+        check_limits(limits)
+        started = time.monotonic()
+        req_r, req_w = os.pipe()
+        resp_r, resp_w = os.pipe()
+        out_r, out_w = os.pipe()
+        err_r, err_w = os.pipe()
+        program, filename, as_main = job["program"], job["filename"], job["as_main"]
+        # The job goes first down the request pipe: the candidate reads it
+        # before the judge, who is handed that pipe only now, writes a request.
+        cand_pid, setup_r = self._spawn({0: self.devnull, 1: out_w, 2: err_w, 3: req_r, 4: resp_w},
+                                        {"role": "serve", "limits": limits, "program": program,
+                                         "filename": filename, "as_main": as_main}, req_w)
+        spawned = time.monotonic()
+        socket.send_fds(self.judge_sock, [_PID.pack(cand_pid)], [req_w, resp_r])
+        for fd in (req_r, req_w, resp_r, resp_w, out_w, err_w):
+            os.close(fd)
+        guard = started + job["guard"]
+        heads = {out_r: bytearray(), err_r: bytearray()}
+        tails = {out_r: bytearray(), err_r: bytearray()}
+        counts = {out_r: 0, err_r: 0}
+        judge_fd = self.judge_sock.fileno()
+        output_limit = guard_hit = judge_lost = candidate_gone = False
+        open_fds = [out_r, err_r, judge_fd]
+        cap = limits["output_bytes"]
+        judge_done = False
+        while not judge_done:
+            left = guard - time.monotonic()
+            if left <= 0:
+                guard_hit = True
+                break
+            for fd in select.select(open_fds, [], [], left)[0]:
+                if fd == judge_fd:
+                    judge_done = True
+                    note = self.judge_sock.recv(1)
+                    judge_lost = note not in (b"D", b"X")
+                    candidate_gone = note == b"X"
+                    continue
+                chunk = os.read(fd, 1 << 16)
+                if not chunk:
+                    open_fds.remove(fd)
+                    continue
+                _keep(chunk, heads[fd], tails[fd], counts, fd)
+                if counts[out_r] + counts[err_r] > cap and not output_limit:
+                    output_limit = True
+                    _kill(cand_pid)
+        ended = time.monotonic()
+        setup_failed = _setup_outcome(setup_r)  # before the candidate is killed below
+        # A candidate that ended by itself is a zombie now and tells how it
+        # ended; one still waiting for calls is killed and reaped after the
+        # report is sent, off the critical path.
+        exited = False
+        if candidate_gone:
+            # The judge saw the candidate's channel close: it is gone or going
+            # (say, a crash); give the kernel a moment so its exit status is known.
+            cand_fd = os.pidfd_open(cand_pid)
+            exited = bool(select.select([cand_fd], [], [], 0.5)[0])
+            os.close(cand_fd)
+        reaped, cstatus, usage = os.wait4(cand_pid, 0 if exited else os.WNOHANG)
+        cpu: float | None = None
+        maxrss: int | None = None
+        exit_code: int | None = None
+        if reaped:
+            exit_code = os.waitstatus_to_exitcode(cstatus)
+            cpu, maxrss = round(usage.ru_utime + usage.ru_stime, 6), usage.ru_maxrss
+        else:
+            cpu = _cpu_seconds(cand_pid)
+            _kill(cand_pid)
+            self.unreaped = cand_pid
+        if guard_hit or judge_lost:
+            # The judge channel is out of step now: the pool retires this worker.
+            self._stop_judge()
+        for fd in (out_r, err_r):
+            _drain(fd, heads[fd], tails[fd], counts)
+            os.close(fd)
+        return {
+            "setup_failed": setup_failed,
+            "exit": exit_code, "cpu": cpu, "maxrss_kb": maxrss,
+            "stdout": _describe_stream(heads[out_r], tails[out_r], counts[out_r]),
+            "stderr": _describe_stream(heads[err_r], tails[err_r], counts[err_r]),
+            "output_limit": output_limit, "guard_hit": guard_hit, "judge_lost": judge_lost,
+            "wall": round(ended - started, 6), "spawn": round(spawned - started, 6),
+        }
+
+    def _run_judge_only(self, job: JudgeOnlyJob) -> JudgeOnlyReport:
+        """The judge runs its job with no candidate (trusted code)."""
+        if self.judge_sock is None:
+            raise RuntimeError("the judge was stopped")
+        started = time.monotonic()
+        socket.send_fds(self.judge_sock, [_PID.pack(0)], [])
+        ready = select.select([self.judge_sock], [], [], job["guard"])[0]
+        guard_hit = not ready
+        judge_lost = bool(ready) and self.judge_sock.recv(1) not in (b"D", b"X")
+        if guard_hit or judge_lost:
+            self._stop_judge()
+        return {"guard_hit": guard_hit, "judge_lost": judge_lost, "wall": round(time.monotonic() - started, 6)}
+
+    def _run_measure(self, job: MeasureJob) -> MeasureReport:
+        """Count the work of one program under valgrind, sandboxed like a candidate.
+
+        Valgrind writes its count to a descriptor it reserves for itself, out
+        of reach of the program it runs, so the program cannot forge the number.
+        """
+        limits = job["limits"]
+        check_limits(limits)
+        log_r, log_w = os.pipe()
+        out_r, out_w = os.pipe()
+        err_r, err_w = os.pipe()
+        started = time.monotonic()
+        # The log goes to the highest descriptor the limit allows: valgrind
+        # reserves the top ones for itself and refuses the program any use of them.
+        log_fd = limits["open_files"] - 1
+        spec = job["spec"]
+        job_r, job_w = os.pipe()
+        try:
+            pid, setup_r = self._spawn({0: self.devnull, 1: out_w, 2: err_w, 3: job_r, log_fd: log_w},
+                                       {"role": "measure", "limits": limits, "spec": spec, "log_fd": log_fd}, job_w)
+        finally:
+            os.close(job_r)
+            os.close(job_w)
+        for fd in (log_w, out_w, err_w):
+            os.close(fd)
+        log = bytearray()
+        sizes = {out_r: 0, err_r: 0}
+        open_fds = {log_r, out_r, err_r}
+        guard = started + job["guard"]
+        guard_hit = output_limit = False
+        while open_fds:
+            left = guard - time.monotonic()
+            if left <= 0:
+                guard_hit = True
+                break
+            for fd in select.select(list(open_fds), [], [], left)[0]:
+                chunk = os.read(fd, 1 << 16)
+                if not chunk:
+                    open_fds.discard(fd)
+                elif fd == log_r:
+                    log += chunk[: max(0, (1 << 20) - len(log))]
+                else:
+                    sizes[fd] += len(chunk)
+                    if sum(sizes.values()) > limits["output_bytes"] and not output_limit:
+                        output_limit = True
+                        _kill(pid)
+        setup_failed = _setup_outcome(setup_r)
+        _kill(pid)
+        _, status, usage = os.wait4(pid, 0)
+        for fd in (log_r, out_r, err_r):
+            os.close(fd)
+        text = log.decode(errors="replace")
+        return {"setup_failed": setup_failed, "instructions": _instruction_count(text), "exit": os.waitstatus_to_exitcode(status),
+                "timed_out": guard_hit, "output_limit": output_limit, "log_tail": text[-1500:],
+                "cpu": round(usage.ru_utime + usage.ru_stime, 6), "wall": round(time.monotonic() - started, 6)}
+
+    def reap(self) -> None:
+        """Wait for the last candidate to be gone (its whole PID namespace with it)."""
+        if self.unreaped:
+            try:
+                os.wait4(self.unreaped, 0)
+            except ChildProcessError:
+                pass
+            self.unreaped = 0
+        _reap_all()
+
+    def serve(self) -> None:
+        """Run jobs until the control channel closes, then end the judge and
+        reap every child, so nothing is left for the host to clean up."""
+        try:
+            while True:
+                try:
+                    job = wire.read_frame(0)
+                except wire.WireError:
+                    return
+                handler = self.handlers.get(str(job.get("kind"))) if isinstance(job, dict) else None
+                try:
+                    if handler is None:
+                        raise ValueError(f"unknown job kind {job.get('kind') if isinstance(job, dict) else job!r}")
+                    report = handler(job)
+                except Exception as exc:  # noqa: BLE001 - reported; the pool replaces this worker
+                    wire.write_frame(1, {"worker_error": f"{type(exc).__name__}: {exc}"})
+                    return
+                wire.write_frame(1, report)
+                self.reap()
+        finally:
+            self._stop_judge()
+            self._stop_template()
+            self.reap()
+
+
+class Spawner:
+    """Clones candidates: the template process's only work.
+
+    The template is forked from the zygote once, after the candidate's code
+    paths were warmed up there, and then does nothing but this, so it
+    writes almost no memory: a candidate cloned from it shares pages with an
+    idle process, and the busy zygote (which watches every sample) shares
+    none with candidates, so neither pays copy-on-write faults for the
+    other. CLONE_PARENT makes each candidate the zygote's child, so the
+    zygote reaps it and learns how it ended.
+
+    A candidate reads its job from a pipe, sets itself up, writes ``+`` on
+    its set-up pipe (or ``-`` and why it could not), closes it, and only
+    then runs the program: the program can neither forge nor hide a set-up
+    failure, which is the evaluator's, never the program's.
+    """
+
+    def __init__(self, isolation: str, nobody: bool, rebinds: dict[str, str], devnull: int) -> None:
+        self.isolation, self.nobody, self.rebinds, self.devnull = isolation, nobody, rebinds, devnull
+        flags = linux.CLONE_NEWPID | linux.CLONE_NEWNS | linux.CLONE_NEWIPC if isolation == "full" else 0
+        self.flags = flags | linux.CLONE_PARENT
+
+    def loop(self, sock: socket.socket) -> None:
+        while True:
+            try:
+                header, fds, _, _ = socket.recv_fds(sock, 256, 16)
+            except OSError:
+                return
+            if not header:
+                return
+            pid = linux.fork_into(self.flags)
+            if pid == 0:
+                sock.close()
+                self._candidate(header, fds)
+            for fd in fds:
+                os.close(fd)
+            sock.sendall(_PID.pack(pid))
+
+    def _candidate(self, header: bytes, fds: list[int]) -> None:
+        """In a new candidate: place descriptors, read the job on 3, set up,
+        run the job; never returns."""
+        status_fd = fds[0]
+        try:
+            try:
+                keep = dict(zip(map(int, header.split(b",")), fds[1:]))
+                keep[SETUP_FD] = status_fd
+                _place_descriptors(keep)
+                status_fd = SETUP_FD
+                job = wire.read_frame(3)
+                self._enter_sandbox(job["limits"])
+                os.write(status_fd, b"+")
+                os.close(status_fd)
+            except BaseException as exc:  # noqa: BLE001 - told to the zygote, never to the program
+                os.write(status_fd, f"-{type(exc).__name__}: {exc}".encode()[:1000])
+                os._exit(SETUP_FAILED)
+            if job["role"] == "serve":
+                candidate.serve(job["program"], job["filename"], 3, 4, job["as_main"])
+            elif job["role"] == "measure":
+                os.close(3)
+                _exec_measure(job["spec"], job["log_fd"])
         finally:
             os._exit(70)
 
-    def _enter_sandbox(self, limits: dict[str, Any], keep: dict[int, int]) -> None:
-        """In a freshly forked candidate: descriptors, scratch folders, limits, identity, environment."""
-        for target, fd in keep.items():
-            os.dup2(fd, target)
-        edges = sorted(keep) + [1 << 16]
-        for low, high in zip(edges, edges[1:]):
-            os.closerange(low + 1, high)
+    def _enter_sandbox(self, limits: LimitsWire) -> None:
+        """In a freshly cloned candidate: scratch folders, limits, identity, environment."""
         os.setsid()
         if self.isolation == "full":
             rootfs.private_scratch(limits["tmpfs_mb"], self.rebinds)
-        try:
-            with open("/proc/self/oom_score_adj", "w") as fh:
-                fh.write("1000")
-        except OSError:
-            pass
+        with open("/proc/self/oom_score_adj", "w") as fh:
+            fh.write("1000")
         os.chdir("/sandbox" if self.isolation == "full" else "/tmp")
         _set_limits(limits, for_candidate=True)
         if self.isolation == "full":
@@ -212,232 +532,59 @@ class Zygote:
         os.environ.update(CLEAN_ENV if self.isolation == "full" else dict(CLEAN_ENV, HOME="/tmp"))
         signal.signal(signal.SIGPIPE, signal.SIG_DFL)
 
-    def _run_measure(self, job: dict[str, Any]) -> dict[str, Any]:
-        """Count the work of one program under valgrind, sandboxed like a candidate.
 
-        Valgrind writes its count to a pipe it keeps in its own reserved
-        descriptors, out of reach of the program it runs, so the program
-        cannot forge the number.
-        """
-        log_r, log_w = os.pipe()
-        out_r, out_w = os.pipe()
-        err_r, err_w = os.pipe()
-        started = time.monotonic()
-        # The log goes to the highest descriptor the limit allows: valgrind
-        # reserves the top ones for itself and refuses the program any use of
-        # them, so the count it writes there cannot be forged.
-        log_fd = job["limits"]["open_files"] - 1
-        job["measure"]["log_fd"] = log_fd
-        pid = self._start_candidate(job, {0: self.devnull, 1: out_w, 2: err_w, log_fd: log_w})
-        for fd in (log_w, out_w, err_w):
-            os.close(fd)
-        log = bytearray()
-        sizes = {out_r: 0, err_r: 0}
-        open_fds = {log_r, out_r, err_r}
-        guard = started + job["guard_seconds"]
-        guard_hit = output_limit = False
-        while open_fds:
-            left = guard - time.monotonic()
-            if left <= 0:
-                guard_hit = True
-                break
-            for fd in select.select(list(open_fds), [], [], left)[0]:
-                chunk = os.read(fd, 1 << 16)
-                if not chunk:
-                    open_fds.discard(fd)
-                elif fd == log_r:
-                    log += chunk[: max(0, (1 << 20) - len(log))]
-                else:
-                    sizes[fd] += len(chunk)
-                    if sum(sizes.values()) > job["limits"]["output_bytes"] and not output_limit:
-                        output_limit = True
-                        _kill(pid)
-        _kill(pid)
-        _, status, usage = os.wait4(pid, 0)
-        for fd in (log_r, out_r, err_r):
-            os.close(fd)
-        text = log.decode(errors="replace")
-        return {"instructions": _instruction_count(text), "exit": os.waitstatus_to_exitcode(status),
-                "timed_out": guard_hit, "output_limit": output_limit, "log_tail": text[-1500:],
-                "cpu": round(usage.ru_utime + usage.ru_stime, 6), "wall": round(time.monotonic() - started, 6)}
-
-    # -- one sample ----------------------------------------------------------
-    def run(self, job: dict[str, Any]) -> dict[str, Any]:
-        if not self.judge_pid:
-            self._start_judge()
-        if job.get("in_judge"):
-            return self._run_in_judge(job)
-        if "measure" in job:
-            return self._run_measure(job)
-        limits = job["limits"]
-        req_r, req_w = os.pipe()
-        resp_r, resp_w = os.pipe()
-        out_r, out_w = os.pipe()
-        err_r, err_w = os.pipe()
-        started = time.monotonic()
-        socket.send_fds(self.judge_sock, [b"B"], [req_w, resp_r])
-        cand_pid = self._start_candidate(job, {0: self.devnull, 1: out_w, 2: err_w, 3: req_r, 4: resp_w})
-        self.judge_sock.sendall(struct.pack(">Q", cand_pid))  # the judge watches its CPU time
-        for fd in (req_r, req_w, resp_r, resp_w, out_w, err_w):
-            os.close(fd)
-        guard = started + job["guard_seconds"]
-        heads = {out_r: bytearray(), err_r: bytearray()}
-        tails = {out_r: bytearray(), err_r: bytearray()}
-        counts = {out_r: 0, err_r: 0}
-        judge_fd = self.judge_sock.fileno()
-        output_limit = guard_hit = judge_lost = candidate_gone = False
-        open_fds = {out_r, err_r}
-        judge_done = False
-        while not judge_done:
-            left = guard - time.monotonic()
-            if left <= 0:
-                guard_hit = True
-                break
-            ready, _, _ = select.select(list(open_fds) + [judge_fd], [], [], left)
-            for fd in ready:
-                if fd == judge_fd:
-                    judge_done = True
-                    note = self.judge_sock.recv(1)
-                    judge_lost = note not in (b"D", b"X")
-                    candidate_gone = note == b"X"
-                    continue
-                chunk = os.read(fd, 1 << 16)
-                if not chunk:
-                    open_fds.discard(fd)
-                    continue
-                _keep(chunk, heads[fd], tails[fd], counts, fd)
-                if counts[out_r] + counts[err_r] > limits["output_bytes"] and not output_limit:
-                    output_limit = True
-                    _kill(cand_pid)
-        # A candidate that ended by itself is a zombie now and tells how it
-        # ended; one still waiting for calls is killed and reaped after the
-        # report is sent, off the critical path.
-        exited = False
-        if candidate_gone:
-            # The judge saw the candidate's channel close: it is gone or going
-            # (say, a crash); give the kernel a moment so its exit status is known.
-            # (a pidfd works on a zombie too, so it is only opened when needed)
-            cand_fd = os.pidfd_open(cand_pid)
-            exited = bool(select.select([cand_fd], [], [], 0.5)[0])
-            os.close(cand_fd)
-        reaped, cstatus, usage = os.wait4(cand_pid, 0 if exited else os.WNOHANG)
-        cpu = maxrss = None
-        exit_code = None
-        if reaped:
-            exit_code = os.waitstatus_to_exitcode(cstatus)
-            cpu, maxrss = round(usage.ru_utime + usage.ru_stime, 6), usage.ru_maxrss
-        else:
-            cpu = _cpu_seconds(cand_pid)
-            _kill(cand_pid)
-            self.unreaped = cand_pid
-        if guard_hit or judge_lost:
-            self._stop_judge()  # a fresh judge starts with the next sample
-        for fd in (out_r, err_r):
-            _drain(fd, heads[fd], tails[fd], counts)
-            os.close(fd)
-        return {
-            "candidate_exit": exit_code,
-            "candidate_cpu": cpu,
-            "candidate_maxrss_kb": maxrss,
-            "stdout": _describe_stream(heads[out_r], tails[out_r], counts[out_r]),
-            "stderr": _describe_stream(heads[err_r], tails[err_r], counts[err_r]),
-            "output_limit": output_limit,
-            "guard_hit": guard_hit,
-            "judge_lost": judge_lost,
-            "wall": round(time.monotonic() - started, 6),
-        }
-
-    def _run_in_judge(self, job: dict[str, Any]) -> dict[str, Any]:
-        """Trusted code (a task's reference solution) runs inside the judge, no candidate."""
-        started = time.monotonic()
-        socket.send_fds(self.judge_sock, [b"R"], [])
-        ready, _, _ = select.select([self.judge_sock], [], [], job["guard_seconds"])
-        guard_hit = not ready
-        judge_lost = bool(ready) and self.judge_sock.recv(1) != b"D"
-        if guard_hit or judge_lost:
-            self._stop_judge()
-        return {"guard_hit": guard_hit, "judge_lost": judge_lost, "output_limit": False,
-                "wall": round(time.monotonic() - started, 6)}
-
-    def reap(self) -> None:
-        """Wait for the last candidate to be gone (its whole PID namespace with it)."""
-        if self.unreaped:
-            try:
-                os.wait4(self.unreaped, 0)
-            except ChildProcessError:
-                pass
-            self.unreaped = 0
-        _reap_all()
-
-    def serve(self) -> None:
-        """Run samples until the control channel closes, then end the judge
-        and reap every child, so nothing is left for the host to clean up."""
-        try:
-            self._serve()
-        finally:
-            self._stop_judge()
-            self.reap()
-
-    def _serve(self) -> None:
-        while True:
-            try:
-                job = wire.read_frame(0)
-            except wire.WireError:
-                return
-            try:
-                report = self.run(job)
-            except Exception as exc:  # noqa: BLE001 - reported; the pool restarts this worker
-                wire.write_frame(1, {"worker_error": f"{type(exc).__name__}: {exc}"})
-                return
-            wire.write_frame(1, report)
-            self.reap()
+def _place_descriptors(keep: dict[int, int]) -> None:
+    """Make each ``keep`` target number refer to its descriptor, and close every other."""
+    # Out of the way first, so that no descriptor is overwritten before it is placed.
+    moved = {target: fcntl.fcntl(fd, fcntl.F_DUPFD, 256) for target, fd in keep.items()}
+    for target, fd in moved.items():
+        os.dup2(fd, target)
+    edges = [-1] + sorted(keep) + [1 << 16]
+    for low, high in zip(edges, edges[1:]):
+        if low + 1 < high:  # closerange(n, n) would close every descriptor (close_range(n, n - 1))
+            os.closerange(low + 1, high)
 
 
-def _judge_loop(sock: socket.socket, judge_in: int, verdict_out: int) -> None:
-    """The judge process: one sample per begin message from the zygote."""
+def _judge_loop(sock: socket.socket, judge_in: int, result_out: int, entry: Callable[..., dict[str, Any]]) -> None:
+    """The judge process: one job per hand-off from the zygote."""
+    jobs = wire.FrameReader(judge_in)  # only this process reads the judge channel
     while True:
         try:
-            _, fds, _, _ = socket.recv_fds(sock, 1, 2)
+            data, fds, _, _ = socket.recv_fds(sock, _PID.size, 2)
         except OSError:
             return
-        if len(fds) not in (0, 2):
+        if len(data) != _PID.size or len(fds) not in (0, 2):
             return
+        (pid,) = _PID.unpack(data)
+        channel = CandidateChannel(fds[0], fds[1], pid) if fds else None
         try:
-            job = wire.read_frame(judge_in)
-            if fds:
-                pid = _PidFromZygote(sock)
-                verdict = judge_mod.judge(job, fds[0], fds[1], pid)
-                pid()  # always read it, so the next message lines up
-            else:
-                verdict = judge_mod.judge_in_process(job)
-        except judge_mod.CandidateFatal as exc:
-            verdict = {"status": exc.status, "failure": {"message": exc.message, "input": exc.call}}
-        except BaseException as exc:  # noqa: BLE001 - any judge crash is the evaluator's failure
-            verdict = {"status": "infra_error",
-                       "failure": {"message": f"judge crashed: {type(exc).__name__}: {exc}"}}
+            job = jobs.read()
+            result = entry(job, channel)
+        except BaseException as exc:  # noqa: BLE001 - a crash of the judge is the evaluator's failure
+            result = {"judge_crashed": f"{type(exc).__name__}: {exc}"}
         finally:
+            if channel is not None:
+                channel.close()
             for fd in fds:
                 os.close(fd)
-        wire.write_frame(verdict_out, verdict)
-        sock.send(b"X" if verdict.get("candidate_gone") else b"D")
+        wire.write_frame(result_out, result)
+        sock.send(b"X" if result.get("candidate_gone") else b"D")
 
 
-class _PidFromZygote:
-    """The candidate's pid, which the zygote sends once it has cloned it; read on first use."""
-
-    def __init__(self, sock: socket.socket) -> None:
-        self.sock, self.pid = sock, None
-
-    def __call__(self) -> int:
-        if self.pid is None:
-            data = b""
-            while len(data) < 8:
-                chunk = self.sock.recv(8 - len(data))
-                if not chunk:
-                    raise OSError("the zygote went away")
-                data += chunk
-            self.pid = struct.unpack(">Q", data)[0]
-        return self.pid
+def _setup_outcome(setup_r: int) -> str | None:
+    """Why the candidate could not be set up, or None (it was, or it is still
+    at it because the judge needed nothing of it). Closes the pipe."""
+    try:
+        os.set_blocking(setup_r, False)
+        try:
+            said = os.read(setup_r, 1024)
+        except BlockingIOError:
+            return None
+    finally:
+        os.close(setup_r)
+    if said[:1] == b"+":
+        return None
+    return said[1:].decode(errors="replace") or "the candidate ended before it was set up"
 
 
 def _cpu_seconds(pid: int) -> float | None:
@@ -450,13 +597,13 @@ def _cpu_seconds(pid: int) -> float | None:
         return None
 
 
-def _exec_measure(spec: dict[str, Any]) -> None:
+def _exec_measure(spec: Any, log_fd: int) -> None:
     """Replace this process with valgrind counting the measuring run; never returns."""
     with open("/sandbox/measure.json", "w") as fh:
         json.dump({"program": spec["program"], "entry_point": spec["entry_point"], "calls": spec["calls"]}, fh)
     linux.personality(linux.ADDR_NO_RANDOMIZE)  # the same count every time: no address randomisation
     argv = [spec["valgrind"], "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null",
-            f"--log-fd={spec['log_fd']}", "--vgdb=no", spec["python"], "-S", "-s", "-c", spec["runner"]]
+            f"--log-fd={log_fd}", "--vgdb=no", spec["python"], "-S", "-s", "-c", spec["runner"]]
     env = dict(os.environ, PYTHONHASHSEED="0")  # and the same dict and set order
     os.execve(spec["valgrind"], argv, env)
 
@@ -506,6 +653,7 @@ def _drain(fd: int, head: bytearray, tail: bytearray, counts: dict[int, int]) ->
 
 
 def _reap_all() -> None:
+    """Reap every child that has ended (never waiting)."""
     while True:
         try:
             pid, _ = os.waitpid(-1, os.WNOHANG)
@@ -515,7 +663,7 @@ def _reap_all() -> None:
             return
 
 
-def _describe_stream(head: bytearray, tail: bytearray, count: int) -> dict[str, Any]:
+def _describe_stream(head: bytearray, tail: bytearray, count: int) -> Any:
     """The first and last bytes a stream carried, and how many in all."""
     if count <= len(head):
         return {"head": head.decode(errors="replace"), "tail": "", "bytes": count}
@@ -526,19 +674,26 @@ def main() -> None:
     """Entry point of the worker process; argv[1] is a JSON config."""
     config = json.loads(sys.argv[1])
     # Fixed numbers 3 and 4, so that every per-sample descriptor is above them.
-    high = [fcntl.fcntl(config[k], fcntl.F_DUPFD, 10) for k in ("judge_in", "verdict_out")]
-    for fd in (config["judge_in"], config["verdict_out"]):
+    high = [fcntl.fcntl(config[k], fcntl.F_DUPFD, 10) for k in ("judge_in", "result_out")]
+    for fd in (config["judge_in"], config["result_out"]):
         os.close(fd)
     for fixed, fd in zip((3, 4), high):
         os.dup2(fd, fixed)
         os.close(fd)
-    judge_in, verdict_out = 3, 4
+    judge_in, result_out = 3, 4
     if config.get("cpu") is not None:
         os.sched_setaffinity(0, {config["cpu"]})
     isolation = config["isolation"]
     _preload()
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    try:
+        # Before the namespaces: installed packages are hidden from then on.
+        entry = load_entry(config["judge"])
+    except Exception as exc:  # noqa: BLE001 - told to the pool, which refuses to start
+        wire.write_frame(1, {"error": f"cannot load the judge {config['judge']!r}: {type(exc).__name__}: {exc}"})
+        sys.exit(3)
     nobody = False
+    plan = None
     if isolation == "full":
         try:
             plan = rootfs.plan_root(tuple(config.get("extra_binds", ())))
@@ -566,12 +721,21 @@ def main() -> None:
             os._exit(3)
     linux.prctl(linux.PR_SET_DUMPABLE, 0)
     linux.prctl(linux.PR_SET_CHILD_SUBREAPER, 1)
+    # Candidates write through the zygote's own stream objects (fd 1 and 2 are
+    # theirs after the fork): line-buffered, so what a killed program printed
+    # up to its last line is not lost in a buffer.
+    for stream in (sys.stdout, sys.stderr):
+        stream.reconfigure(line_buffering=True)  # type: ignore[union-attr]
+    zygote = Zygote(judge_in, result_out, isolation, nobody, entry)
+    if plan is not None:
+        zygote.rebinds = plan.rebinds
+    candidate.warm_up()
     # Objects that exist now live in every fork: keep the garbage collector of a
     # candidate from walking (and so copying the pages of) all of them.
+    gc.collect()
     gc.freeze()
-    zygote = Zygote(judge_in, verdict_out, isolation, nobody)
-    if isolation == "full":
-        zygote.rebinds = plan.rebinds
+    zygote.start_judge()
+    zygote.start_template()
     wire.write_frame(1, {"ready": {"isolation": isolation, "candidate_uid": NOBODY if nobody else os.getuid()}})
     zygote.serve()
     os._exit(0)

@@ -23,7 +23,7 @@ import secrets
 import threading
 import time
 from collections import Counter, deque
-from typing import Any, Optional
+from typing import Any, Optional, Sequence
 
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
@@ -31,9 +31,13 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from .. import feedback as feedback_mod
 from .. import rewards as rewards_mod
-from ..integrations.openrlhf import _label_row, response_of
-from ..integrations.scoring import Scorer, TaskNotFound
-from ..types import Task, Verdict
+from ..extract import response_of
+from ..scoring import ascore_rows
+from ..scoring.local import LocalScorer
+from ..tasks.errors import TaskNotFound
+from ..tasks.rows import row_from_label
+from ..scoring.shapes import openrlhf_result
+from ..types import CompileError, EvaluatorFailed, IOCase, Status, Task, TaskKind, Verdict
 
 MAX_CODE = 200_000
 
@@ -121,11 +125,11 @@ class Metrics:
         self.latency: deque[float] = deque(maxlen=5000)
         self._lock = threading.Lock()
 
-    def record(self, route: str, seconds: float, verdicts: list[Verdict]) -> None:
+    def record(self, route: str, seconds: float, verdicts: Sequence[Verdict | None]) -> None:
         with self._lock:
             self.requests[route] += 1
             self.latency.append(seconds)
-            self.statuses.update(v.status for v in verdicts)
+            self.statuses.update(v.status.value for v in verdicts if v is not None)
 
     def quantile(self, q: float) -> float:
         with self._lock:
@@ -139,7 +143,7 @@ def verdict_view(v: Verdict) -> dict[str, Any]:
     return d
 
 
-def create_app(scorer: Scorer, token: str | None = None, max_batch: int = 512, queue: int = 1024,
+def create_app(scorer: LocalScorer, token: str | None = None, max_batch: int = 512, queue: int = 1024,
                max_body: int = 8 << 20) -> FastAPI:
     """The service over ``scorer``'s pool. Limits: ``max_batch`` items per
     request (413 beyond), ``max_body`` bytes per body (413), ``queue`` samples
@@ -171,7 +175,7 @@ def create_app(scorer: Scorer, token: str | None = None, max_batch: int = 512, q
             while True:
                 done, _ = await asyncio.wait({gathered}, timeout=0.25)
                 if done:
-                    return gathered.result()
+                    return list(gathered.result())
                 if await request.is_disconnected():
                     for f in futures:
                         f.cancel()
@@ -186,9 +190,9 @@ def create_app(scorer: Scorer, token: str | None = None, max_batch: int = 512, q
             if item.task_id is not None:
                 row.setdefault("task_id", item.task_id)
             try:
-                out.append((scorer.task_for(row), item.code))
+                out.append((scorer.resolve(row), item.code))
             except TaskNotFound as exc:
-                raise HTTPException(422, f"items[{i}]: {exc.args[0]}") from None
+                raise HTTPException(422, f"items[{i}]: {exc}") from None
         return out
 
     @app.post("/v1/verify", dependencies=[Depends(check_token)])
@@ -220,20 +224,19 @@ def create_app(scorer: Scorer, token: str | None = None, max_batch: int = 512, q
         if n > max_batch:
             raise HTTPException(413, f"at most {max_batch} queries per request")
         prompts = body.prompts or [""] * n
-        items = []
-        for i, (q, p, label) in enumerate(zip(body.query, prompts, body.labels)):
-            try:
-                items.append((scorer.task_for(_label_row(label)), response_of(q, p)))
-            except TaskNotFound as exc:
-                raise HTTPException(422, f"labels[{i}]: {exc.args[0]}") from None
+        rows = [row_from_label(label) for label in body.labels]
+        replies = [response_of(q, p) for q, p in zip(body.query, prompts)]
+        try:
+            admission.enter(n)
+        except Overloaded:
+            raise HTTPException(429, "the sandbox pool is saturated; retry later", headers={"Retry-After": "1"})
         start = time.monotonic()
-        verdicts = await judge(request, items)
+        try:
+            verdicts = await ascore_rows(scorer, rows, replies)
+        finally:
+            admission.leave(n)
         metrics.record("openrlhf", time.monotonic() - start, verdicts)
-        fn = rewards_mod.get("pass")
-        frac = rewards_mod.get("fraction")
-        return {"rewards": [fn(v) or 0.0 for v in verdicts],
-                "scores": [frac(v) or 0.0 for v in verdicts],
-                "extra_logs": {"infra_error": [float(v.status == "infra_error") for v in verdicts]}}
+        return openrlhf_result(verdicts, "pass")
 
     @app.post("/run_code", dependencies=[Depends(check_token)])
     async def run_code(body: RunCodeRequest, request: Request) -> dict[str, Any]:
@@ -244,28 +247,27 @@ def create_app(scorer: Scorer, token: str | None = None, max_batch: int = 512, q
         if body.files:
             return {"status": "SandboxError", "message": "files are not supported", "compile_result": None,
                     "run_result": None}
-        task = Task(task_id="run_code", kind="stdio", cases=[{"input": body.stdin or "", "output": None}],
+        task = Task(task_id="run_code", kind=TaskKind.STDIO, cases=(IOCase(body.stdin or "", None),),
                     time_limit=body.run_timeout, origin="inline")
         start = time.monotonic()
         (v,) = await judge(request, [(task, body.code)], raw=True)
         metrics.record("run_code", time.monotonic() - start, [v])
-        if v.status == "infra_error":
-            return {"status": "SandboxError", "message": (v.failure or {}).get("message", ""),
-                    "compile_result": None, "run_result": None}
-        run = (v.runs or [{}])[0]
-        run_status = {"timeout": "TimeLimitExceeded", "syntax_error": "Finished"}.get(v.status, "Finished")
-        if v.status in ("memory_limit", "output_limit", "killed"):
+        if v.status is Status.INFRA_ERROR:
+            message = v.failure.message if isinstance(v.failure, EvaluatorFailed) else ""
+            return {"status": "SandboxError", "message": message, "compile_result": None, "run_result": None}
+        run = v.runs[0] if v.runs else None
+        run_status = "TimeLimitExceeded" if v.status is Status.TIMEOUT else "Finished"
+        if v.status in (Status.MEMORY_LIMIT, Status.OUTPUT_LIMIT, Status.KILLED):
             run_status = "Error"
-        exit_code = run.get("exit")
-        if v.status == "syntax_error":
-            exit_code, stderr = 1, feedback_mod.render(v, "first_failure", hidden=False)
-        else:
-            stderr = run.get("stderr", v.stderr)
-        ok = v.status == "passed"
-        return {"status": "Success" if ok else "Failed", "message": "",
+        exit_code = run.exit if run is not None else None
+        stderr = run.stderr if run is not None else v.stderr
+        if isinstance(v.failure, CompileError):
+            exit_code, stderr = 1, v.failure.formatted or feedback_mod.render(v, "first_failure", hidden=False)
+        return {"status": "Success" if v.passed else "Failed", "message": "",
                 "compile_result": None,
-                "run_result": {"status": run_status, "return_code": exit_code, "stdout": run.get("stdout", v.stdout),
-                               "stderr": stderr, "execution_time": run.get("seconds", v.test_seconds)}}
+                "run_result": {"status": run_status, "return_code": exit_code,
+                               "stdout": run.stdout if run is not None else v.stdout, "stderr": stderr,
+                               "execution_time": run.seconds if run is not None else v.test_seconds}}
 
     @app.get("/healthz")
     async def healthz() -> dict[str, Any]:

@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any
+from typing import Any, Sequence
 
 import httpx
 
-from ..integrations.scoring import inline_task
-from ..types import Verdict
+from ..scoring import Row
+from ..tasks import load_benchmark
+from ..tasks.rows import resolve_row
+from ..types import Task, Verdict
 
 
 class ServiceError(RuntimeError):
@@ -90,32 +92,35 @@ class AsyncClient:
 
 
 class RemoteScorer:
-    """What the trainer adapters need of a scorer, done by a remote server.
+    """A scorer whose work a ``codeloop serve`` does.
 
-    Tasks are resolved by the server: :meth:`task_for` only keeps the row."""
+    Rows are resolved here, against ``tasks`` (default: HumanEval), and each
+    task travels inline with its sample, so the server needs no task table
+    and times each task by its content key, as a local scorer would.
+    ``workers`` is only a hint for callers that size batches.
+    """
 
-    def __init__(self, url: str, token: str | None = None) -> None:
+    def __init__(self, url: str, token: str | None = None, tasks: dict[str, Task] | None = None,
+                 workers: int = 8) -> None:
         self.client = Client(url, token)
-        self.url, self.token = url, token
+        self.url, self.token, self.workers = url, token, workers
+        self.tasks = tasks if tasks is not None else load_benchmark("humaneval")
 
-    def task_for(self, row: dict[str, Any]) -> dict[str, Any]:
-        task = {k: v for k, v in row.items() if k not in ("task_id", "task")}
-        item: dict[str, Any] = {"task_id": row.get("task_id")} if row.get("task_id") is not None else {}
-        inline = inline_task(row)
-        if inline is not None:
-            item["task"] = inline
-        elif {"test", "asserts", "cases"} & task.keys():
-            item["task"] = {k: v for k, v in task.items() if isinstance(v, (str, list, dict, int, float))}
-        return item
+    def resolve(self, row: Row) -> Task:
+        return resolve_row(self.tasks, row)
 
-    def judge_many(self, items: list[tuple[dict[str, Any], str]]) -> list[Verdict]:
-        results = self.client.verify([{**task, "code": reply} for task, reply in items])
+    @staticmethod
+    def _items(items: Sequence[tuple[Task, str]]) -> list[dict[str, Any]]:
+        return [{"task": task.to_record(), "code": reply} for task, reply in items]
+
+    def judge_many(self, items: Sequence[tuple[Task, str]]) -> list[Verdict]:
+        results = self.client.verify(self._items(items))
         return [Verdict.from_dict(r["verdict"]) for r in results]
 
-    async def ajudge_many(self, items: list[tuple[dict[str, Any], str]]) -> list[Verdict]:
+    async def ajudge_many(self, items: Sequence[tuple[Task, str]]) -> list[Verdict]:
         c = AsyncClient(self.url, self.token)
         try:
-            results = await c.verify([{**task, "code": reply} for task, reply in items])
+            results = await c.verify(self._items(items))
         finally:
             await c.aclose()
         return [Verdict.from_dict(r["verdict"]) for r in results]

@@ -1,14 +1,15 @@
-"""The error every input reader raises: it names the file, line and field."""
+"""The errors task readers raise."""
 
 from __future__ import annotations
 
+from ..jsonl import InputError
 
-class InputError(ValueError):
-    """Bad input: a message that names where (file:line) and what (field)."""
 
-    def __init__(self, message: str, path: str | None = None, line: int | None = None,
-                 field: str | None = None) -> None:
-        where = ":".join(str(x) for x in (path, line) if x is not None)
-        what = f"field '{field}': " if field else ""
-        super().__init__(f"{where}: {what}{message}" if where else f"{what}{message}")
-        self.path, self.line, self.field = path, line, field
+class TaskNotFound(KeyError):
+    """No task could be made from a dataset row (unknown id and no inline tests)."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else "no task"
+
+
+__all__ = ["InputError", "TaskNotFound"]

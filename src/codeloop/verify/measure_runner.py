@@ -8,9 +8,10 @@ codeloop subtracts the count of the same run with a do-nothing function.
 """
 
 import json
+from typing import Any
 
 
-def _rebuild(node):
+def _rebuild(node: Any) -> Any:
     t = type(node)
     if node is None or t in (bool, int, float, str):
         return node
@@ -22,13 +23,19 @@ def _rebuild(node):
     if tag == "complex":
         return complex(v[0], v[1])
     items = [_rebuild(x) for x in v]
-    return {"tuple": tuple, "set": set, "frozenset": frozenset}.get(tag, lambda xs: dict(xs))(items)
+    if tag == "tuple":
+        return tuple(items)
+    if tag == "set":
+        return set(items)
+    if tag == "frozenset":
+        return frozenset(items)
+    return dict(items)
 
 
-def main():
+def main() -> None:
     with open("/sandbox/measure.json") as fh:
         job = json.load(fh)
-    namespace = {"__name__": "solution"}
+    namespace: dict[str, Any] = {"__name__": "solution"}
     exec(compile(job["program"], "solution.py", "exec"), namespace)
     func = namespace[job["entry_point"]]
     for args, kwargs in job["calls"]:

@@ -1,0 +1,73 @@
+"""A scorer on this machine: one warm sandbox pool and the one judge.
+
+The reply's code is extracted (fenced blocks, prose, a bare body, see
+:mod:`codeloop.extract`), then judged with the task's limits, its cost if
+asked, and its code instructions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from concurrent.futures import Future
+from typing import Any, Sequence
+
+from ..extract import extract_program
+from ..sandbox.pool import SandboxPool
+from ..tasks import load_benchmark
+from ..tasks.rows import resolve_row
+from ..types import Isolation, Task, Verdict
+from ..verify.engine import Judge
+from ..verify.limits import TimeLimits, TimePolicy
+from . import Row
+
+
+class LocalScorer:
+    """Judges batches of (task, model reply) on a pool of its own.
+
+    ``tasks``: tasks rows may name by id (default: HumanEval; inline tasks
+    always work). ``workers``: pool size (default: the CPUs this process may
+    use). ``policy``: how time limits are chosen. ``efficiency``: also count
+    the cost of passing programs (slow; needs valgrind). Thread-safe; the
+    pool starts at once and lives until :meth:`close`.
+    """
+
+    def __init__(self, tasks: dict[str, Task] | None = None, workers: int | None = None,
+                 isolation: Isolation = "full", efficiency: bool = False, policy: TimePolicy | None = None,
+                 load_limit: float = 1.0, memory_mb: int = 1024) -> None:
+        self.tasks = tasks if tasks is not None else load_benchmark("humaneval")
+        self.workers = workers or len(os.sched_getaffinity(0))
+        self.pool = SandboxPool(self.workers, isolation)
+        self.judge = Judge(self.pool, TimeLimits(policy), load_limit=load_limit, memory_mb=memory_mb,
+                           efficiency=efficiency)
+
+    def resolve(self, row: Row) -> Task:
+        return resolve_row(self.tasks, row)
+
+    def submit(self, task: Task, reply: str, raw: bool = False) -> Future[Verdict]:
+        """Judge one reply in the background (``raw``: the reply is the program
+        as it is, nothing extracted). Cancel the future to drop it if it has
+        not started."""
+        if raw:
+            return self.judge.submit(task, reply)
+        ex = extract_program(reply, task.prompt, task.entry_point)
+        program = ex.program if ex.kind != "none" else ""
+        return self.judge.submit(task, program, ex.code if program else "")
+
+    def judge_one(self, task: Task, reply: str, raw: bool = False) -> Verdict:
+        return self.submit(task, reply, raw).result()
+
+    def judge_many(self, items: Sequence[tuple[Task, str]]) -> list[Verdict]:
+        return [f.result() for f in [self.submit(t, r) for t, r in items]]
+
+    async def ajudge_many(self, items: Sequence[tuple[Task, str]]) -> list[Verdict]:
+        futures = [asyncio.wrap_future(self.submit(t, r)) for t, r in items]
+        return list(await asyncio.gather(*futures))
+
+    def check(self) -> dict[str, Any]:
+        """Wait for the pool to start; raises IsolationUnavailable when it cannot."""
+        return self.pool.check()
+
+    def close(self) -> None:
+        self.judge.close()
+        self.pool.close()

@@ -1,0 +1,95 @@
+"""Counting a test's checks and keeping its first failure (in the judge).
+
+Pure: the recorder only sees values the judge already holds, and builds the
+failure as JSON-able data tagged with its kind (the orchestrator reads it
+back as a :data:`codeloop.types.Failure`).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+CAP_VALUE = 1000
+MAX_RESULTS = 1000
+
+
+def capped_repr(value: Any, cap: int = CAP_VALUE) -> str:
+    """repr() of a judge-side value, cut to ``cap`` characters with a marker."""
+    text = repr(value)
+    if len(text) <= cap:
+        return text
+    kept = max(0, cap - 32)  # room for the marker
+    return text[:kept] + f"... [{len(text) - kept} more chars]"
+
+
+class CandidateRaised(Exception):
+    """The candidate's code raised; carries its type, message and trimmed traceback."""
+
+    def __init__(self, info: dict[str, Any]) -> None:
+        super().__init__(f"{info.get('name', 'Exception')}: {info.get('message', '')}")
+        self.info = info
+
+
+class BrokenTask(Exception):
+    """The task itself is broken (its test cannot run): an evaluator-side failure
+    that no retry can fix."""
+
+
+class Recorder:
+    """Counts the test's checks and keeps the first failure.
+
+    ``last_input`` tells, when asked, the last call made to the candidate (as
+    text): it is rendered only for a failure.
+    """
+
+    def __init__(self, source_lines: list[str], last_input: Callable[[], str | None]) -> None:
+        self.lines, self.last_input = source_lines, last_input
+        self.total = self.passed = 0
+        self.results: list[bool] = []
+        self.runs: list[dict[str, Any]] = []
+        self.status = "passed"
+        self.failure: dict[str, Any] | None = None
+
+    def _test_text(self, line: int | None) -> str | None:
+        return self.lines[line - 1].strip() if line and 0 < line <= len(self.lines) else None
+
+    def fail(self, status: str, kind: str, line: int | None, **details: Any) -> None:
+        """Keep this failure if it is the first."""
+        if self.failure is None:
+            self.status = status
+            self.failure = {"kind": kind, "test": self._test_text(line), "line": line,
+                            "input": details.pop("input", None) or self.last_input(), **details}
+
+    def count(self, ok: bool) -> None:
+        self.total += 1
+        self.passed += ok
+        if len(self.results) < MAX_RESULTS:
+            self.results.append(ok)
+
+    # -- called by rewritten asserts -------------------------------------------
+    def compare(self, line: int, actual: Any, expected: Any) -> None:
+        ok = actual == expected
+        self.count(ok)
+        if not ok:
+            self.fail("failed", "wrong_answer", line, expected=capped_repr(expected), actual=capped_repr(actual))
+
+    def truth(self, line: int, value: Any) -> None:
+        self.count(bool(value))
+        if not value:
+            self.fail("failed", "wrong_answer", line)
+
+    def error(self, line: int, exc: BaseException) -> None:
+        self.count(False)
+        self.exception(exc, line)
+
+    def exception(self, exc: BaseException, line: int | None) -> None:
+        """An exception that stopped a check: the program's own, or the test's
+        on the program's answer. A broken task is not the program's failure."""
+        if isinstance(exc, CandidateRaised):
+            self.fail("error", "raised", line, exception=exc.info)
+        elif isinstance(exc, BrokenTask):
+            raise exc
+        else:
+            self.fail("failed", "unusable_result", line,
+                      exception={"type": type(exc).__name__, "name": type(exc).__name__,
+                                 "message": str(exc)[:2000], "traceback": ""})

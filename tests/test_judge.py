@@ -1,0 +1,102 @@
+"""The one judge (codeloop.verify.engine.Judge) and the records it returns:
+batches in order, futures, lazy calibration of time limits, and verdicts that
+serialise to the results file's keys and read back."""
+
+import dataclasses
+from concurrent.futures import Future
+
+import pytest
+from conftest import asserts_task, check_task, run
+
+from codeloop.types import (CompileError, Crashed, LimitExceeded, ProgramRaised, Status, Task, TaskKind, Verdict,
+                            WrongAnswer)
+from codeloop.verify.engine import Judge
+from codeloop.verify.limits import TimeLimits, TimePolicy
+
+pytestmark = pytest.mark.sandbox
+
+SQ = asserts_task([f"assert sq({i}) == {i * i}" for i in range(20)], entry_point="sq",
+                  reference="def sq(x):\n    return x * x\n")
+RIGHT = "def sq(x):\n    return x * x\n"
+WRONG = "def sq(x):\n    return x + x\n"
+LOOP = "def sq(x):\n    while x == 7:\n        pass\n    return x * x\n"
+
+
+def test_judge_many_answers_in_order(judge):
+    items = [(SQ, RIGHT), (SQ, WRONG), (SQ, "def sq(x)\n"), (SQ, RIGHT), (SQ, "# nothing\n")]
+    assert [v.status for v in judge.judge_many(items)] == [Status.PASSED, Status.FAILED, Status.SYNTAX_ERROR,
+                                                           Status.PASSED, Status.NO_CODE]
+
+
+def test_submit_gives_a_future_of_a_verdict(judge):
+    fut = judge.submit(SQ, WRONG)
+    assert isinstance(fut, Future)
+    v = fut.result(timeout=60)
+    assert isinstance(v, Verdict) and v.status is Status.FAILED and not v.passed
+    assert isinstance(v.failure, WrongAnswer) and v.failure.input == "sq(1)" and v.failure.expected == "1"
+    assert v.failure.actual == "2" and v.failure.test == "assert sq(1) == 1" and v.tests_passed == 2
+
+
+def test_no_code_in_what_the_model_wrote(judge):
+    prompt = "def sq(x):\n    return x * x\n"
+    v = judge.judge(SQ, prompt + "# thinking\n", code="# thinking\n")
+    assert v.status is Status.NO_CODE and v.attempts == 0  # the prompt's code does not count
+
+
+def test_time_limits_are_calibrated_only_when_a_program_outlasts_the_floors(pool):
+    judge = Judge(pool)
+    try:
+        assert judge.limits.known(SQ) is None
+        assert judge.judge(SQ, RIGHT).passed
+        assert judge.limits.known(SQ) is None  # inside the floors: the reference was not timed
+        v = judge.judge(SQ, LOOP)
+        assert v.status is Status.TIMEOUT
+        assert isinstance(v.failure, LimitExceeded) and v.failure.input == "sq(7)"
+        known = judge.limits.known(SQ)
+        assert known is not None and known.source == "calibrated" and known.reference_status == "passed"
+        assert set(judge.limits.record.seconds) == {"t"} and judge.limits.record.failed == {}
+    finally:
+        judge.close()
+
+
+def test_time_reference_and_what_settles_limits_without_it(pool):
+    judge = Judge(pool)
+    try:
+        budgets = judge.time_reference(SQ)
+        assert budgets.source == "calibrated" and budgets.wall >= TimePolicy().floor
+        assert judge.limits.known(SQ) == budgets and judge.time_reference(SQ) == budgets
+        # the same content under another id shares the timing
+        assert judge.limits.known(dataclasses.replace(SQ, task_id="other", origin="elsewhere")) == budgets
+        assert judge.limits.known(dataclasses.replace(SQ, time_limit=4.0)).source == "task"
+        assert judge.limits.known(dataclasses.replace(SQ, reference=None)).source == "default"
+        with pytest.raises(ValueError):
+            judge.time_reference(Task(task_id="io", kind=TaskKind.STDIO, reference="print(1)\n"))
+    finally:
+        judge.close()
+    assert TimeLimits(TimePolicy(fixed=2.5)).known(SQ).wall == 2.5
+
+
+def test_task_is_frozen_and_keyed_by_content():
+    a = check_task("def check(candidate):\n    assert candidate() == 1\n")
+    b = dataclasses.replace(a, task_id="b", origin="x.jsonl:3")
+    assert a.key == b.key and a.key != dataclasses.replace(a, entry_point="g").key
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        a.task_id = "c"
+    assert isinstance(SQ.asserts, tuple)
+
+
+@pytest.mark.parametrize("program, status, failure", [
+    (WRONG, Status.FAILED, WrongAnswer),
+    ("def sq(x):\n    return 1 // 0\n", Status.ERROR, ProgramRaised),
+    ("def sq(x):\n    while True:\n        pass\n", Status.TIMEOUT, LimitExceeded),
+    ("import os\ndef sq(x):\n    os._exit(1)\n", Status.KILLED, Crashed),
+    ("def sq(x)\n", Status.SYNTAX_ERROR, CompileError),
+])
+def test_verdicts_write_the_results_keys_and_read_back(pool, program, status, failure):
+    v = run(pool, SQ, program, time_limit=0.5)
+    assert v.status is status and isinstance(v.failure, failure)
+    d = v.to_dict()
+    assert d["status"] == status.value and d["passed"] is False and d["failure"]["kind"] == failure.kind
+    assert Verdict.from_dict(d) == v
+    legacy = dict(d, failure={k: x for k, x in d["failure"].items() if k != "kind"})  # written by codeloop 0.1
+    assert Verdict.from_dict(legacy).failure == v.failure
