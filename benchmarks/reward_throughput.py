@@ -20,8 +20,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import mutants  # noqa: E402
 
-from codeloop.integrations.scoring import Scorer  # noqa: E402
 from codeloop.integrations.trl import reward_function  # noqa: E402
+from codeloop.scoring.local import LocalScorer  # noqa: E402
 from codeloop.tasks import load_benchmark  # noqa: E402
 
 
@@ -36,7 +36,7 @@ def main() -> None:
 
     pool_of_samples = [s for s in mutants.build(read_problems(), loop_every=0)]
     rng = random.Random(0)
-    scorer = Scorer(tasks, workers=args.workers)
+    scorer = LocalScorer(tasks, workers=args.workers)
     f = reward_function("coderl", scorer=scorer)
     try:
         warm = rng.sample(pool_of_samples, args.batch)  # also calibrates those tasks' limits

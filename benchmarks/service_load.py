@@ -125,13 +125,13 @@ def main() -> None:
         batches = [work[i:i + args.batch] for i in range(0, len(work), args.batch)]
         asyncio.run(clients(url, 2, batches[:4]))  # warm up: calibrates those tasks
         # -- the library, directly, on the same work
-        from codeloop.integrations.scoring import Scorer
+        from codeloop.scoring.local import LocalScorer
         from codeloop.tasks import load_benchmark
 
-        lib = Scorer(load_benchmark("humaneval"), workers=args.workers)
-        lib.judge_many([(lib.task_for({"task_id": s["task_id"]}), s["code"]) for s in work])  # warm up, as the server was
+        lib = LocalScorer(load_benchmark("humaneval"), workers=args.workers)
+        lib.judge_many([(lib.resolve({"task_id": s["task_id"]}), s["code"]) for s in work])  # warm up, as the server was
         t = time.perf_counter()
-        direct = lib.judge_many([(lib.task_for({"task_id": s["task_id"]}), s["code"]) for s in work])
+        direct = lib.judge_many([(lib.resolve({"task_id": s["task_id"]}), s["code"]) for s in work])
         lib_rate = len(work) / (time.perf_counter() - t)
         lib.close()
         report["library_verdicts_per_s"] = round(lib_rate, 1)

@@ -29,6 +29,15 @@ def test_default_job_judges_every_humaneval_reference(tmp_path):
     assert summary["time_limits"]["mode"] == "calibrated" and summary["time_limits"]["reference_failed"] == {}
 
 
+def test_the_progress_bar_and_the_summary_table_as_a_user_sees_them(tmp_path):
+    samples, rows = mixed_samples(tmp_path, n_tasks=2)
+    proc = cli("eval", "-s", str(samples), "-o", str(tmp_path / "r.jsonl"), env={"COLUMNS": "120", "PATH": "/usr/bin"})
+    assert proc.returncode == 0, proc.stderr
+    assert "judging" in proc.stderr                     # the progress bar (on stderr)
+    assert "codeloop eval" in proc.stdout and "passed=2" in proc.stdout and "timeout=2" in proc.stdout
+    assert len(read_jsonl(tmp_path / "r.jsonl")) == len(rows)
+
+
 def mixed_samples(tmp_path, n_tasks=6, per_task=3):
     tasks = load_benchmark("humaneval")
     rows = []

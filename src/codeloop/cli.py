@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import functools
+import gc
 import json
 from collections import Counter
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Optional
 
 import typer
 
@@ -20,21 +22,13 @@ app = typer.Typer(add_completion=False, no_args_is_help=False,
                   help="Run model-written code safely and fast; judge it so it cannot cheat.")
 
 
-class _LazyConsole:
-    """rich's console for messages, made on first use (rich is slow to import,
-    and ``codeloop eval`` starts its workers before it)."""
+@functools.lru_cache(maxsize=1)
+def console() -> Console:
+    """rich's console for messages (on stderr), made on first use: rich is slow
+    to import, and ``codeloop eval`` starts its workers before it."""
+    from rich.console import Console
 
-    _console: "Console | None" = None
-
-    def __getattr__(self, name: str) -> Any:
-        if self._console is None:
-            from rich.console import Console
-
-            type(self)._console = Console(stderr=True)
-        return getattr(self._console, name)
-
-
-console: Any = _LazyConsole()
+    return Console(stderr=True)
 
 WEAK_HINT = ("codeloop runs each program in new user, PID, mount and network namespaces. "
              "This machine refused to create them ({reason}). Enable unprivileged user namespaces "
@@ -88,6 +82,7 @@ def _eval(pool: SandboxPool, samples: Optional[Path], out: Path, benchmark: str,
           allow_weak_isolation: bool, efficiency: bool, quiet: bool) -> None:
     from .evaluate.runner import EvalConfig
     from .evaluate.samples import read_samples, reference_samples
+    from .verify.limits import TimePolicy
     from .tasks import InputError, load_benchmark, load_task_file
 
     try:
@@ -97,25 +92,28 @@ def _eval(pool: SandboxPool, samples: Optional[Path], out: Path, benchmark: str,
             todo = reference_samples(tasks)
             if not todo:
                 raise InputError("no samples given and no task has a reference solution")
-            console.print(f"No --samples given: judging the reference solutions of {len(todo)} {source} tasks "
+            console().print(f"No --samples given: judging the reference solutions of {len(todo)} {source} tasks "
                           "(every one should pass).")
         else:
             todo = read_samples(str(samples), tasks)
     except InputError as exc:
-        console.print(f"[red]error:[/red] {exc}")
+        console().print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from None
     from .verify.efficiency import valgrind_path
 
     if efficiency and valgrind_path() is None:
-        console.print("[red]error:[/red] --efficiency counts instructions with valgrind, which is not installed "
+        console().print("[red]error:[/red] --efficiency counts instructions with valgrind, which is not installed "
                       "(apt-get install valgrind).")
         raise typer.Exit(2)
-    cfg = EvalConfig(workers=workers, timeout=timeout, timeout_floor=timeout_floor, timeout_factor=timeout_factor,
+    cfg = EvalConfig(workers=workers, policy=TimePolicy(fixed=timeout, floor=timeout_floor, factor=timeout_factor),
                      memory_mb=memory_mb, efficiency=efficiency)
+    # What is loaded now lives for the whole run: the collector need not walk it again and again.
+    gc.collect()
+    gc.freeze()
     summary = _run(pool, tasks, todo, out, cfg, quiet, allow_weak_isolation)
     _print_summary(summary, out)
     if samples is None and summary["passed"] != summary["samples"]:
-        console.print("[red]Some reference solutions did not pass: this machine or the sandbox is not "
+        console().print("[red]Some reference solutions did not pass: this machine or the sandbox is not "
                       "working as it should.[/red]")
         raise typer.Exit(1)
 
@@ -130,12 +128,12 @@ def _run(pool: SandboxPool, tasks: dict, todo: list, out: Path, cfg: EvalConfig,
     counts: Counter[str] = Counter()
     progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                         TextColumn("{task.fields[stats]}"), TimeElapsedColumn(), TimeRemainingColumn(),
-                        console=console, disable=quiet)
+                        console=console(), disable=quiet)
     bar = progress.add_task("judging", total=len(todo), stats="")
 
     def on_start(total: int, resumed: int) -> None:
         if resumed:
-            console.print(f"Resuming: {resumed} of {total} results already in {out}.")
+            console().print(f"Resuming: {resumed} of {total} results already in {out}.")
         progress.update(bar, completed=resumed)
 
     def on_result(rec: dict) -> None:
@@ -152,9 +150,9 @@ def _run(pool: SandboxPool, tasks: dict, todo: list, out: Path, cfg: EvalConfig,
         except IsolationUnavailable as exc:
             if not allow_weak:
                 progress.stop()
-                console.print(f"[red]error:[/red] {WEAK_HINT.format(reason=exc)}")
+                console().print(f"[red]error:[/red] {WEAK_HINT.format(reason=exc)}")
                 raise typer.Exit(3) from None
-        console.print("[yellow]warning:[/yellow] namespaces unavailable; running with weak isolation.")
+        console().print("[yellow]warning:[/yellow] namespaces unavailable; running with weak isolation.")
         cfg.isolation = "weak"
         with SandboxPool(cfg.workers, "weak") as weak:
             return evaluate(tasks, todo, out, cfg, on_start, on_result, on_phase, pool=weak)
@@ -229,7 +227,7 @@ def _read_results(path: Path) -> list[tuple[dict, Verdict]]:
             except (KeyError, ValueError, TypeError) as exc:
                 raise InputError(f"not a result: {exc}", path, number) from None
     except InputError as exc:
-        console.print(f"[red]error:[/red] {exc}")
+        console().print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from None
     return out
 
@@ -250,7 +248,7 @@ def rewards_command(
 
         fns = [(name, rewards_mod.parse(name)) for name in reward]
     except (KeyError, ValueError) as exc:
-        console.print(f"[red]error:[/red] {exc.args[0]}")
+        console().print(f"[red]error:[/red] {exc.args[0]}")
         raise typer.Exit(2) from None
     table = Table(title=f"rewards for {results}")
     for col in ["index", "task_id", "status"] + [n for n, _ in fns]:
@@ -282,12 +280,12 @@ def feedback_command(
         return
     found = [v for rec, v in _read_results(results) if rec.get("index") == index]
     if not found:
-        console.print(f"[red]error:[/red] {results} has no sample with index {index}")
+        console().print(f"[red]error:[/red] {results} has no sample with index {index}")
         raise typer.Exit(2)
     try:
         print(feedback_mod.render(found[0], preset, cap=cap, hidden=not visible))
     except KeyError as exc:
-        console.print(f"[red]error:[/red] {exc.args[0]}")
+        console().print(f"[red]error:[/red] {exc.args[0]}")
         raise typer.Exit(2) from None
 
 
@@ -298,7 +296,7 @@ def _load_tasks(tasks_file: Optional[Path]) -> dict:
     try:
         return load_task_file(str(tasks_file)) if tasks_file else load_benchmark("humaneval")
     except InputError as exc:
-        console.print(f"[red]error:[/red] {exc}")
+        console().print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from None
 
 
@@ -322,7 +320,7 @@ def serve_command(
 
         from .service.app import create_app
     except ImportError as exc:
-        console.print(f"[red]error:[/red] codeloop serve needs the serve extra ({exc.name} is missing): "
+        console().print(f"[red]error:[/red] codeloop serve needs the serve extra ({exc.name} is missing): "
                       "pip install -e '.[serve]'")
         raise typer.Exit(2) from None
     from .sandbox.pool import IsolationUnavailable
@@ -333,13 +331,13 @@ def serve_command(
     except ValueError:
         loopback = host == "localhost"
     if not loopback and not token:
-        console.print("[red]error:[/red] listening beyond loopback needs a --token (or CODELOOP_TOKEN)")
+        console().print("[red]error:[/red] listening beyond loopback needs a --token (or CODELOOP_TOKEN)")
         raise typer.Exit(2)
     scorer = LocalScorer(_load_tasks(tasks_file), workers=workers)
     try:
         scorer.check()
     except IsolationUnavailable as exc:
-        console.print(f"[red]error:[/red] {WEAK_HINT.format(reason=exc)}")
+        console().print(f"[red]error:[/red] {WEAK_HINT.format(reason=exc)}")
         raise typer.Exit(3) from None
     try:
         uvicorn.run(create_app(scorer, token=token, max_batch=max_batch, queue=queue), host=host, port=port,
@@ -384,31 +382,31 @@ def run_command(
     from .records import Trajectory
 
     if strategy not in STRATEGIES:
-        console.print(f"[red]error:[/red] unknown strategy {strategy!r}; known: {', '.join(STRATEGIES)}")
+        console().print(f"[red]error:[/red] unknown strategy {strategy!r}; known: {', '.join(STRATEGIES)}")
         raise typer.Exit(2)
     all_tasks = _load_tasks(tasks_file)
     ids = [i.strip() for i in task_ids.split(",")] if task_ids else (list(all_tasks) if tasks_file else DEFAULT_SUBSET)
     unknown = [i for i in ids if i not in all_tasks]
     if unknown:
-        console.print(f"[red]error:[/red] unknown task id(s): {', '.join(unknown)}")
+        console().print(f"[red]error:[/red] unknown task id(s): {', '.join(unknown)}")
         raise typer.Exit(2)
     chosen = [all_tasks[i] for i in ids][: limit or None]
     try:
         the_model = make_model(model, base_url, concurrency)
     except (ModelError, FileNotFoundError) as exc:
-        console.print(f"[red]error:[/red] {exc}")
+        console().print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from None
     out = out or Path("runs") / f"{strategy}-{Path(model).stem if model.endswith('.gguf') else model}".replace("/", "_")
     cfg = LoopConfig(strategy=strategy, rounds=rounds, n=n, temperature=temperature, max_tokens=max_tokens)
-    console.print(f"{strategy} with {the_model.name} on {len(chosen)} tasks -> {out}")
+    console().print(f"{strategy} with {the_model.name} on {len(chosen)} tasks -> {out}")
     progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                        TextColumn("{task.fields[stats]}"), TimeElapsedColumn(), console=console)
+                        TextColumn("{task.fields[stats]}"), TimeElapsedColumn(), console=console())
     bar = progress.add_task("tasks", total=len(chosen), stats="")
     passed = [0]
 
     def on_start(total: int, resumed: int) -> None:
         if resumed:
-            console.print(f"Resuming: {resumed} of {total} tasks already in {out}.")
+            console().print(f"Resuming: {resumed} of {total} tasks already in {out}.")
         progress.update(bar, completed=resumed)
 
     def on_task(t: Trajectory) -> None:
@@ -419,10 +417,10 @@ def run_command(
         with progress:
             summary = run(chosen, the_model, out, cfg, workers=workers, on_task=on_task, on_start=on_start)
     except RunConflict as exc:
-        console.print(f"[red]error:[/red] {exc}")
+        console().print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from None
     except ModelError as exc:
-        console.print(f"[red]error:[/red] {exc} (what was done is kept in {out}; run again to resume)")
+        console().print(f"[red]error:[/red] {exc} (what was done is kept in {out}; run again to resume)")
         raise typer.Exit(1) from None
     _print_run(summary, out)
 
@@ -452,7 +450,7 @@ def report_command(run_dir: Path = typer.Argument(..., help="A run folder writte
     from .loops.run import rebuild
 
     if not (run_dir / "config.json").exists():
-        console.print(f"[red]error:[/red] {run_dir} is not a run folder (no config.json)")
+        console().print(f"[red]error:[/red] {run_dir} is not a run folder (no config.json)")
         raise typer.Exit(2)
     summary = rebuild(run_dir)
     _print_run(summary, run_dir)
@@ -472,7 +470,7 @@ def compare_command(a: Path = typer.Argument(..., help="A run folder."),
         try:
             summary = json.loads((d / "summary.json").read_text())
         except (OSError, ValueError) as exc:
-            console.print(f"[red]error:[/red] {d} is not a finished run folder: {exc}")
+            console().print(f"[red]error:[/red] {d} is not a finished run folder: {exc}")
             raise typer.Exit(2) from None
         runs.append((summary, read_trajectories(d / "trajectories.jsonl")))
     table = Table(title="codeloop compare")

@@ -15,7 +15,7 @@ import resource
 import time
 from collections import Counter
 from concurrent.futures import Future
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
@@ -30,30 +30,19 @@ from .store import ResultStore
 
 @dataclass
 class EvalConfig:
-    """How to run an evaluation.
-
-    ``timeout``: a fixed time limit (seconds) for every sample's tests; None
-    derives limits from each task's reference (see :class:`TimePolicy`, whose
-    fields the other ``timeout_*`` and ``call_floor`` set).
-    """
+    """How to run an evaluation: workers, isolation, the time policy (a fixed
+    limit, or limits from each task's reference), the load limit and memory
+    of a sample, retries of evaluator failures, the k of pass@k, and whether
+    to count the cost of passing programs."""
 
     workers: int = 2
     isolation: Isolation = "full"
-    timeout: float | None = None
-    timeout_floor: float = 1.0
-    call_floor: float = 0.05
-    timeout_factor: float = 10.0
-    timeout_max: float = 10.0
-    default_timeout: float = 3.0
+    policy: TimePolicy = field(default_factory=TimePolicy)
     load_limit: float = 1.0
     memory_mb: int = 1024
     retries: int = 2
     ks: tuple[int, ...] = (1, 10, 100)
     efficiency: bool = False
-
-    def policy(self) -> TimePolicy:
-        return TimePolicy(fixed=self.timeout, floor=self.timeout_floor, call_floor=self.call_floor,
-                          factor=self.timeout_factor, max=self.timeout_max, default=self.default_timeout)
 
 
 def summary_path(out: str | Path) -> Path:
@@ -148,7 +137,7 @@ def evaluate(tasks: dict[str, Task], samples: list[Sample], out: str | Path, cfg
         on_start(len(samples), len(done))
     started = time.monotonic()
     cpu_before = _own_cpu()
-    limits = TimeLimits(cfg.policy())
+    limits = TimeLimits(cfg.policy)
     phases: dict[str, float] = {}
     judged: dict[int, Verdict] = {}
     restarts = 0
@@ -201,9 +190,8 @@ def evaluate(tasks: dict[str, Task], samples: list[Sample], out: str | Path, cfg
         "orchestrator_cpu_seconds": round(_own_cpu() - cpu_before, 3),
         "samples_per_second": round(len(pending) / elapsed, 2) if pending and elapsed > 0 else None,
         "workers": cfg.workers, "worker_restarts": restarts,
-        "time_limits": {"mode": "fixed" if cfg.timeout is not None else "calibrated",
-                        "floor": cfg.timeout_floor, "call_floor": cfg.call_floor,
-                        "factor": cfg.timeout_factor, "max": cfg.timeout_max,
+        "time_limits": {"mode": "fixed" if cfg.policy.fixed is not None else "calibrated",
+                        **{k: v for k, v in asdict(cfg.policy).items() if k != "fixed"},
                         "tasks_timed": len(limits.record.seconds) + len(limits.record.failed),
                         "reference_failed": dict(limits.record.failed)},
         "results": str(out),
