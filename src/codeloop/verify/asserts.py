@@ -11,6 +11,7 @@ candidate is gone (time out, killed) still stops it at once.
 from __future__ import annotations
 
 import ast
+from typing import Any
 
 RECORDER = "__cl_rec"
 FATAL = "__cl_fatal"
@@ -22,35 +23,57 @@ def _mentions(node: ast.AST, names: set[str]) -> bool:
     )
 
 
-class _AssertRewriter(ast.NodeTransformer):
-    def __init__(self, candidate_names: set[str]) -> None:
-        self.names = candidate_names
+def _recorded(node: ast.Assert, names: set[str]) -> ast.stmt:
+    """The assert as a try-block that records its outcome. Only the new
+    nodes get the assert's position; its own expressions keep theirs (and are
+    not walked: a test's literals can be most of its nodes)."""
+    where: dict[str, Any] = {"lineno": node.lineno, "col_offset": node.col_offset,
+             "end_lineno": node.end_lineno, "end_col_offset": node.end_col_offset}
+    line = node.lineno
 
-    def visit_Assert(self, node: ast.Assert) -> ast.AST:
-        line = node.lineno
-        rec = lambda attr: ast.Attribute(ast.Name(RECORDER, ast.Load()), attr, ast.Load())  # noqa: E731
-        test = node.test
-        if (
-            isinstance(test, ast.Compare) and len(test.ops) == 1 and isinstance(test.ops[0], ast.Eq)
-        ):
-            left, right = test.left, test.comparators[0]
-            swap = _mentions(right, self.names) and not _mentions(left, self.names)
-            actual, expected = (right, left) if swap else (left, right)
-            body = [
-                ast.Assign([ast.Name("__cl_actual", ast.Store())], actual),
-                ast.Assign([ast.Name("__cl_expected", ast.Store())], expected),
-                ast.Expr(ast.Call(rec("compare"), [ast.Constant(line), ast.Name("__cl_actual", ast.Load()),
-                                                   ast.Name("__cl_expected", ast.Load())], [])),
-            ]
-        else:
-            body = [ast.Expr(ast.Call(rec("truth"), [ast.Constant(line), test], []))]
-        handler_fatal = ast.ExceptHandler(ast.Name(FATAL, ast.Load()), None, [ast.Raise()])
-        handler_other = ast.ExceptHandler(
-            ast.Name("BaseException", ast.Load()), "__cl_exc",
-            [ast.Expr(ast.Call(rec("error"), [ast.Constant(line), ast.Name("__cl_exc", ast.Load())], []))],
-        )
-        new = ast.Try(body=body, handlers=[handler_fatal, handler_other], orelse=[], finalbody=[])
-        return ast.copy_location(new, node)
+    def name(ident: str, ctx: ast.expr_context) -> ast.Name:
+        return ast.Name(ident, ctx, **where)
+
+    def call(method: str, *args: ast.expr) -> ast.Expr:
+        func = ast.Attribute(name(RECORDER, ast.Load()), method, ast.Load(), **where)
+        return ast.Expr(ast.Call(func, [ast.Constant(line, **where), *args], [], **where), **where)
+
+    test = node.test
+    body: list[ast.stmt]
+    if isinstance(test, ast.Compare) and len(test.ops) == 1 and isinstance(test.ops[0], ast.Eq):
+        left, right = test.left, test.comparators[0]
+        swap = _mentions(right, names) and not _mentions(left, names)
+        actual, expected = (right, left) if swap else (left, right)
+        body = [ast.Assign([name("__cl_actual", ast.Store())], actual, **where),
+                ast.Assign([name("__cl_expected", ast.Store())], expected, **where),
+                call("compare", name("__cl_actual", ast.Load()), name("__cl_expected", ast.Load()))]
+    else:
+        body = [call("truth", test)]
+    handler_fatal = ast.ExceptHandler(name(FATAL, ast.Load()), None, [ast.Raise(**where)], **where)
+    handler_other = ast.ExceptHandler(name("BaseException", ast.Load()), "__cl_exc",
+                                      [call("error", name("__cl_exc", ast.Load()))], **where)
+    return ast.Try(body=body, handlers=[handler_fatal, handler_other], orelse=[], finalbody=[], **where)
+
+
+_BODIES = ("body", "orelse", "finalbody", "handlers", "cases")
+
+
+def _rewrite(statements: list[ast.stmt], names: set[str]) -> None:
+    """Rewrite the asserts among ``statements`` and in every block nested in
+    them, in place. Only statements are visited: an assert is a statement,
+    and a test's expressions (long literal lists, say) are most of its nodes."""
+    for i, node in enumerate(statements):
+        if isinstance(node, ast.Assert):
+            statements[i] = _recorded(node, names)
+            continue
+        for field in _BODIES:
+            block = getattr(node, field, None)
+            if isinstance(block, list):
+                for inner in block:
+                    if isinstance(inner, (ast.ExceptHandler, ast.match_case)):
+                        _rewrite(inner.body, names)
+                if block and isinstance(block[0], ast.stmt):
+                    _rewrite(block, names)
 
 
 def rewrite_asserts(source: str, filename: str, candidate_names: set[str]) -> object:
@@ -61,6 +84,6 @@ def rewrite_asserts(source: str, filename: str, candidate_names: set[str]) -> ob
     asserts); they tell which side of ``==`` is the actual value.
     Raises SyntaxError when the test itself does not parse.
     """
-    tree = _AssertRewriter(candidate_names).visit(ast.parse(source, filename))
-    ast.fix_missing_locations(tree)
+    tree = ast.parse(source, filename)
+    _rewrite(tree.body, candidate_names)
     return compile(tree, filename, "exec")
