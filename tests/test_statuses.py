@@ -198,3 +198,33 @@ def test_every_status_is_covered_here():
     source = inspect.getsource(sys.modules[__name__])
     for status in STATUSES:
         assert f"v.status is Status.{status.name}" in source, status
+
+
+LIMIT_PROBE = """
+import resource, sys
+from codeloop.sandbox.pool import SandboxPool
+from codeloop.types import Task, TaskKind
+from codeloop.verify.engine import Judge
+from codeloop.verify.limits import TimeLimits, TimePolicy
+# The workers inherit this hard limit: 2 GiB of address space.
+resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30))
+task = Task("t", TaskKind.ASSERTS, entry_point="f", asserts=("assert f() == 1",))
+with SandboxPool(1) as pool:
+    judge = Judge(pool, TimeLimits(TimePolicy(fixed=2.0)), memory_mb=int(sys.argv[1]), retries=0)
+    v = judge.judge(task, "def f():\\n    return 1\\n")
+    judge.close()
+print(v.status.value, v.failure.message if v.failure else "")
+"""
+
+
+def test_a_limit_the_worker_cannot_apply_is_an_evaluator_error_never_dropped(tmp_path):
+    import subprocess
+    import sys
+
+    probe = tmp_path / "probe.py"
+    probe.write_text(LIMIT_PROBE)
+    above = subprocess.run([sys.executable, str(probe), "4096"], capture_output=True, text=True, timeout=120)
+    assert above.stdout.startswith("infra_error"), above.stdout + above.stderr
+    assert "memory limit" in above.stdout and "above what this worker may set" in above.stdout
+    within = subprocess.run([sys.executable, str(probe), "1024"], capture_output=True, text=True, timeout=120)
+    assert within.stdout.startswith("passed"), within.stdout + within.stderr

@@ -54,8 +54,8 @@ def eval_command(
                                               "replaces --benchmark."),
     workers: int = typer.Option(2, "--workers", "-w", min=1, help="Sandbox workers running in parallel."),
     timeout: Optional[float] = typer.Option(None, "--timeout", min=0.01, help="Fixed time limit in seconds for "
-                                            "each sample's tests. Default: calibrated per task from its "
-                                            "reference solution."),
+                                            "each sample's tests. Default: from each task's reference solution, "
+                                            "timed when a program first outlasts the floors."),
     timeout_floor: float = typer.Option(1.0, help="Calibrated limits are at least this many seconds."),
     timeout_factor: float = typer.Option(10.0, help="Calibrated limit = factor x the reference's test time."),
     memory_mb: int = typer.Option(1024, "--memory-mb", min=64, help="Address-space limit per process."),

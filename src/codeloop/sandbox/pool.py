@@ -146,6 +146,9 @@ class Worker:
         if "error" in hello:
             self.kill()
             raise IsolationUnavailable(hello["error"])
+        if "failed" in hello:
+            self.kill()
+            raise InfraError(hello["failed"])
         self.info = hello.get("ready", {})
 
     def _hello(self, deadline: float) -> dict[str, Any]:

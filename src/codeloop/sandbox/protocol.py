@@ -121,10 +121,12 @@ Report = Union[CallReport, JudgeOnlyReport, MeasureReport]
 
 
 class Hello(TypedDict, total=False):
-    """The worker's first frame: ``ready`` facts, or an ``error`` (no namespaces)."""
+    """The worker's first frame: ``ready`` facts, an ``error`` (namespaces
+    cannot be made here), or ``failed`` (its processes could not start)."""
 
     ready: dict[str, Any]
     error: str
+    failed: str
 
 
 class WorkerFailure(TypedDict):

@@ -148,9 +148,17 @@ def check_limits(limits: LimitsWire, for_candidate: bool = True) -> None:
             raise LimitUnavailable(f"the {name} limit ({value}) is above what this worker may set ({hard})")
 
 
-def _set_limits(limits: LimitsWire, for_candidate: bool) -> None:
-    """Apply the limits, soft and hard; LimitUnavailable names one that failed."""
+def _set_limits(limits: LimitsWire, for_candidate: bool, at_most_hard: bool = False) -> None:
+    """Apply the limits, soft and hard; LimitUnavailable names one that failed.
+
+    ``at_most_hard``: lower a limit above this process's hard limit to it
+    (for the judge, whose limits only protect the worker) instead of failing
+    (as a candidate must: its limits are a promise about the program)."""
     for res, (name, value) in _wanted_limits(limits, for_candidate).items():
+        if at_most_hard:
+            hard = resource.getrlimit(res)[1]
+            if hard != resource.RLIM_INFINITY:
+                value = min(value, hard)
         try:
             resource.setrlimit(res, (value, value))
         except (ValueError, OSError) as exc:
@@ -184,12 +192,20 @@ class Zygote:
         if pid:
             theirs.close()
             self.judge_pid, self.judge_sock = pid, mine
+            said = mine.recv(256)
+            if said != b"R":
+                raise RuntimeError(f"the judge could not start: {said.decode(errors='replace') or 'it exited'}")
             return
         try:
             mine.close()
             for fd in (0, 1, 2):
                 os.dup2(self.devnull, fd)  # test code that prints must not touch the report channel
-            _set_limits(JUDGE_LIMITS, for_candidate=False)
+            try:
+                _set_limits(JUDGE_LIMITS, for_candidate=False, at_most_hard=True)
+            except LimitUnavailable as exc:
+                theirs.send(str(exc).encode()[:256])
+                raise
+            theirs.send(b"R")
             _judge_loop(theirs, self.judge_in, self.result_out, self.entry)
         finally:
             os._exit(0)
@@ -738,8 +754,12 @@ def main() -> None:
     # candidate from walking (and so copying the pages of) all of them.
     gc.collect()
     gc.freeze()
-    zygote.start_judge()
-    zygote.start_template()
+    try:
+        zygote.start_judge()
+        zygote.start_template()
+    except (OSError, RuntimeError) as exc:
+        wire.write_frame(1, {"failed": f"cannot start the worker's processes: {exc}"})
+        os._exit(3)
     wire.write_frame(1, {"ready": {"isolation": isolation, "candidate_uid": NOBODY if nobody else os.getuid()}})
     zygote.serve()
     os._exit(0)
