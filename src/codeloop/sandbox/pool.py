@@ -30,7 +30,7 @@ from typing import Any, Literal
 
 from . import wire
 from .limits import Limits
-from .protocol import Job, Report
+from .protocol import Hello, Job, Report
 
 WORKER_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8"}
 START_TIMEOUT = 60.0
@@ -151,7 +151,7 @@ class Worker:
             raise InfraError(hello["failed"])
         self.info = hello.get("ready", {})
 
-    def _hello(self, deadline: float) -> dict[str, Any]:
+    def _hello(self, deadline: float) -> Hello:
         while True:
             msg = self.report.frame()
             if msg is not None:

@@ -130,16 +130,10 @@ class Hello(TypedDict, total=False):
 
 
 class WorkerFailure(TypedDict):
-    """The zygote could not run a job (a bug or a limit that cannot be applied)."""
+    """In place of a report: the zygote could not run a job (a limit it cannot
+    apply, a template or judge gone); the pool replaces the worker."""
 
     worker_error: str
-
-
-class Handoff(Protocol):
-    """The candidate's end of a sample as the judge sees it (see
-    :class:`codeloop.sandbox.channel.CandidateChannel`)."""
-
-    pid: int
 
 
 class JudgeEntry(Protocol):

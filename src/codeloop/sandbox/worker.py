@@ -42,7 +42,8 @@ from typing import Any, Callable
 
 from . import candidate, linux, rootfs, wire
 from .channel import CandidateChannel
-from .protocol import CallJob, CallReport, JudgeOnlyJob, JudgeOnlyReport, LimitsWire, MeasureJob, MeasureReport
+from .protocol import (CallJob, CallReport, JudgeOnlyJob, JudgeOnlyReport, LimitsWire, MeasureJob, MeasureReport,
+                       WorkerFailure)
 
 PRELOAD = ("math", "re", "collections", "itertools", "functools", "heapq", "bisect", "string", "typing", "hashlib")
 NOBODY = 65534
@@ -453,7 +454,8 @@ class Zygote:
                         raise ValueError(f"unknown job kind {job.get('kind') if isinstance(job, dict) else job!r}")
                     report = handler(job)
                 except Exception as exc:  # noqa: BLE001 - reported; the pool replaces this worker
-                    wire.write_frame(1, {"worker_error": f"{type(exc).__name__}: {exc}"})
+                    failure: WorkerFailure = {"worker_error": f"{type(exc).__name__}: {exc}"}
+                    wire.write_frame(1, failure)
                     return
                 wire.write_frame(1, report)
                 self.reap()
