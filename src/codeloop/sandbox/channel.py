@@ -61,7 +61,6 @@ class CandidateChannel:
         self.req_fd, self.pid = req_fd, pid
         self.reader = wire.FrameReader(resp_fd, max_reply)
         self._stat_fd: int | None = None
-        self.requests = 0
 
     def send(self, request: Any) -> None:
         """Write one request; ChannelClosed if the candidate is gone."""
@@ -126,7 +125,6 @@ class CandidateChannel:
     def request(self, message: Any, deadline: float, cpu_budget: float | None = None,
                 on_slow: Callable[[float], tuple[float, float | None] | None] | None = None) -> Any:
         """:meth:`send` then :meth:`receive`."""
-        self.requests += 1
         self.send(message)
         return self.receive(deadline, cpu_budget, on_slow)
 

@@ -85,7 +85,7 @@ class _Channel:
 class _Item:
     """A queued job: its frames, its future, and when it began to run."""
 
-    __slots__ = ("job", "judge_job", "future", "frames", "started", "report", "result", "sent")
+    __slots__ = ("job", "judge_job", "future", "frames", "started", "report", "result", "running")
 
     def __init__(self, job: Job, judge_job: Any, future: Future) -> None:
         self.job, self.judge_job, self.future = job, judge_job, future
@@ -93,7 +93,14 @@ class _Item:
         self.started = 0.0
         self.report: Any = None
         self.result: Any = None
-        self.sent = False
+        self.running = False  # its future was set running (a job given back by a broken worker)
+
+    def claim(self) -> bool:
+        """Whether the job is still wanted, setting its future running (once)."""
+        if self.running:
+            return True
+        self.running = self.future.set_running_or_notify_cancel()
+        return self.running
 
     @property
     def wants_result(self) -> bool:
@@ -278,8 +285,6 @@ class SandboxPool:
             raise self._fatal
         return dict(self._info)
 
-    start = check
-
     def submit(self, job: Job, judge_job: Any = None) -> Future[Outcome]:
         """Queue a job; the future gives (the zygote's report, the judge's
         result), or raises InfraError. Cancel it to drop the job if it has
@@ -313,7 +318,7 @@ class SandboxPool:
             for slot in range(self.size):
                 self._poke(slot)
         for item in pending:
-            if isinstance(item, _Requeued) or item.future.set_running_or_notify_cancel():
+            if item.claim():
                 item.future.set_exception(InfraError("the pool was closed"))
         for t in self._threads:
             t.join(timeout=30)
@@ -347,7 +352,7 @@ class SandboxPool:
             while True:
                 while self._queue:
                     item = self._queue.popleft()
-                    if isinstance(item, _Requeued) or item.future.set_running_or_notify_cancel():
+                    if item.claim():
                         return item
                 if self._closed or not wait:
                     self._hungry[slot] = not self._closed
@@ -360,18 +365,13 @@ class SandboxPool:
             closed = self._closed
             if not closed:
                 for item in reversed(items):
-                    item.sent = False
                     item.started = 0.0
                     item.report = item.result = None
-                    self._requeue(item)
+                    self._queue.appendleft(item)
                 self._lock.notify_all()
         if closed:
             for item in items:
                 item.future.set_exception(InfraError("the pool was closed"))
-
-    def _requeue(self, item: _Item) -> None:
-        # The future is already running: keep it, and put the item back.
-        self._queue.appendleft(_Requeued(item))
 
     def _spawn(self, slot: int, cpu: int | None) -> Worker:
         worker = Worker(self.isolation, self.tmpfs_mb, cpu, self.judge)
@@ -447,7 +447,7 @@ class SandboxPool:
         with self._lock:
             items, self._queue = list(self._queue), collections.deque()
         for item in items:
-            if isinstance(item, _Requeued) or item.future.set_running_or_notify_cancel():
+            if item.claim():
                 item.future.set_exception(self._fatal or InfraError("no worker could start"))
 
     def _step(self, worker: Worker, inflight: collections.deque[_Item], wake_r: int) -> bool:
@@ -513,12 +513,3 @@ class SandboxPool:
         if report.get("setup_failed"):
             raise InfraError(f"the candidate could not be set up: {report['setup_failed']}")
 
-
-class _Requeued(_Item):
-    """A job given back by a broken worker: its future is already running."""
-
-    __slots__ = ()
-
-    def __init__(self, item: _Item) -> None:  # noqa: D107 - shares the item's state
-        super().__init__(item.job, item.judge_job, item.future)
-        self.frames = item.frames

@@ -116,7 +116,7 @@ class Judge:
         judge_job: JudgeJob = {"tests": self._tests_of(task), "budgets": None, "provisional": None,
                                "policy": self.policy.to_wire(), "load_limit": self.load_limit, "max_output": 0,
                                "record_calls": False, "program": None}
-        for attempt in range(self.retries + 1):
+        for _ in range(self.retries + 1):
             try:
                 _, result = self.pool.run(job, judge_job)
             except InfraError:
