@@ -18,11 +18,13 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from ..extract import response_of
-from ..scoring import Scorer, score_rows
-from ..scoring.shapes import openrlhf_result
-from ..tasks.rows import row_from_label
-from .default import default_scorer
+# Absolute imports: OpenRLHF loads this file by path as a top-level module, where a
+# package-relative import fails (tests/test_trainer_files.py loads it that way).
+from codeloop.extract import response_of
+from codeloop.scoring import Scorer, score_rows
+from codeloop.scoring.shapes import openrlhf_result
+from codeloop.tasks.rows import row_from_label
+from codeloop.integrations.default import default_scorer
 
 
 def reward_func(queries: list[str], prompts: list[str], labels: list[Any], scorer: Scorer | None = None,

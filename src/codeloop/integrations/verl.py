@@ -17,11 +17,14 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from ..scoring import Scorer, score_rows
-from ..scoring.shapes import VERL_KEYS as KEYS  # noqa: F401 - the keys every result has
-from ..scoring.shapes import verl_result
-from ..tasks.rows import row_from_label
-from .default import default_scorer
+# Absolute imports: verl loads this file by path as a top-level module, where a
+# package-relative import fails (tests/test_trainer_files.py loads it that way).
+from codeloop.scoring import Scorer, score_rows
+from codeloop.scoring.shapes import VERL_KEYS as KEYS  # noqa: F401 - the keys every result has
+from codeloop.scoring.shapes import verl_result
+from codeloop.tasks.rows import row_from_label
+from codeloop.integrations.default import default_scorer
+
 
 def compute_score(data_source: Any, solution_str: str, ground_truth: Any, extra_info: dict | None = None,
                   scorer: Scorer | None = None, reward: str | None = None, **kwargs: Any) -> dict[str, float]:

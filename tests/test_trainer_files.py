@@ -1,0 +1,90 @@
+"""The reward files loaded by path, the way verl and OpenRLHF load them.
+
+Neither trainer imports ``codeloop``: verl runs
+``spec_from_file_location("custom_module", path)`` on
+``custom_reward_function.path`` and OpenRLHF does the same with the name
+"reward_func" on a ``--remote_rm_url`` ending in ``.py``. A file that uses
+package-relative imports fails there with "no known parent package", so
+these tests load the installed files exactly that way, with the default
+scorer (no scorer argument: the trainers cannot pass one) and with the
+values the trainers really send: verl's batch manager hands numpy object
+arrays, and a batch holds unknown tasks, malformed labels and programs that
+run out of time.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from types import ModuleType
+
+import numpy as np
+import pytest
+
+from codeloop.integrations import default as default_module
+
+pytestmark = pytest.mark.sandbox
+
+GOOD = "```python\ndef max_element(l: list):\n    return max(l)\n```"
+WRONG = "```python\ndef max_element(l: list):\n    return min(l)\n```"
+LOOPS = "```python\ndef max_element(l: list):\n    while True:\n        pass\n```"
+INLINE = {"task_id": "sq", "entry_point": "sq", "asserts": ["assert sq(3) == 9"], "time_limit": 1.0}
+
+
+def load_like_a_trainer(module_name: str, relative: str) -> ModuleType:
+    """What verl's get_custom_reward_fn and OpenRLHF's reward-function loader do."""
+    path = default_module.__file__.replace("default.py", relative)
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture
+def fresh_default_scorer(monkeypatch):
+    """The adapters' own default scorer, closed after the test so no pool outlives it."""
+    monkeypatch.delenv("CODELOOP_URL", raising=False)
+    monkeypatch.delenv("CODELOOP_TASKS", raising=False)
+    monkeypatch.delenv("CODELOOP_REWARD", raising=False)
+    monkeypatch.setattr(default_module, "_default", None)
+    yield
+    if default_module._default is not None:
+        default_module._default.close()
+
+
+def test_verl_loads_the_file_by_path_and_scores_numpy_batches(fresh_default_scorer):
+    module = load_like_a_trainer("custom_module", "verl.py")
+    solutions = [GOOD, WRONG, LOOPS, GOOD, "def sq(x):\n    return x * x\n", GOOD]
+    truths = ["HumanEval/35", "HumanEval/35", "HumanEval/35", "NoSuch/1", json.dumps(INLINE), "{not json"]
+    # verl's batch reward manager: non_tensor_batch columns are numpy object arrays,
+    # passed by keyword, with the config's reward_kwargs spread in.
+    out = module.compute_score_batch(
+        data_sources=np.array(["humaneval"] * 6, dtype=object),
+        solution_strs=solutions,
+        ground_truths=truths,
+        extra_infos=np.array([{"index": i, "split": "train"} for i in range(6)], dtype=object),
+        reward="pass",
+    )
+    assert all(tuple(r) == module.KEYS for r in out)
+    assert [r["score"] for r in out] == [1.0, 0.0, 0.0, 0.0, 1.0, 0.0]
+    assert [r["infra_error"] for r in out] == [0.0, 0.0, 0.0, 1.0, 0.0, 1.0]
+    assert out[2]["timeout"] == 1.0
+    # verl's naive manager: one sample per call, by keyword.
+    one = module.compute_score(data_source="humaneval", solution_str=GOOD, ground_truth=np.str_("HumanEval/35"),
+                               extra_info=None)
+    assert one["acc"] == 1.0
+
+
+def test_openrlhf_loads_the_file_by_path_and_isolates_bad_labels(fresh_default_scorer):
+    module = load_like_a_trainer("reward_func", "openrlhf.py")
+    prompt = "<|im_start|>user\nmax_element<|im_end|>\n<|im_start|>assistant\n"
+    queries = [prompt + reply + "<|im_end|>" for reply in (GOOD, LOOPS, GOOD, GOOD)]
+    labels = ["HumanEval/35", "HumanEval/35", "NoSuch/1", "{not json"]
+    out = module.reward_func(queries, [prompt] * 4, labels)
+    assert set(out) == {"rewards", "scores", "extra_logs"}
+    assert [float(x) for x in out["rewards"]] == [1.0, 0.0, 0.0, 0.0]
+    assert [float(x) for x in out["extra_logs"]["infra_error"]] == [0.0, 0.0, 1.0, 1.0]
+    assert [float(x) for x in out["extra_logs"]["pass"]] == [1.0, 0.0, 0.0, 0.0]
