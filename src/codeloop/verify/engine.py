@@ -62,8 +62,7 @@ class Judge:
         self.output_bytes = output_bytes
         self.meter = CostMeter(pool) if efficiency else None
         self._follow_up = ThreadPoolExecutor(max_workers=max(2, pool.size), thread_name_prefix="codeloop-judge")
-        self._tests: dict[str, TestsWire] = {}
-        self._tests_json: dict[str, bytes] = {}
+        self._tests: dict[str, tuple[TestsWire, bytes]] = {}
         self._stdio_timing: dict[str, Future[Budgets]] = {}
         self._lock = threading.Lock()
 
@@ -113,7 +112,7 @@ class Judge:
         if known is not None:
             return known
         job: JudgeOnlyJob = {"kind": "judge_only", "guard": CALIBRATION_CPU * 2 + GUARD_MARGIN}
-        judge_job: JudgeJob = {"tests": self._tests_of(task), "budgets": None, "provisional": None,
+        judge_job: JudgeJob = {"tests": self._tests_of(task)[0], "budgets": None, "provisional": None,
                                "policy": self.policy.to_wire(), "load_limit": self.load_limit, "max_output": 0,
                                "record_calls": False, "program": None}
         for _ in range(self.retries + 1):
@@ -130,32 +129,24 @@ class Judge:
         self._follow_up.shutdown(wait=False, cancel_futures=True)
 
     # -- one sample ----------------------------------------------------------
-    def _tests_of(self, task: Task) -> TestsWire:
+    def _tests_of(self, task: Task) -> tuple[TestsWire, bytes]:
+        """The task's tests for the judge and their JSON, built once per task:
+        every sample of a task sends the same tests (the cache is bounded)."""
         key = task.key
-        tests = self._tests.get(key)
-        if tests is None:
+        cached = self._tests.get(key)
+        if cached is None:
             tests = judge_tests(task)
+            cached = (tests, json.dumps(tests, separators=(",", ":")).encode())
             with self._lock:
                 if len(self._tests) > 4096:
                     self._tests.clear()
-                self._tests[key] = tests
-        return tests
-
-    def _encoded_tests(self, task: Task) -> bytes:
-        key = task.key
-        encoded = self._tests_json.get(key)
-        if encoded is None:
-            encoded = json.dumps(self._tests_of(task), separators=(",", ":")).encode()
-            with self._lock:
-                if len(self._tests_json) > 4096:
-                    self._tests_json.clear()
-                self._tests_json[key] = encoded
-        return encoded
+                self._tests[key] = cached
+        return cached
 
     def _encoded_job(self, task: Task, judge_job: JudgeJob) -> bytes:
         """The judge's job as JSON, its tests encoded once per task."""
         rest = {k: v for k, v in judge_job.items() if k != "tests"}
-        return b'{"tests":' + self._encoded_tests(task) + b"," + json.dumps(rest, separators=(",", ":")).encode()[1:]
+        return b'{"tests":' + self._tests_of(task)[1] + b"," + json.dumps(rest, separators=(",", ":")).encode()[1:]
 
     def _jobs(self, task: Task, program: str, budgets: Budgets | None) -> tuple[CallJob, JudgeJob]:
         policy = self.policy
@@ -169,7 +160,7 @@ class Judge:
                         "as_main": task.kind is TaskKind.STDIO, "limits": limits.to_wire(),
                         "guard": self.load_limit + guard_wall + GUARD_MARGIN}
         judge_job: JudgeJob = {
-            "tests": self._tests_of(task), "budgets": budgets.to_wire() if budgets is not None else None,
+            "tests": self._tests_of(task)[0], "budgets": budgets.to_wire() if budgets is not None else None,
             "provisional": provisional(policy.to_wire()) if budgets is None else None,
             "policy": policy.to_wire() if budgets is None else None, "load_limit": self.load_limit,
             "max_output": limits.output_bytes, "record_calls": self.meter is not None, "program": None}
