@@ -110,8 +110,9 @@ def main() -> None:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     exe = str(Path(sys.executable).with_name("codeloop"))
-    server = subprocess.Popen([exe, "serve", "--port", str(port), "--workers", str(args.workers), "--token", TOKEN],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    server = subprocess.Popen([exe, "serve", "--port", str(port), "--workers", str(args.workers)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                              env={**os.environ, "CODELOOP_TOKEN": TOKEN})
     report: dict = {"workers": args.workers, "cpus": os.cpu_count()}
     try:
         deadline = time.monotonic() + 60

@@ -14,6 +14,7 @@ import uvicorn  # noqa: E402
 from codeloop.scoring.local import LocalScorer  # noqa: E402
 from codeloop.service.app import create_app  # noqa: E402
 from codeloop.service.client import AsyncClient, Client, RemoteScorer, ServiceError  # noqa: E402
+from codeloop.service.schedule import SchedulerLimits  # noqa: E402
 from codeloop.tasks import load_benchmark  # noqa: E402
 from codeloop.types import Task, TaskKind  # noqa: E402
 
@@ -55,7 +56,8 @@ def scorer():
 
 @pytest.fixture(scope="module")
 def server(scorer):
-    srv = Served(create_app(scorer, token=TOKEN, max_batch=50, queue=6, max_body=1 << 20))
+    srv = Served(create_app(scorer, token=TOKEN, max_batch=50, max_body=1 << 20,
+                            limits=SchedulerLimits(cpu_slots=2, max_slots=2, max_queued=6)))
     yield srv
     srv.stop()
 
@@ -180,18 +182,22 @@ def test_a_disconnect_cancels_queued_work(server, scorer):
     except httpx.TimeoutException:
         pass
     time.sleep(4)  # what had started finishes; nothing else may start
-    assert httpx.get(server.url + "/healthz").json()["in_flight"] == 0
+    health = httpx.get(server.url + "/healthz").json()
+    assert health["running"] == 0 and health["queued"] == 0
     started = ran() - before
-    # at most the jobs written ahead to the workers began (two each); the rest was cancelled
-    assert 0 < started <= 2 * scorer.workers < 8
+    # only what the scheduler had handed to the workers began (one each); the rest was cancelled
+    assert 0 < started <= scorer.workers < 8
 
 
 def test_health_metrics_and_openapi(server):
-    assert httpx.get(server.url + "/healthz").json()["ok"]
-    text = httpx.get(server.url + "/metrics").text
+    assert httpx.get(server.url + "/healthz").json()["ok"]  # the one route open without the token
+    for path in ("/metrics", "/openapi.json", "/docs", "/redoc"):
+        assert httpx.get(server.url + path).status_code == 401, path
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    text = httpx.get(server.url + "/metrics", headers=auth).text
     assert 'codeloop_verdicts_total{status="passed"}' in text and "codeloop_queue_depth" in text
-    assert 'codeloop_request_seconds{quantile="0.99"}' in text
-    schema = httpx.get(server.url + "/openapi.json").json()
+    assert 'codeloop_request_seconds{quantile="0.99"}' in text and 'codeloop_queue_wait_seconds{quantile="0.99"}' in text
+    schema = httpx.get(server.url + "/openapi.json", headers=auth).json()
     assert {"/v1/verify", "/v1/openrlhf", "/run_code", "/healthz", "/metrics"} <= set(schema["paths"])
 
 
@@ -235,4 +241,4 @@ def test_loopback_only_without_token():
     exe = str(Path(sys.executable).with_name("codeloop"))
     proc = subprocess.run([exe, "serve", "--host", "0.0.0.0"], capture_output=True, text=True, timeout=60,
                           env={"PATH": "/usr/bin:/bin"})
-    assert proc.returncode == 2 and "needs a --token" in " ".join(proc.stderr.split())
+    assert proc.returncode == 2 and "needs a token" in " ".join(proc.stderr.split())

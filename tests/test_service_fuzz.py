@@ -14,8 +14,8 @@ from codeloop.tasks import load_benchmark  # noqa: E402
 pytestmark = pytest.mark.sandbox
 
 SCORER = LocalScorer(load_benchmark("humaneval"), workers=2)
-APP = create_app(SCORER, token="fuzz", max_batch=8, queue=64)
-schema = schemathesis.openapi.from_asgi("/openapi.json", APP)
+APP = create_app(SCORER, token="fuzz", max_batch=8, max_run_timeout=5)
+schema = schemathesis.openapi.from_asgi("/openapi.json", APP, headers={"Authorization": "Bearer fuzz"})
 
 
 @schema.parametrize()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import gc
 import json
+import os
 from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Optional
@@ -304,44 +305,82 @@ def _load_tasks(tasks_file: Optional[Path]) -> dict:
 def serve_command(
     host: str = typer.Option("127.0.0.1", help="Address to listen on."),
     port: int = typer.Option(8080, help="Port."),
-    workers: int = typer.Option(2, "--workers", "-w", min=1, help="Sandbox workers."),
-    token: Optional[str] = typer.Option(None, envvar="CODELOOP_TOKEN", help="Bearer token clients must send "
-                                        "(required when listening beyond loopback; env CODELOOP_TOKEN)."),
+    workers: Optional[int] = typer.Option(None, "--workers", "-w", min=1, help="Samples that may start at once: "
+                                          "the CPUs the sandboxes keep busy (default: this process's CPUs)."),
+    slots: Optional[int] = typer.Option(None, "--slots", min=1, help="Sandbox workers in all (default: 4 x "
+                                        "--workers): a sample still running after --long-after seconds stops "
+                                        "counting against --workers, so sleeping or endless programs do not "
+                                        "hold back short ones."),
+    token_file: Optional[Path] = typer.Option(None, "--token-file", help="A file whose first line is the bearer "
+                                              "token clients must send (or set CODELOOP_TOKEN; never on the "
+                                              "command line, which every local user can read). Required beyond "
+                                              "loopback."),
+    public_metrics: bool = typer.Option(False, "--public-metrics", help="Serve /metrics without the token."),
     tasks_file: Optional[Path] = typer.Option(None, "--tasks", help="Tasks the server knows by id "
                                               "(default: HumanEval); inline tasks always work."),
-    queue: int = typer.Option(1024, help="Samples that may wait beyond the pool's capacity before 429."),
+    queue: int = typer.Option(1024, help="Samples that may wait beyond those running before 429."),
     max_batch: int = typer.Option(512, help="Items per request at most."),
+    max_wait: float = typer.Option(20.0, "--max-wait", min=0.1, help="Seconds a request may wait to start: "
+                                   "beyond, 504 (and 429 up front when the expected wait is longer)."),
+    long_after: float = typer.Option(0.25, "--long-after", min=0.01, help="Seconds after which a running sample "
+                                     "no longer counts against --workers."),
+    max_queued_seconds: float = typer.Option(20_000.0, "--max-queued-seconds", min=1.0, help="Worst-case "
+                                             "sandbox seconds admitted at once, over all clients (429 beyond)."),
+    client_seconds: float = typer.Option(10_000.0, "--client-seconds", min=1.0, help="Worst-case sandbox "
+                                         "seconds admitted at once for one client address (429 beyond)."),
+    max_run_timeout: float = typer.Option(60.0, "--max-run-timeout", min=0.1, help="The largest run_timeout "
+                                          "/run_code accepts (422 beyond)."),
+    header_timeout: float = typer.Option(10.0, "--header-timeout", min=0.1, help="Seconds for a request's "
+                                         "headers to arrive (the connection is closed beyond)."),
+    body_timeout: float = typer.Option(30.0, "--body-timeout", min=0.1, help="Seconds for a request's body to "
+                                       "arrive (408 beyond)."),
 ) -> None:
     """Serve verification over HTTP: /v1/verify, /v1/openrlhf, /run_code, /healthz, /metrics."""
     import ipaddress
 
     try:
-        import uvicorn
-
         from .service.app import create_app
+        from .service.gate import read_token_file
+        from .service.http import serve
+        from .service.schedule import SchedulerLimits
     except ImportError as exc:
         console().print(f"[red]error:[/red] codeloop serve needs the serve extra ({exc.name} is missing): "
-                      "pip install -e '.[serve]'")
+                        "pip install -e '.[serve]'")
         raise typer.Exit(2) from None
     from .sandbox.pool import IsolationUnavailable
     from .scoring.local import LocalScorer
 
+    token = os.environ.get("CODELOOP_TOKEN") or None
+    if token_file is not None:
+        try:
+            token = read_token_file(str(token_file))
+        except (OSError, ValueError) as exc:
+            console().print(f"[red]error:[/red] --token-file: {exc}")
+            raise typer.Exit(2) from None
     try:
         loopback = ipaddress.ip_address(host).is_loopback
     except ValueError:
         loopback = host == "localhost"
     if not loopback and not token:
-        console().print("[red]error:[/red] listening beyond loopback needs a --token (or CODELOOP_TOKEN)")
+        console().print("[red]error:[/red] listening beyond loopback needs a token: --token-file or CODELOOP_TOKEN")
         raise typer.Exit(2)
-    scorer = LocalScorer(_load_tasks(tasks_file), workers=workers)
+    cpus = workers or len(os.sched_getaffinity(0))
+    total = slots or 4 * cpus
+    if total < cpus:
+        console().print(f"[red]error:[/red] --slots ({total}) must be at least --workers ({cpus})")
+        raise typer.Exit(2)
+    limits = SchedulerLimits(cpu_slots=cpus, max_slots=total, long_after=long_after, max_wait=max_wait,
+                             max_queued=queue, max_seconds=max_queued_seconds, client_seconds=client_seconds)
+    scorer = LocalScorer(_load_tasks(tasks_file), workers=total, depth=1)
     try:
         scorer.check()
     except IsolationUnavailable as exc:
         console().print(f"[red]error:[/red] {WEAK_HINT.format(reason=exc)}")
         raise typer.Exit(3) from None
     try:
-        uvicorn.run(create_app(scorer, token=token, max_batch=max_batch, queue=queue), host=host, port=port,
-                    log_level="warning")
+        serve(create_app(scorer, token=token, max_batch=max_batch, limits=limits, public_metrics=public_metrics,
+                         body_timeout=body_timeout, max_run_timeout=max_run_timeout),
+              host, port, header_timeout=header_timeout)
     finally:
         scorer.close()
 

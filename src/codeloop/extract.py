@@ -15,6 +15,8 @@ import tokenize
 from dataclasses import dataclass
 from typing import Any
 
+from . import pyparse
+
 # End-of-turn markers chat templates leave in decoded text (OpenRLHF passes
 # queries with them in; a sampler may too).
 SPECIAL_TOKENS = ("<|im_end|>", "<|im_start|>", "<|endoftext|>", "<|end_of_text|>", "<|eot_id|>", "</s>", "<s>",
@@ -62,7 +64,7 @@ def fenced_blocks(text: str) -> list[tuple[str, str]]:
 
 def _parses(code: str) -> bool:
     try:
-        ast.parse(code)
+        pyparse.parse(code)
         return True
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return False
@@ -102,7 +104,7 @@ def _code_region(text: str, entry_point: str) -> str:
 
 def _prompt_imports(prompt: str) -> str:
     try:
-        tree = ast.parse(prompt)
+        tree = pyparse.parse(prompt)
     except SyntaxError:
         return ""
     return "".join((ast.get_source_segment(prompt, n) or "") + "\n" for n in tree.body

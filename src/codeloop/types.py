@@ -77,6 +77,8 @@ class Task:
     ``stdio``: ``cases`` for a whole program that reads stdin and writes stdout.
     ``reference`` is a complete correct program; it calibrates time limits.
     ``instructions`` are validated code-instruction specs (``{"id", **params}``).
+    ``time_limit`` (seconds) and ``memory_limit`` (MiB, address space) are the
+    task's own limits; None leaves them to the judge's policy and default.
     """
 
     task_id: str
@@ -89,6 +91,7 @@ class Task:
     cases: tuple[IOCase, ...] = ()
     reference: str | None = None
     time_limit: float | None = None
+    memory_limit: int | None = None
     instructions: tuple[Mapping[str, Any], ...] = ()
     origin: str = ""
 
@@ -100,6 +103,8 @@ class Task:
         content = [self.kind.value, self.prompt, self.entry_point, self.test, list(self.asserts), self.setup,
                    [[c.input, c.output] for c in self.cases], self.reference, self.time_limit,
                    [dict(i) for i in self.instructions]]
+        if self.memory_limit is not None:  # appended only when set, so existing keys stay as they were
+            content.append(self.memory_limit)
         blob = json.dumps(content, separators=(",", ":"), sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()[:24]
 
@@ -119,6 +124,8 @@ class Task:
             record["reference"] = self.reference
         if self.time_limit is not None:
             record["time_limit"] = self.time_limit
+        if self.memory_limit is not None:
+            record["memory_limit"] = self.memory_limit
         if self.instructions:
             record["instructions"] = [dict(i) for i in self.instructions]
         return record

@@ -17,6 +17,8 @@ import tokenize
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from .. import pyparse
+
 MAX_SOURCE = 1 << 20
 
 
@@ -76,7 +78,7 @@ class Source:
     def tree(self) -> ast.Module:
         """The AST; raises SyntaxError (or RecursionError, MemoryError) for code that does not parse."""
         if self._tree is None:
-            self._tree = ast.parse(self.text)
+            self._tree = pyparse.parse(self.text)
         return self._tree
 
     @property

@@ -29,6 +29,7 @@ from dataclasses import replace
 from typing import Callable
 
 from .. import feedback as feedback_mod
+from .. import pyparse
 from ..extract import extract_program, fenced_blocks, strip_special_tokens
 from ..models import Completion, Model
 from ..scoring.local import LocalScorer
@@ -145,7 +146,7 @@ def _generated_tests(ctx: Context, task: Task) -> tuple[list[str], int, int]:
         for line in block.splitlines():
             line = line.strip()
             try:
-                node = ast.parse(line).body
+                node = pyparse.parse(line).body
             except SyntaxError:
                 continue
             if len(node) == 1 and isinstance(node[0], ast.Assert) and any(

@@ -13,10 +13,10 @@ from concurrent.futures import Future
 from typing import Any, Sequence
 
 from ..extract import extract_program
-from ..sandbox.pool import SandboxPool
 from ..tasks import load_benchmark
 from ..tasks.rows import resolve_row
-from ..types import Isolation, Task, Verdict
+from ..sandbox.pool import InfraError, SandboxPool
+from ..types import Isolation, Task, Verdict, evaluator_failure
 from ..verify.engine import Judge
 from ..verify.limits import TimeLimits, TimePolicy
 from . import Row
@@ -27,17 +27,19 @@ class LocalScorer:
 
     ``tasks``: tasks rows may name by id (default: HumanEval; inline tasks
     always work). ``workers``: pool size (default: the CPUs this process may
-    use). ``policy``: how time limits are chosen. ``efficiency``: also count
+    use). ``depth``: samples written ahead to each worker (1 for a service,
+    where a sample queued behind a slow one would wait for it; 2 for batch
+    throughput). ``policy``: how time limits are chosen. ``efficiency``: also count
     the cost of passing programs (slow; needs valgrind). Thread-safe; the
     pool starts at once and lives until :meth:`close`.
     """
 
     def __init__(self, tasks: dict[str, Task] | None = None, workers: int | None = None,
                  isolation: Isolation = "full", efficiency: bool = False, policy: TimePolicy | None = None,
-                 load_limit: float = 1.0, memory_mb: int = 1024) -> None:
+                 load_limit: float = 1.0, memory_mb: int = 1024, depth: int = 2) -> None:
         self.tasks = tasks if tasks is not None else load_benchmark("humaneval")
         self.workers = workers or len(os.sched_getaffinity(0))
-        self.pool = SandboxPool(self.workers, isolation)
+        self.pool = SandboxPool(self.workers, isolation, depth=depth)
         self.judge = Judge(self.pool, TimeLimits(policy), load_limit=load_limit, memory_mb=memory_mb,
                            efficiency=efficiency)
 
@@ -48,11 +50,19 @@ class LocalScorer:
         """Judge one reply in the background (``raw``: the reply is the program
         as it is, nothing extracted). Cancel the future to drop it if it has
         not started."""
-        if raw:
-            return self.judge.submit(task, reply)
-        ex = extract_program(reply, task.prompt, task.entry_point)
-        program = ex.program if ex.kind != "none" else ""
-        return self.judge.submit(task, program, ex.code if program else "")
+        try:
+            if raw:
+                return self.judge.submit(task, reply)
+            ex = extract_program(reply, task.prompt, task.entry_point)
+            program = ex.program if ex.kind != "none" else ""
+            return self.judge.submit(task, program, ex.code if program else "")
+        except InfraError:
+            raise  # the pool is closed or cannot start: nothing in this batch can be judged
+        except Exception as exc:  # noqa: BLE001 - one item's failure must not cost its batch
+            failed: Future[Verdict] = Future()
+            failed.set_result(evaluator_failure(f"preparing this item failed: {type(exc).__name__}: {exc}"[:500],
+                                                self.pool.isolation))
+            return failed
 
     def judge_one(self, task: Task, reply: str, raw: bool = False) -> Verdict:
         return self.submit(task, reply, raw).result()

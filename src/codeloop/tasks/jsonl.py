@@ -37,6 +37,7 @@ class TaskRecord(BaseModel):
     cases: Optional[list[IOCase]] = None
     reference: Optional[str] = None
     time_limit: Optional[float] = Field(default=None, gt=0, le=600)
+    memory_limit: Optional[int] = Field(default=None, ge=16, le=65536)
     instructions: list[dict[str, Any]] = Field(default_factory=list)
     metadata: dict[str, Any] = Field(default_factory=dict)
 
@@ -72,7 +73,7 @@ class TaskRecord(BaseModel):
             task_id=self.task_id, kind=kind, prompt=self.prompt, entry_point=self.entry_point or "",
             test=self.test or "", asserts=tuple(self.asserts or ()), setup=self.setup,
             cases=tuple(TaskCase(c.input, c.output) for c in self.cases or ()), reference=self.reference,
-            time_limit=self.time_limit, instructions=tuple(self.instructions), origin=origin,
+            time_limit=self.time_limit, memory_limit=self.memory_limit, instructions=tuple(self.instructions), origin=origin,
         )
 
 

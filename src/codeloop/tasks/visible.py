@@ -13,6 +13,7 @@ from __future__ import annotations
 import ast
 import doctest
 
+from .. import pyparse
 from ..types import Task, TaskKind
 
 ARROWS = ("➞", "=>", "->", "→")
@@ -25,8 +26,8 @@ def _calls(expr: ast.AST, name: str) -> bool:
 def _assert_for(call_src: str, want_src: str, name: str) -> str | None:
     call_src, want_src = call_src.strip().rstrip(",;"), want_src.strip().rstrip(".,;")
     try:
-        call = ast.parse(call_src, mode="eval").body
-        ast.parse(want_src, mode="eval")
+        call = pyparse.parse(call_src, mode="eval").body
+        pyparse.parse(want_src, mode="eval")
     except SyntaxError:
         return None
     if not _calls(call, name):
@@ -37,7 +38,7 @@ def _assert_for(call_src: str, want_src: str, name: str) -> str | None:
 def example_asserts(prompt: str, entry_point: str) -> list[str]:
     """Asserts for the examples in ``entry_point``'s docstring inside ``prompt``."""
     try:
-        tree = ast.parse(prompt)
+        tree = pyparse.parse(prompt)
     except SyntaxError:
         return []
     doc = next((ast.get_docstring(n) or "" for n in ast.walk(tree)
@@ -56,7 +57,7 @@ def example_asserts(prompt: str, entry_point: str) -> list[str]:
         if line.startswith(">>>"):
             continue
         try:
-            node = ast.parse(line, mode="eval").body
+            node = pyparse.parse(line, mode="eval").body
         except SyntaxError:
             node = None
         if isinstance(node, ast.Compare) and len(node.ops) == 1 and isinstance(node.ops[0], ast.Eq) \

@@ -95,6 +95,16 @@ class Judge:
             self._start(out, holder, task, program, code, 1)
         return out
 
+    def memory_of(self, task: Task) -> int:
+        """The memory limit (MiB) a sample of ``task`` runs with: the task's own, else the judge's."""
+        return task.memory_limit if task.memory_limit is not None else self.memory_mb
+
+    def worst_case_seconds(self, task: Task) -> float:
+        """The longest one sample of ``task`` may hold a worker: load, tests and margin (for admission)."""
+        budgets = self.limits.known(task)
+        wall = budgets.wall if budgets is not None else self.policy.max  # not calibrated yet: the policy's cap
+        return self.load_limit + wall + GUARD_MARGIN
+
     def judge(self, task: Task, program: str, code: str | None = None) -> Verdict:
         """:meth:`submit` and wait."""
         return self.submit(task, program, code).result()
@@ -154,7 +164,7 @@ class Judge:
             wall, guard_wall = budgets.wall, budgets.wall
         else:
             wall, guard_wall = policy.max, policy.max + CALIBRATION_CPU
-        limits = Limits(time_limit=wall, load_limit=self.load_limit, memory_mb=self.memory_mb,
+        limits = Limits(time_limit=wall, load_limit=self.load_limit, memory_mb=self.memory_of(task),
                         output_bytes=self.output_bytes)
         job: CallJob = {"kind": "call", "program": program, "filename": FILENAME,
                         "as_main": task.kind is TaskKind.STDIO, "limits": limits.to_wire(),
@@ -182,6 +192,16 @@ class Judge:
 
     def _finish(self, out: Future[Verdict], holder: list[Future[Any]], inner: Future[Outcome], task: Task,
                 program: str, code: str | None, attempt: int, budgets: Budgets | None) -> None:
+        # A done-callback that raises is only logged: the caller would wait for ever. Whatever goes
+        # wrong here is this sample's evaluator failure, never its batch's.
+        try:
+            self._finish_unguarded(out, holder, inner, task, program, code, attempt, budgets)
+        except Exception as exc:  # noqa: BLE001
+            _settle(out, evaluator_failure(f"the evaluator failed: {type(exc).__name__}: {exc}"[:500],
+                                           self.isolation, attempts=attempt))
+
+    def _finish_unguarded(self, out: Future[Verdict], holder: list[Future[Any]], inner: Future[Outcome],
+                          task: Task, program: str, code: str | None, attempt: int, budgets: Budgets | None) -> None:
         if out.done():
             return
         try:
@@ -201,7 +221,7 @@ class Judge:
             self.limits.learn(task, result["calibration"])
         call_report: CallReport = report  # type: ignore[assignment]
         try:
-            verdict = assemble(call_report, result, isolation=self.isolation, memory_mb=self.memory_mb,
+            verdict = assemble(call_report, result, isolation=self.isolation, memory_mb=self.memory_of(task),
                                time_limit=budgets.wall if budgets is not None else None, attempts=attempt)
         except BrokenTaskResult as exc:
             _settle(out, evaluator_failure(f"task error: {exc}", self.isolation, broken_task=True, attempts=attempt))
@@ -236,9 +256,9 @@ class Judge:
                 checked = check_instructions(program, [dict(i) for i in task.instructions], first_line=first_line)
                 verdict = verdict.with_(instructions=tuple(InstructionResult.from_dict(r) for r in checked))
             _settle(out, verdict)
-        except BaseException as exc:  # noqa: BLE001 - the caller must get an answer, never a hang
-            if not out.done():
-                out.set_exception(exc)
+        except Exception as exc:  # noqa: BLE001 - the caller must get an answer, never a hang
+            _settle(out, evaluator_failure(f"checking the sample failed: {type(exc).__name__}: {exc}"[:500],
+                                           self.isolation))
 
     def _after_stdio_timing(self, out: Future[Verdict], holder: list[Future[Any]], task: Task, program: str,
                             code: str | None) -> None:
@@ -254,9 +274,11 @@ class Judge:
             except BaseException as exc:  # noqa: BLE001 - every waiter must learn it
                 timing.set_exception(exc)
         try:
-            timing.result()
-        finally:
-            self._start(out, holder, task, program, code, 1)
+            timing.exception()  # waits for whoever times the task; if that failed, the defaults apply
+            self._start(out, holder, task, program, code, 1)  # with the limits learnt, or the defaults
+        except Exception as exc:  # noqa: BLE001 - runs on an executor: a raise here would be lost
+            _settle(out, evaluator_failure(f"the evaluator failed: {type(exc).__name__}: {exc}"[:500],
+                                           self.isolation))
 
     def _time_stdio_reference(self, task: Task) -> Budgets:
         assert task.reference is not None
@@ -267,7 +289,7 @@ class Judge:
             try:
                 report, result = self.pool.run(job, judge_job)
                 verdict = assemble(report, result, isolation=self.isolation,  # type: ignore[arg-type]
-                                   memory_mb=self.memory_mb, time_limit=STDIO_CALIBRATION_LIMIT)
+                                   memory_mb=self.memory_of(task), time_limit=STDIO_CALIBRATION_LIMIT)
                 break
             except (InfraError, BrokenTaskResult, ValueError, KeyError, TypeError):
                 continue

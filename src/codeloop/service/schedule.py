@@ -1,0 +1,276 @@
+"""Who runs next on the service's sandbox workers: fair between clients,
+admitted by time, and never silent.
+
+Admission (at a request's arrival) counts each sample's *worst case*: the
+seconds it may hold a worker (its limits), not just how many samples there
+are. A request is refused with 429 and a Retry-After when taking it would
+pass the bound on samples waiting, on worst-case seconds in all or for its
+client, or when the expected wait (samples ahead x the mean run time seen, over
+the CPUs) is past ``max_wait``; with 413 when it could never fit.
+
+Dispatch (as workers free up) takes one sample from each client in turn
+(round robin), so one client's many samples cannot starve another's one.
+Two numbers bound what runs at once:
+
+* ``cpu_slots``: samples in their first ``long_after`` seconds, the ones
+  that compete for the CPUs (about the CPUs given to the service);
+* ``max_slots``: all samples running (the sandbox workers).
+
+A sample still running after ``long_after`` seconds has shown it is slow
+(an endless loop, a sleep, a long test) and stops counting against the
+CPUs, so the next sample starts on another worker instead of waiting behind
+it: short requests are not stuck behind long ones while workers remain. A
+request whose first sample has not started within ``max_wait`` seconds is
+answered 504 (which verl's SandboxFusion client retries) and its samples are
+dropped; so a client hears within a known time, never nothing.
+"""
+
+from __future__ import annotations
+
+import collections
+import math
+import threading
+import time
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from typing import Callable, Generic, TypeVar
+
+T = TypeVar("T")
+
+
+class Refused(Exception):
+    """A request that cannot be taken now (``status`` 429, with ``retry_after``
+    seconds) or ever (413)."""
+
+    def __init__(self, status: int, reason: str, retry_after: float | None = None) -> None:
+        super().__init__(reason)
+        self.status, self.reason, self.retry_after = status, reason, retry_after
+
+
+@dataclass(frozen=True)
+class SchedulerLimits:
+    """The bounds a :class:`FairScheduler` keeps (see the module's docstring).
+
+    ``max_queued``: samples waiting at most, beyond those running.
+    ``max_seconds``: worst-case seconds of all samples admitted (running or
+    waiting). ``client_seconds``: the same, per client.
+    """
+
+    cpu_slots: int
+    max_slots: int
+    long_after: float = 0.25
+    max_wait: float = 20.0
+    max_queued: int = 1024
+    max_seconds: float = 20_000.0
+    client_seconds: float = 10_000.0
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.cpu_slots <= self.max_slots:
+            raise ValueError("need 1 <= cpu_slots <= max_slots")
+        if self.long_after <= 0 or self.max_wait <= 0:
+            raise ValueError("long_after and max_wait must be positive")
+
+
+@dataclass
+class Ticket:
+    """One request's place: its client, worst case, and when its first sample began."""
+
+    client: str
+    seconds: float
+    admitted: float = field(default_factory=time.monotonic)
+    first_start: float | None = None
+    items: list["_Item"] = field(default_factory=list)
+
+
+@dataclass(eq=False)
+class _Item(Generic[T]):
+    ticket: Ticket
+    seconds: float
+    start: Callable[[], "Future[T]"]
+    out: "Future[T]" = field(default_factory=Future)
+    inner: "Future[T] | None" = None
+    queued: float = field(default_factory=time.monotonic)
+    began: float = 0.0
+
+
+class FairScheduler:
+    """Admission and fair dispatch of samples to a pool (thread-safe).
+
+    :meth:`admit` a request, :meth:`submit` each of its samples (a callable
+    that starts it and returns its future), :meth:`cancel` what is left of a
+    request whose client went away or waited too long.
+    """
+
+    def __init__(self, limits: SchedulerLimits) -> None:
+        self.limits = limits
+        self._lock = threading.Lock()
+        self._queues: dict[str, collections.deque[_Item]] = {}
+        self._turns: collections.deque[str] = collections.deque()
+        self._running: dict[_Item, float] = {}
+        self._outstanding: collections.defaultdict[str, float] = collections.defaultdict(float)  # worst case, per client
+        self._queued = 0
+        self._mean_run = 0.05  # seconds per sample, a moving average of what ran
+        self._timer: threading.Timer | None = None
+        self.waits: collections.deque[float] = collections.deque(maxlen=5000)
+        self.refused: collections.Counter[str] = collections.Counter()
+
+    # -- admission -----------------------------------------------------------
+    def admit(self, client: str, seconds: list[float]) -> Ticket:
+        """Take a request of samples with these worst cases, or raise :class:`Refused`."""
+        total = sum(seconds)
+        lim = self.limits
+        with self._lock:
+            if total > lim.client_seconds or total > lim.max_seconds:
+                self.refused["too_large"] += 1
+                raise Refused(413, f"this request's worst case ({total:.0f} s of sandbox time) is over the "
+                                   f"server's bound ({min(lim.client_seconds, lim.max_seconds):.0f} s): split it")
+            expected = self._expected_wait()
+            reason = None
+            if self._queued + len(seconds) > lim.max_queued + max(0, lim.max_slots - len(self._running)):
+                reason = "samples_waiting"
+            elif self._outstanding[client] + total > lim.client_seconds:
+                reason = "client_seconds"
+            elif sum(self._outstanding.values()) + total > lim.max_seconds:
+                reason = "total_seconds"
+            elif expected > lim.max_wait:
+                reason = "expected_wait"
+            if reason is not None:
+                self.refused[reason] += 1
+                retry = max(1.0, min(60.0, expected if reason == "expected_wait" else self._mean_run
+                                     * (self._queued + 1) / lim.cpu_slots))
+                raise Refused(429, f"the sandbox pool is saturated ({reason.replace('_', ' ')}); retry later",
+                              retry_after=retry)
+            self._outstanding[client] += total
+            return Ticket(client, total)
+
+    def _expected_wait(self) -> float:
+        # called with the lock held
+        busy = len(self._running) >= self.limits.max_slots or self._queued > 0
+        return self._queued * self._mean_run / self.limits.cpu_slots if busy else 0.0
+
+    # -- dispatch ------------------------------------------------------------
+    def submit(self, ticket: Ticket, start: Callable[[], "Future[T]"], seconds: float) -> "Future[T]":
+        """Queue one admitted sample; ``start`` is called (on some thread) when
+        its turn comes. The future is what ``start``'s future gives."""
+        item: _Item[T] = _Item(ticket, seconds, start)
+        with self._lock:
+            ticket.items.append(item)
+            queue = self._queues.get(ticket.client)
+            if queue is None:
+                queue = self._queues[ticket.client] = collections.deque()
+                self._turns.append(ticket.client)
+            queue.append(item)
+            self._queued += 1
+        self._pump()
+        return item.out
+
+    def cancel(self, ticket: Ticket) -> int:
+        """Drop the request's samples that have not started (and ask the pool to
+        drop those it has not begun); how many were still waiting here."""
+        dropped, started = 0, []
+        with self._lock:
+            queue = self._queues.get(ticket.client)
+            for item in ticket.items:
+                if item.began:
+                    started.append(item)
+                elif queue is not None and item in queue and item.out.cancel():
+                    queue.remove(item)
+                    self._queued -= 1
+                    self._settle(item.ticket.client, item.seconds)
+                    dropped += 1
+            if queue is not None and not queue:
+                del self._queues[ticket.client]
+                self._turns.remove(ticket.client)
+        for item in started:
+            item.out.cancel()
+            if item.inner is not None:
+                item.inner.cancel()  # the pool drops it if its worker has not begun it
+        return dropped
+
+    def _pump(self) -> None:
+        to_start: list[_Item] = []
+        with self._lock:
+            now = time.monotonic()
+            while self._queued and len(self._running) < self.limits.max_slots:
+                fresh = [began for began in self._running.values() if now - began < self.limits.long_after]
+                if len(fresh) >= self.limits.cpu_slots:
+                    self._wake_at(min(fresh) + self.limits.long_after - now)
+                    break
+                item = self._next()
+                if item.out.cancelled():
+                    self._settle(item.ticket.client, item.seconds)
+                    continue
+                item.began = now
+                self._running[item] = now
+                self.waits.append(now - item.queued)
+                if item.ticket.first_start is None:
+                    item.ticket.first_start = now
+                to_start.append(item)
+        for item in to_start:
+            self._launch(item)
+
+    def _next(self) -> _Item:
+        # called with the lock held, with something queued: the next client's oldest sample
+        client = self._turns.popleft()
+        queue = self._queues[client]
+        item = queue.popleft()
+        self._queued -= 1
+        if queue:
+            self._turns.append(client)
+        else:
+            del self._queues[client]
+        return item
+
+    def _launch(self, item: _Item) -> None:
+        try:
+            inner = item.start()
+        except BaseException as exc:  # noqa: BLE001 - the waiter must hear of it
+            inner = Future()
+            inner.set_exception(exc)
+        item.inner = inner
+        inner.add_done_callback(lambda f: self._done(item, f))
+
+    def _done(self, item: _Item, inner: Future) -> None:
+        with self._lock:
+            began = self._running.pop(item, None)
+            if began is not None:
+                self._mean_run = 0.9 * self._mean_run + 0.1 * (time.monotonic() - began)
+            self._settle(item.ticket.client, item.seconds)
+        if not item.out.done():
+            if inner.cancelled():
+                item.out.cancel()
+            elif inner.exception() is not None:
+                item.out.set_exception(inner.exception())
+            else:
+                item.out.set_result(inner.result())
+        self._pump()
+
+    def _settle(self, client: str, seconds: float) -> None:
+        # called with the lock held: a sample is over (ran or was dropped)
+        self._outstanding[client] -= seconds
+        if self._outstanding[client] <= 1e-9:
+            del self._outstanding[client]
+
+    def _wake_at(self, delay: float) -> None:
+        # called with the lock held: pump again when the oldest fresh sample turns long
+        if self._timer is not None and self._timer.is_alive():
+            return
+        self._timer = threading.Timer(max(delay, 0.001), self._pump)
+        self._timer.daemon = True
+        self._timer.start()
+
+    # -- what /metrics shows ---------------------------------------------------
+    def snapshot(self) -> dict[str, float]:
+        """Running and waiting samples, outstanding worst-case seconds, queue-wait quantiles."""
+        with self._lock:
+            waits = sorted(self.waits)
+            snap = {"running": float(len(self._running)), "queued": float(self._queued),
+                    "outstanding_seconds": float(sum(self._outstanding.values())),
+                    "mean_run_seconds": self._mean_run}
+        for q in (0.5, 0.99):
+            snap[f"wait_p{int(q * 100)}"] = waits[min(len(waits) - 1, int(q * len(waits)))] if waits else 0.0
+        return snap
+
+    def retry_after(self, seconds: float | None) -> str:
+        """A Retry-After header value (whole seconds, at least 1)."""
+        return str(max(1, math.ceil(seconds or 1.0)))
