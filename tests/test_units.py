@@ -299,6 +299,16 @@ def test_extraction(reply, kind, must):
     assert ex.kind == kind and must in ex.program
 
 
+def test_every_canonical_humaneval_body_is_a_completion_of_its_prompt():
+    # bodies starting with an assignment, or with a blank line first (HumanEval/81), were "no code"
+    from codeloop.tasks import load_benchmark
+
+    for task in load_benchmark("humaneval").values():
+        body = task.reference[len(task.prompt):]
+        ex = extract_program(body, task.prompt, task.entry_point)
+        assert (ex.kind, ex.program) == ("completion", task.prompt + body), task.task_id
+
+
 def test_replies_from_chat_messages_and_openrlhf_queries():
     assert reply_text([{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]) == "a"
     prompt = "<|im_start|>user\nq<|im_end|>\n<|im_start|>assistant\n"

@@ -320,10 +320,11 @@ def serve_command(
                                               "(default: HumanEval); inline tasks always work."),
     queue: int = typer.Option(1024, help="Samples that may wait beyond those running before 429."),
     max_batch: int = typer.Option(512, help="Items per request at most."),
-    max_wait: float = typer.Option(20.0, "--max-wait", min=0.1, help="Seconds a request may wait to start: "
-                                   "beyond, 504 (and 429 up front when the expected wait is longer)."),
-    long_after: float = typer.Option(0.25, "--long-after", min=0.01, help="Seconds after which a running sample "
-                                     "no longer counts against --workers."),
+    max_wait: float = typer.Option(10.0, "--max-wait", min=0.1, help="Seconds a request may wait to start: "
+                                   "beyond, 504 (also up front when the expected wait is longer). With "
+                                   "run_timeout, it stays inside verl's client time-out (run + compile + 10 s)."),
+    long_after: float = typer.Option(0.05, "--long-after", min=0.005, help="Seconds after which a running "
+                                     "sample no longer counts against --workers (most programs end sooner)."),
     max_queued_seconds: float = typer.Option(20_000.0, "--max-queued-seconds", min=1.0, help="Worst-case "
                                              "sandbox seconds admitted at once, over all clients (429 beyond)."),
     client_seconds: float = typer.Option(10_000.0, "--client-seconds", min=1.0, help="Worst-case sandbox "

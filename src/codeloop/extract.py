@@ -143,8 +143,10 @@ def extract_program(reply: str, prompt: str = "", entry_point: str = "") -> Extr
     elif prompt and text.startswith(prompt):
         code = text
     else:
-        code = text if (text[:1] in " \t" or _parses(text)) else _code_region(text, entry_point)
-    if not has_code(code) or (not blocks and not _parses(code) and not _looks_like_code(code)):
+        code = text if (_indented(text) or _parses(text)) else _code_region(text, entry_point)
+    completes_prompt = bool(prompt) and _indented(code) and _parses(prompt + code)
+    if not has_code(code) or (not blocks and not completes_prompt and not _parses(code)
+                              and not _looks_like_code(code)):
         return Extracted("none", "", "")
     if prompt and code.startswith(prompt):
         return Extracted("solution", code, code)
@@ -152,9 +154,15 @@ def extract_program(reply: str, prompt: str = "", entry_point: str = "") -> Extr
         return Extracted("solution", code, _prompt_imports(prompt) + code)
     if not prompt:
         return Extracted("solution", code, code)
-    if code[:1] not in " \t":
+    if not _indented(code):
         code = "".join("    " + line if line.strip() else line for line in code.splitlines(True))
     return Extracted("completion", code, prompt + code)
+
+
+def _indented(code: str) -> bool:
+    """Whether the first line with anything on it is indented (a body completing a stub)."""
+    first = next((line for line in code.splitlines() if line.strip()), "")
+    return first[:1] in " \t"
 
 
 def _looks_like_code(code: str) -> bool:

@@ -177,7 +177,7 @@ def create_app(scorer: LocalScorer, token: str | None = None, max_batch: int = 5
         try:
             ticket = scheduler.admit(client_of(request), seconds)
         except Refused as exc:
-            headers = {"Retry-After": scheduler.retry_after(exc.retry_after)} if exc.status == 429 else None
+            headers = {"Retry-After": scheduler.retry_after(exc.retry_after)} if exc.retry_after is not None else None
             raise HTTPException(exc.status, exc.reason, headers=headers) from None
         futures = [asyncio.wrap_future(scheduler.submit(ticket, functools.partial(scorer.submit, t, c, raw), s))
                    for (t, c), s in zip(items, seconds)]

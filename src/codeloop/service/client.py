@@ -5,8 +5,8 @@
     results = c.verify([{"task_id": "HumanEval/35", "code": "def max_element(l): return max(l)"}],
                        rewards=["coderl"], feedback=["first_failure"])
 
-A 429 answer (the server's pool is saturated) is retried after its
-Retry-After; other errors raise :class:`ServiceError` with the server's
+A 429 or 504 answer (the server's pool is saturated, or the request could
+not start in time) is retried after its Retry-After; other errors raise :class:`ServiceError` with the server's
 message.
 """
 
@@ -22,6 +22,9 @@ from ..scoring import Row
 from ..tasks import load_benchmark
 from ..tasks.rows import resolve_row
 from ..types import Task, Verdict
+
+
+RETRIED = (429, 504)  # answers that say "later", with a Retry-After
 
 
 class ServiceError(RuntimeError):
@@ -43,7 +46,7 @@ def _check(r: httpx.Response) -> dict[str, Any]:
 
 
 class Client:
-    """Synchronous client. ``retries`` bounds 429 retries per call."""
+    """Synchronous client. ``retries`` bounds 429/504 retries per call."""
 
     def __init__(self, url: str, token: str | None = None, timeout: float = 300.0, retries: int = 20) -> None:
         self.url, self.retries = url.rstrip("/"), retries
@@ -52,7 +55,7 @@ class Client:
     def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
         for _ in range(self.retries + 1):
             r = self._http.post(self.url + path, json=body)
-            if r.status_code != 429:
+            if r.status_code not in RETRIED:
                 return _check(r)
             time.sleep(float(r.headers.get("Retry-After", "1")))
         return _check(r)
@@ -82,7 +85,7 @@ class AsyncClient:
         body = {"items": items, "feedback": feedback or [], "rewards": rewards or [], "hidden": hidden}
         for _ in range(self.retries + 1):
             r = await self._http.post(self.url + "/v1/verify", json=body)
-            if r.status_code != 429:
+            if r.status_code not in RETRIED:
                 break
             await asyncio.sleep(float(r.headers.get("Retry-After", "1")))
         return _check(r)["results"]

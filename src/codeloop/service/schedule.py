@@ -4,9 +4,11 @@ admitted by time, and never silent.
 Admission (at a request's arrival) counts each sample's *worst case*: the
 seconds it may hold a worker (its limits), not just how many samples there
 are. A request is refused with 429 and a Retry-After when taking it would
-pass the bound on samples waiting, on worst-case seconds in all or for its
-client, or when the expected wait (samples ahead x the mean run time seen, over
-the CPUs) is past ``max_wait``; with 413 when it could never fit.
+pass the bound on samples waiting, or on worst-case seconds in all or for its
+client; with 413 when it could never fit; with 504 and a Retry-After when its
+expected wait (samples ahead x the mean time of the short runs seen, over the
+CPUs) is past ``max_wait``. That last is 504 and not 429 because verl's
+SandboxFusion client retries 504 and scores any other error as a failure.
 
 Dispatch (as workers free up) takes one sample from each client in turn
 (round robin), so one client's many samples cannot starve another's one.
@@ -39,8 +41,8 @@ T = TypeVar("T")
 
 
 class Refused(Exception):
-    """A request that cannot be taken now (``status`` 429, with ``retry_after``
-    seconds) or ever (413)."""
+    """A request that cannot be taken now (``status`` 429 or 504, with
+    ``retry_after`` seconds) or ever (413)."""
 
     def __init__(self, status: int, reason: str, retry_after: float | None = None) -> None:
         super().__init__(reason)
@@ -58,8 +60,8 @@ class SchedulerLimits:
 
     cpu_slots: int
     max_slots: int
-    long_after: float = 0.25
-    max_wait: float = 20.0
+    long_after: float = 0.05
+    max_wait: float = 10.0
     max_queued: int = 1024
     max_seconds: float = 20_000.0
     client_seconds: float = 10_000.0
@@ -109,7 +111,9 @@ class FairScheduler:
         self._running: dict[_Item, float] = {}
         self._outstanding: collections.defaultdict[str, float] = collections.defaultdict(float)  # worst case, per client
         self._queued = 0
-        self._mean_run = 0.05  # seconds per sample, a moving average of what ran
+        # seconds per sample, a moving average of the runs that ended within long_after: the ones that
+        # hold a CPU slot (a loop's 10 s would make every estimate a refusal, yet it holds no CPU slot)
+        self._mean_short = 0.05
         self._timer: threading.Timer | None = None
         self.waits: collections.deque[float] = collections.deque(maxlen=5000)
         self.refused: collections.Counter[str] = collections.Counter()
@@ -133,11 +137,12 @@ class FairScheduler:
             elif sum(self._outstanding.values()) + total > lim.max_seconds:
                 reason = "total_seconds"
             elif expected > lim.max_wait:
-                reason = "expected_wait"
+                self.refused["expected_wait"] += 1
+                raise Refused(504, f"this request would wait about {expected:.0f} s to start, over the bound "
+                                   f"({lim.max_wait:g} s); retry later", retry_after=min(60.0, expected))
             if reason is not None:
                 self.refused[reason] += 1
-                retry = max(1.0, min(60.0, expected if reason == "expected_wait" else self._mean_run
-                                     * (self._queued + 1) / lim.cpu_slots))
+                retry = max(1.0, min(60.0, expected))
                 raise Refused(429, f"the sandbox pool is saturated ({reason.replace('_', ' ')}); retry later",
                               retry_after=retry)
             self._outstanding[client] += total
@@ -146,7 +151,7 @@ class FairScheduler:
     def _expected_wait(self) -> float:
         # called with the lock held
         busy = len(self._running) >= self.limits.max_slots or self._queued > 0
-        return self._queued * self._mean_run / self.limits.cpu_slots if busy else 0.0
+        return self._queued * self._mean_short / self.limits.cpu_slots if busy else 0.0
 
     # -- dispatch ------------------------------------------------------------
     def submit(self, ticket: Ticket, start: Callable[[], "Future[T]"], seconds: float) -> "Future[T]":
@@ -233,8 +238,9 @@ class FairScheduler:
     def _done(self, item: _Item, inner: Future) -> None:
         with self._lock:
             began = self._running.pop(item, None)
-            if began is not None:
-                self._mean_run = 0.9 * self._mean_run + 0.1 * (time.monotonic() - began)
+            took = time.monotonic() - began if began is not None else None
+            if took is not None and took < self.limits.long_after:
+                self._mean_short = 0.9 * self._mean_short + 0.1 * took
             self._settle(item.ticket.client, item.seconds)
         if not item.out.done():
             if inner.cancelled():
@@ -255,9 +261,14 @@ class FairScheduler:
         # called with the lock held: pump again when the oldest fresh sample turns long
         if self._timer is not None and self._timer.is_alive():
             return
-        self._timer = threading.Timer(max(delay, 0.001), self._pump)
+        self._timer = threading.Timer(max(delay, 0.001), self._on_timer)
         self._timer.daemon = True
         self._timer.start()
+
+    def _on_timer(self) -> None:
+        with self._lock:
+            self._timer = None  # this thread is still alive: without this, _wake_at would never arm again
+        self._pump()
 
     # -- what /metrics shows ---------------------------------------------------
     def snapshot(self) -> dict[str, float]:
@@ -266,7 +277,7 @@ class FairScheduler:
             waits = sorted(self.waits)
             snap = {"running": float(len(self._running)), "queued": float(self._queued),
                     "outstanding_seconds": float(sum(self._outstanding.values())),
-                    "mean_run_seconds": self._mean_run}
+                    "mean_short_seconds": self._mean_short}
         for q in (0.5, 0.99):
             snap[f"wait_p{int(q * 100)}"] = waits[min(len(waits) - 1, int(q * len(waits)))] if waits else 0.0
         return snap

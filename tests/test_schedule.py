@@ -1,0 +1,102 @@
+"""The service's scheduler on its own, with futures the test settles by hand:
+round robin between clients, slow samples stop counting against the CPUs,
+admission by worst-case time, 504 on an expected wait past the bound."""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import Future
+
+import pytest
+
+from codeloop.service.schedule import FairScheduler, Refused, SchedulerLimits
+
+
+class Runs:
+    """Starts that record their order and hand back a future the test settles."""
+
+    def __init__(self) -> None:
+        self.started: list[str] = []
+        self.futures: dict[str, Future] = {}
+
+    def start(self, name: str):
+        def go() -> Future:
+            self.started.append(name)
+            self.futures[name] = Future()
+            return self.futures[name]
+        return go
+
+    def finish(self, name: str, value: object = None) -> None:
+        self.futures[name].set_result(value if value is not None else name)
+
+
+def _submit(s: FairScheduler, runs: Runs, client: str, names: list[str], seconds: float = 1.0) -> list[Future]:
+    ticket = s.admit(client, [seconds] * len(names))
+    return [s.submit(ticket, runs.start(n), seconds) for n in names]
+
+
+def test_clients_take_turns():
+    s, runs = FairScheduler(SchedulerLimits(cpu_slots=1, max_slots=1, long_after=60)), Runs()
+    a = _submit(s, runs, "a", ["a1", "a2", "a3"])
+    b = _submit(s, runs, "b", ["b1"])
+    assert runs.started == ["a1"]
+    runs.finish("a1")
+    runs.finish("a2")
+    assert runs.started == ["a1", "a2", "b1"]  # b waited for one of a's samples, not all of them
+    runs.finish("b1")
+    runs.finish("a3")
+    assert [f.result() for f in a + b] == ["a1", "a2", "a3", "b1"]
+
+
+def test_a_slow_sample_stops_counting_against_the_cpus():
+    s, runs = FairScheduler(SchedulerLimits(cpu_slots=1, max_slots=3, long_after=0.2)), Runs()
+    _submit(s, runs, "a", ["loop1", "loop2", "loop3"])
+    assert runs.started == ["loop1"]
+    time.sleep(0.35)
+    assert runs.started == ["loop1", "loop2"]  # loop1 turned long: another may start
+    time.sleep(0.35)
+    assert runs.started == ["loop1", "loop2", "loop3"]  # the timer armed itself again after firing
+    short = _submit(s, runs, "b", ["short"])
+    assert runs.started[-1] == "loop3"  # every slot is held: the short one waits for a slot
+    runs.finish("loop1")
+    assert runs.started[-1] == "short"
+    runs.finish("short")
+    assert short[0].result() == "short"
+
+
+def test_admission_by_worst_case_seconds():
+    s, runs = FairScheduler(SchedulerLimits(cpu_slots=1, max_slots=1, client_seconds=10, max_seconds=15)), Runs()
+    with pytest.raises(Refused) as too_big:
+        s.admit("a", [11.0])
+    assert too_big.value.status == 413
+    _submit(s, runs, "a", ["a1"], seconds=8)
+    with pytest.raises(Refused) as per_client:
+        s.admit("a", [3.0])
+    assert per_client.value.status == 429 and per_client.value.retry_after >= 1
+    _submit(s, runs, "b", ["b1"], seconds=6)
+    with pytest.raises(Refused) as overall:
+        s.admit("c", [2.0])
+    assert overall.value.status == 429
+    runs.finish("a1")  # its seconds are given back
+    s.admit("a", [3.0])
+
+
+def test_an_expected_wait_past_the_bound_is_a_504():
+    s, runs = FairScheduler(SchedulerLimits(cpu_slots=1, max_slots=1, long_after=60, max_wait=1.0,
+                                            max_queued=10_000, client_seconds=1e9, max_seconds=1e9)), Runs()
+    _submit(s, runs, "a", [f"a{i}" for i in range(100)], seconds=0.01)  # 99 queued x 0.05 s each: 5 s
+    with pytest.raises(Refused) as late:
+        s.admit("b", [0.01])
+    assert late.value.status == 504 and late.value.retry_after >= 1
+    assert s.refused["expected_wait"] == 1
+
+
+def test_cancel_drops_what_has_not_started_and_gives_its_seconds_back():
+    s, runs = FairScheduler(SchedulerLimits(cpu_slots=1, max_slots=1, long_after=60, client_seconds=10)), Runs()
+    ticket = s.admit("a", [4.0, 4.0])
+    first = s.submit(ticket, runs.start("a1"), 4.0)
+    second = s.submit(ticket, runs.start("a2"), 4.0)
+    assert s.cancel(ticket) == 1 and second.cancelled() and first.cancelled()
+    assert runs.futures["a1"].cancelled()  # the started one is asked to stop too (the pool drops it if it can)
+    assert runs.started == ["a1"] and s.snapshot()["outstanding_seconds"] == 0
+    s.admit("a", [9.0])
