@@ -88,6 +88,10 @@ class Sample:
     payload: dict[str, Any]
 
 
+# the requests that run a program which ends by itself: their latency is what loops must not spoil
+SHORT = ("run_code_correct", "run_code_wrong", "run_code_crash", "verify_correct", "verify_wrong", "verify_crash",
+         "verify_humaneval")
+
 @dataclass
 class Tally:
     latencies: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
@@ -337,15 +341,20 @@ def main() -> int:
         report["levels"] = []
         for i, clients in enumerate(levels):
             before_lost, before_diff, before_verdicts = len(tally.lost), len(tally.differing), tally.verdicts
+            seen = {cls: len(tally.latencies[cls]) for cls in SHORT}
             sent, secs = asyncio.run(level(server.url, clients, args.seconds / len(levels),
                                            args.max_requests // len(levels), samples, baseline, tally,
                                            args.seed + i, big))
             entry = {"clients": clients, "requests": sent, "seconds": round(secs, 2),
                      "req_per_s": round(sent / secs, 1), "verdicts": tally.verdicts - before_verdicts,
                      "lost": len(tally.lost) - before_lost, "differing": len(tally.differing) - before_diff}
+            short = [x for cls in SHORT for x in tally.latencies[cls][seen[cls]:]]
+            entry.update(short_p50_s=round(pct(short, 0.5), 4), short_p99_s=round(pct(short, 0.99), 4))
             report["levels"].append(entry)
             print(f"{clients:3d} clients: {sent} requests in {secs:.1f} s ({entry['req_per_s']} req/s), "
-                  f"{entry['verdicts']} verdicts, lost {entry['lost']}, differing {entry['differing']}")
+                  f"{entry['verdicts']} verdicts, lost {entry['lost']}, differing {entry['differing']}; "
+                  f"short requests (not loops, not refused) p50 {entry['short_p50_s']:.3f} s, "
+                  f"p99 {entry['short_p99_s']:.3f} s")
     finally:
         if killer is not None:
             killer.stop_event.set()
