@@ -48,20 +48,21 @@ def test_clients_take_turns():
     assert [f.result() for f in a + b] == ["a1", "a2", "a3", "b1"]
 
 
-def test_a_slow_sample_stops_counting_against_the_cpus():
-    s, runs = FairScheduler(SchedulerLimits(cpu_slots=1, max_slots=3, long_after=0.2)), Runs()
-    _submit(s, runs, "a", ["loop1", "loop2", "loop3"])
+def test_a_slow_sample_stops_counting_against_the_cpus_and_no_client_takes_every_worker():
+    s, runs = FairScheduler(SchedulerLimits(cpu_slots=1, max_slots=4, long_after=0.2)), Runs()
+    _submit(s, runs, "a", ["loop1", "loop2", "loop3", "loop4"])
     assert runs.started == ["loop1"]
-    time.sleep(0.35)
+    time.sleep(0.3)
     assert runs.started == ["loop1", "loop2"]  # loop1 turned long: another may start
-    time.sleep(0.35)
+    time.sleep(0.4)
     assert runs.started == ["loop1", "loop2", "loop3"]  # the timer armed itself again after firing
+    # loop4 waits: "a" holds 3 of the 4 workers, its share; the last is kept for others
     short = _submit(s, runs, "b", ["short"])
-    assert runs.started[-1] == "loop3"  # every slot is held: the short one waits for a slot
-    runs.finish("loop1")
     assert runs.started[-1] == "short"
     runs.finish("short")
     assert short[0].result() == "short"
+    runs.finish("loop1")
+    assert runs.started[-1] == "loop4"
 
 
 def test_admission_by_worst_case_seconds():
@@ -97,6 +98,29 @@ def test_cancel_drops_what_has_not_started_and_gives_its_seconds_back():
     first = s.submit(ticket, runs.start("a1"), 4.0)
     second = s.submit(ticket, runs.start("a2"), 4.0)
     assert s.cancel(ticket) == 1 and second.cancelled() and first.cancelled()
-    assert runs.futures["a1"].cancelled()  # the started one is asked to stop too (the pool drops it if it can)
-    assert runs.started == ["a1"] and s.snapshot()["outstanding_seconds"] == 0
+    # the started one runs to its end, holding its worker and its client's seconds: leaving escapes nothing
+    assert s.snapshot()["running"] == 1 and s.snapshot()["outstanding_seconds"] == 4.0
+    with pytest.raises(Refused):
+        s.admit("a", [9.0])
+    runs.finish("a1")
+    assert runs.started == ["a1"] and s.snapshot()["outstanding_seconds"] == 0 and s.snapshot()["running"] == 0
     s.admit("a", [9.0])
+
+
+def test_samples_that_end_at_once_do_not_recurse():
+    # no-code samples finish the moment they start; each finish pumps again. Thousands in a row must
+    # neither overflow the stack nor lose one.
+    s, runs = FairScheduler(SchedulerLimits(cpu_slots=1, max_slots=1, long_after=60, max_queued=10_000,
+                                            client_seconds=1e9, max_seconds=1e9)), Runs()
+    blocker = _submit(s, runs, "a", ["slow"])
+    ticket = s.admit("a", [0.01] * 5000)
+
+    def done_at_once() -> Future:
+        f: Future = Future()
+        f.set_result("no_code")
+        return f
+
+    outs = [s.submit(ticket, done_at_once, 0.01) for _ in range(5000)]
+    runs.finish("slow")
+    assert blocker[0].result() == "slow"
+    assert [f.result(timeout=10) for f in outs] == ["no_code"] * 5000

@@ -289,3 +289,90 @@ def test_a_lone_surrogate_is_a_client_error(server):
                        ("/v1/openrlhf", b'{"query": ["\\ud800"], "labels": ["HumanEval/35"]}')):
         r = httpx.post(server.url + path, content=body, headers={**AUTH, "Content-Type": "application/json"})
         assert r.status_code == 422, (path, r.status_code, r.text[:200])
+
+
+# -- found by a review of the above, each a test too ------------------------------------------------------------
+
+def test_a_heavy_batch_does_not_block_the_event_loop(server):
+    """Extraction of big replies runs off the event loop: /healthz answers meanwhile."""
+    reply = "x = [" + "1," * 60_000 + "]\ndef max_element(l):\n    return max(l)\n"
+    body = {"items": [{"task_id": "HumanEval/35", "code": reply}] * 20}
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        heavy = pool.submit(httpx.post, server.url + "/v1/verify", json=body, headers=AUTH, timeout=300)
+        time.sleep(0.3)
+        slowest = 0.0
+        while not heavy.done():
+            start = time.monotonic()
+            assert httpx.get(server.url + "/healthz", timeout=30).status_code == 200
+            slowest = max(slowest, time.monotonic() - start)
+            time.sleep(0.1)
+        assert heavy.result().status_code == 200
+    assert slowest < 1.0
+
+
+def test_many_samples_that_end_at_once_get_their_answer(server):
+    slow = {"task": {"entry_point": "f", "asserts": ["assert f() == 1"], "time_limit": 5},
+            "code": "import time\ndef f():\n    time.sleep(0.5)\n    return 1\n"}
+    empty = {"task_id": "HumanEval/35", "code": "# nothing here\n"}
+    r = httpx.post(server.url + "/v1/verify", json={"items": [slow, slow] + [empty] * 300}, headers=AUTH,
+                   timeout=60)
+    assert r.status_code == 200
+    assert [x["status"] for x in r.json()["results"]] == ["passed", "passed"] + ["no_code"] * 300
+
+
+def test_one_client_cannot_take_every_worker_with_long_inline_tasks(server):
+    loop_task = {"task": {"task_id": "spin", "cases": [{"input": "", "output": "x"}], "time_limit": 15},
+                 "code": LOOP}
+    too_long = {"task": {"task_id": "spin", "cases": [{"input": "", "output": "x"}], "time_limit": 500},
+                "code": LOOP}
+    r = httpx.post(server.url + "/v1/verify", json={"items": [too_long]}, headers=AUTH, timeout=30)
+    assert r.status_code == 422 and "maximum" in r.text
+    transport = httpx.HTTPTransport(local_address="127.0.0.4")
+    with httpx.Client(transport=transport, timeout=60) as hog, concurrent.futures.ThreadPoolExecutor(1) as pool:
+        held = pool.submit(hog.post, server.url + "/v1/verify", json={"items": [loop_task] * 8}, headers=AUTH)
+        time.sleep(1.0)  # the hog holds its share of the workers (5 of 6) and waits for more
+        start = time.monotonic()
+        short = run_code(server.url, ECHO, stdin="4\n", client="127.0.0.5")
+        waited = time.monotonic() - start
+        assert short.status_code == 200 and short.json()["run_result"]["stdout"] == "8\n"
+        assert waited < 2.0
+        held.cancel()
+    # the hog's samples run to their end (15 s); the next test uses other clients' slots meanwhile
+
+
+def test_leaving_does_not_free_a_running_sample(tmp_path):
+    """A client that disconnects after its loop started does not get its worker or budget back
+    before the loop ends, so leaving escapes neither --slots nor --client-seconds."""
+    srv = CliServer(tmp_path, "--workers", "1", "--slots", "2", "--client-seconds", "40", "--max-wait", "2")
+    try:
+        for _ in range(2):
+            with socket.create_connection(("127.0.0.1", srv.port)) as s:
+                body = b'{"code": "while True:\\n    pass\\n", "run_timeout": 15}'
+                s.sendall(b"POST /run_code HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + TOKEN.encode()
+                          + b"\r\nContent-Type: application/json\r\nContent-Length: "
+                          + str(len(body)).encode() + b"\r\n\r\n" + body)
+                time.sleep(0.6)
+        time.sleep(0.5)
+        metrics = httpx.get(srv.url + "/metrics", headers=AUTH).text
+        assert "codeloop_running 1" in metrics  # the loop of the client that left is still counted
+        again = run_code(srv.url, ECHO, stdin="1\n", run_timeout=15)
+        assert again.status_code in (429, 504)  # its budget (2 x 18 s of 40) or the one worker it may use
+    finally:
+        srv.stop()
+
+
+def test_an_answer_before_the_body_closes_the_connection(server):
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as s:
+        s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\nab")
+        answer = s.recv(4096)
+        assert answer.startswith(b"HTTP/1.1 200") and b"connection: close" in answer.lower()
+        s.settimeout(5)
+        rest = b""
+        while chunk := s.recv(4096):
+            rest += chunk
+        # the server closed it: no waiting for the 99,998 bytes that will never come
+
+
+def test_the_bearer_scheme_is_case_insensitive(server):
+    r = httpx.get(server.url + "/metrics", headers={"Authorization": f"bearer {TOKEN}"})
+    assert r.status_code == 200

@@ -329,8 +329,14 @@ def serve_command(
                                              "sandbox seconds admitted at once, over all clients (429 beyond)."),
     client_seconds: float = typer.Option(10_000.0, "--client-seconds", min=1.0, help="Worst-case sandbox "
                                          "seconds admitted at once for one client address (429 beyond)."),
+    client_slots: Optional[int] = typer.Option(None, "--client-slots", min=1, help="Sandbox workers one client "
+                                               "address may hold at once (default: 3/4 of --slots, the rest "
+                                               "kept for others)."),
     max_run_timeout: float = typer.Option(60.0, "--max-run-timeout", min=0.1, help="The largest run_timeout "
-                                          "/run_code accepts (422 beyond)."),
+                                          "/run_code accepts, and the largest time_limit of an inline task "
+                                          "(422 beyond)."),
+    max_body_mb: float = typer.Option(8.0, "--max-body-mb", min=0.01, help="Request bodies over this many MiB "
+                                      "get 413."),
     header_timeout: float = typer.Option(10.0, "--header-timeout", min=0.1, help="Seconds for a request's "
                                          "headers to arrive (the connection is closed beyond)."),
     body_timeout: float = typer.Option(30.0, "--body-timeout", min=0.1, help="Seconds for a request's body to "
@@ -371,7 +377,8 @@ def serve_command(
         console().print(f"[red]error:[/red] --slots ({total}) must be at least --workers ({cpus})")
         raise typer.Exit(2)
     limits = SchedulerLimits(cpu_slots=cpus, max_slots=total, long_after=long_after, max_wait=max_wait,
-                             max_queued=queue, max_seconds=max_queued_seconds, client_seconds=client_seconds)
+                             max_queued=queue, max_seconds=max_queued_seconds, client_seconds=client_seconds,
+                             client_slots=client_slots)
     scorer = LocalScorer(_load_tasks(tasks_file), workers=total, depth=1)
     try:
         scorer.check()
@@ -380,7 +387,8 @@ def serve_command(
         raise typer.Exit(3) from None
     try:
         serve(create_app(scorer, token=token, max_batch=max_batch, limits=limits, public_metrics=public_metrics,
-                         body_timeout=body_timeout, max_run_timeout=max_run_timeout),
+                         body_timeout=body_timeout, max_run_timeout=max_run_timeout,
+                         max_body=int(max_body_mb * (1 << 20))),
               host, port, header_timeout=header_timeout)
     finally:
         scorer.close()

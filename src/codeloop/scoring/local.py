@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+from dataclasses import dataclass
 from concurrent.futures import Future
 from typing import Any, Sequence
 
@@ -20,6 +21,18 @@ from ..types import Isolation, Task, Verdict, evaluator_failure
 from ..verify.engine import Judge
 from ..verify.limits import TimeLimits, TimePolicy
 from . import Row
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """An item ready to judge: its task, the program to run and the model's
+    own code in it (None: the program is all the model's), or the evaluator
+    failure that preparing it met."""
+
+    task: Task
+    program: str
+    code: str | None
+    failure: Verdict | None = None
 
 
 class LocalScorer:
@@ -46,23 +59,40 @@ class LocalScorer:
     def resolve(self, row: Row) -> Task:
         return resolve_row(self.tasks, row)
 
-    def submit(self, task: Task, reply: str, raw: bool = False) -> Future[Verdict]:
-        """Judge one reply in the background (``raw``: the reply is the program
-        as it is, nothing extracted). Cancel the future to drop it if it has
-        not started."""
+    def prepare(self, task: Task, reply: str, raw: bool = False) -> Prepared:
+        """The program to run for ``reply`` (``raw``: the reply is the program as
+        it is, nothing extracted), or, if preparing it fails, that item's
+        evaluator failure. CPU work (the extraction parses and tokenizes):
+        a service calls it off its event loop."""
+        if raw:
+            return Prepared(task, reply, None)
         try:
-            if raw:
-                return self.judge.submit(task, reply)
             ex = extract_program(reply, task.prompt, task.entry_point)
-            program = ex.program if ex.kind != "none" else ""
-            return self.judge.submit(task, program, ex.code if program else "")
+        except Exception as exc:  # noqa: BLE001 - one item's failure must not cost its batch
+            return Prepared(task, "", "", evaluator_failure(
+                f"preparing this item failed: {type(exc).__name__}: {exc}"[:500], self.pool.isolation))
+        program = ex.program if ex.kind != "none" else ""
+        return Prepared(task, program, ex.code if program else "")
+
+    def start(self, prepared: Prepared) -> Future[Verdict]:
+        """Judge a prepared item in the background. Cancel the future to drop it if it has not started."""
+        if prepared.failure is not None:
+            done: Future[Verdict] = Future()
+            done.set_result(prepared.failure)
+            return done
+        try:
+            return self.judge.submit(prepared.task, prepared.program, prepared.code)
         except InfraError:
             raise  # the pool is closed or cannot start: nothing in this batch can be judged
         except Exception as exc:  # noqa: BLE001 - one item's failure must not cost its batch
             failed: Future[Verdict] = Future()
-            failed.set_result(evaluator_failure(f"preparing this item failed: {type(exc).__name__}: {exc}"[:500],
+            failed.set_result(evaluator_failure(f"starting this item failed: {type(exc).__name__}: {exc}"[:500],
                                                 self.pool.isolation))
             return failed
+
+    def submit(self, task: Task, reply: str, raw: bool = False) -> Future[Verdict]:
+        """:meth:`prepare`, then :meth:`start`."""
+        return self.start(self.prepare(task, reply, raw))
 
     def judge_one(self, task: Task, reply: str, raw: bool = False) -> Verdict:
         return self.submit(task, reply, raw).result()

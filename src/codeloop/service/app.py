@@ -90,8 +90,9 @@ class RunCodeRequest(BaseModel):
     stdin: Optional[Text] = ""
     language: str = "python"
     compile_timeout: float = 10.0
-    run_timeout: float = Field(10.0, gt=0, description="Seconds; at most the server's --max-run-timeout.")
-    memory_limit_MB: int = Field(DEFAULT_MEMORY_MB, description="The program's memory limit (MiB, 16 to 65536); "
+    run_timeout: float = Field(10.0, gt=0, strict=True, allow_inf_nan=False,
+                               description="Seconds; at most the server's --max-run-timeout.")
+    memory_limit_MB: int = Field(DEFAULT_MEMORY_MB, strict=True, description="The program's memory limit (MiB, 16 to 65536); "
                                  "-1 for the server's default.")
     files: dict[str, str] = Field(default_factory=dict)
 
@@ -143,7 +144,8 @@ def create_app(scorer: LocalScorer, token: str | None = None, max_batch: int = 5
     ``/metrics`` with ``public_metrics``). Limits: ``max_batch`` items per
     request (413 beyond), ``max_body`` bytes per body (413), ``body_timeout``
     seconds for a body to arrive (408), ``max_run_timeout`` for
-    ``/run_code``'s ``run_timeout`` (422 beyond); ``limits``: admission and
+    ``/run_code``'s ``run_timeout`` and an inline task's ``time_limit`` (422
+    beyond); ``limits``: admission and
     dispatch (default: every worker of the scorer's, all counted as CPUs).
     """
     if limits is None:
@@ -179,9 +181,18 @@ def create_app(scorer: LocalScorer, token: str | None = None, max_batch: int = 5
         except Refused as exc:
             headers = {"Retry-After": scheduler.retry_after(exc.retry_after)} if exc.retry_after is not None else None
             raise HTTPException(exc.status, exc.reason, headers=headers) from None
-        futures = [asyncio.wrap_future(scheduler.submit(ticket, functools.partial(scorer.submit, t, c, raw), s))
-                   for (t, c), s in zip(items, seconds)]
+        try:
+            # extraction parses and tokenizes (a second or more for a 200 KB reply): never on the event loop
+            prepared = [scorer.prepare(t, c, raw) for t, c in items] if raw else \
+                await asyncio.to_thread(lambda: [scorer.prepare(t, c, raw) for t, c in items])
+        except BaseException:
+            scheduler.cancel(ticket)
+            raise
+        futures = [asyncio.wrap_future(scheduler.submit(ticket, functools.partial(scorer.start, p), s))
+                   for p, s in zip(prepared, seconds)]
         gathered = asyncio.gather(*futures)
+        # an abandoned batch's outcome is nobody's: read it so asyncio does not log it as lost
+        gathered.add_done_callback(lambda f: f.cancelled() or f.exception())
         try:
             while True:
                 done, _ = await asyncio.wait({gathered}, timeout=0.25)
@@ -200,14 +211,19 @@ def create_app(scorer: LocalScorer, token: str | None = None, max_batch: int = 5
                 scheduler.cancel(ticket)
 
     def resolve(i: int, row: dict[str, Any]) -> Task | Verdict:
-        """The task of one item, or (for a failure of the server's own) that item's evaluator failure."""
+        """The task of one item, or (for a failure of the server's own) that item's evaluator failure.
+        Raises TaskNotFound, also for a task whose own time limit is over ``max_run_timeout``."""
         try:
-            return scorer.resolve(row)
+            task = scorer.resolve(row)
         except TaskNotFound:
             raise
         except Exception as exc:  # noqa: BLE001 - one item's failure must not cost its batch
             return evaluator_failure(_short(f"items[{i}]: reading its task failed: {type(exc).__name__}: {exc}"),
                                      scorer.pool.isolation)
+        if task.time_limit is not None and task.time_limit > max_run_timeout:
+            raise TaskNotFound(f"its time_limit ({task.time_limit:g} s) is over this server's maximum "
+                               f"({max_run_timeout:g} s)")
+        return task
 
     async def judge_rows(request: Request, tasks: list[Task | Verdict | None], codes: list[str]
                          ) -> list[Verdict | None]:
@@ -297,7 +313,8 @@ def create_app(scorer: LocalScorer, token: str | None = None, max_batch: int = 5
     @app.get("/healthz")
     async def healthz() -> dict[str, Any]:
         snap = scheduler.snapshot()
-        return {"ok": True, "workers": scorer.workers, "running": int(snap["running"]), "queued": int(snap["queued"])}
+        return {"ok": True, "workers": limits.cpu_slots, "slots": limits.max_slots, "running": int(snap["running"]),
+                "queued": int(snap["queued"])}
 
     @app.get("/metrics", response_class=PlainTextResponse)
     async def prom() -> str:

@@ -11,7 +11,11 @@ the cap is passed. Neither reads a byte of the body itself, so:
 1. the token is checked from the headers alone: a client without it costs
    the server no body bytes (its connection is closed unread);
 2. the whole body must arrive within ``body_timeout`` seconds (408), so a
-   client trickling bytes cannot hold a connection and its buffers for ever.
+   client trickling bytes cannot hold a connection and its buffers for ever;
+3. an answer sent before the request's body was all read (401, 413, a
+   route that reads no body) closes the connection: the server would
+   otherwise wait for the rest of that body, and every byte trickled in
+   would reset uvicorn's keep-alive timer.
 
 Errors are small JSON objects (``{"detail": ...}``) that never echo input.
 """
@@ -66,27 +70,31 @@ class Gate:
 
     def __init__(self, app: Any, *, token: str | None, public: frozenset[str], body_timeout: float) -> None:
         self.app, self.public, self.body_timeout = app, public, body_timeout
-        self._expected = f"Bearer {token}".encode() if token is not None else None
+        self._token = token.encode() if token is not None else None
+
+    def _authorized(self, headers: dict[bytes, bytes]) -> bool:
+        scheme, _, given = headers.get(b"authorization", b"").partition(b" ")
+        # the scheme is case-insensitive (RFC 9110); the comparison of the token takes constant time
+        return scheme.lower() == b"bearer" and secrets.compare_digest(given.strip(), self._token or b"")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        if self._expected is not None and scope.get("path") not in self.public:
-            given = dict(scope.get("headers", [])).get(b"authorization", b"")
-            if not secrets.compare_digest(given, self._expected):
-                await send_json(send, 401, "a bearer token is required (Authorization: Bearer ...)",
-                                {"WWW-Authenticate": "Bearer", "Connection": "close"})
-                return
-        await self.app(scope, self._timed(receive), send)
+        headers = dict(scope.get("headers", []))
+        if self._token is not None and scope.get("path") not in self.public and not self._authorized(headers):
+            await send_json(send, 401, "a bearer token is required (Authorization: Bearer ...)",
+                            {"WWW-Authenticate": "Bearer", "Connection": "close"})
+            return
+        has_body = headers.get(b"content-length", b"0") not in (b"0", b"") or b"transfer-encoding" in headers
+        state = _Body(done=not has_body)
+        await self.app(scope, self._timed(receive, state), _closing(send, state))
 
-    def _timed(self, receive: Receive) -> Receive:
+    def _timed(self, receive: Receive, state: "_Body") -> Receive:
         deadline = time.monotonic() + self.body_timeout
-        body_done = False
 
         async def timed_receive() -> Message:
-            nonlocal body_done
-            if body_done:
+            if state.done:
                 return await receive()  # only a disconnect can come now: no deadline on waiting for it
             left = deadline - time.monotonic()
             try:
@@ -94,7 +102,26 @@ class Gate:
             except asyncio.TimeoutError:
                 raise HTTPException(408, f"the body did not arrive within {self.body_timeout:g} s",
                                     headers={"Connection": "close"}) from None
-            body_done = message["type"] != "http.request" or not message.get("more_body", False)
+            state.done = message["type"] != "http.request" or not message.get("more_body", False)
             return message
 
         return timed_receive
+
+
+class _Body:
+    """Whether a request's body has been read to its end."""
+
+    __slots__ = ("done",)
+
+    def __init__(self, done: bool) -> None:
+        self.done = done
+
+
+def _closing(send: Send, state: _Body) -> Send:
+    async def closing_send(message: Message) -> None:
+        if message["type"] == "http.response.start" and not state.done:
+            headers = [h for h in message.get("headers", []) if h[0].lower() != b"connection"]
+            message = {**message, "headers": [*headers, (b"connection", b"close")]}
+        await send(message)
+
+    return closing_send

@@ -21,10 +21,15 @@ Two numbers bound what runs at once:
 A sample still running after ``long_after`` seconds has shown it is slow
 (an endless loop, a sleep, a long test) and stops counting against the
 CPUs, so the next sample starts on another worker instead of waiting behind
-it: short requests are not stuck behind long ones while workers remain. A
-request whose first sample has not started within ``max_wait`` seconds is
-answered 504 (which verl's SandboxFusion client retries) and its samples are
-dropped; so a client hears within a known time, never nothing.
+it: short requests are not stuck behind long ones while workers remain. No
+client may hold more than ``client_slots`` workers (by default a quarter of
+them are kept for others), so one client's endless loops never take every
+worker. A request whose first sample has not started within ``max_wait``
+seconds is answered 504 (which verl's SandboxFusion client retries) and its
+samples not yet started are dropped; so a client hears within a known time,
+never nothing. A sample that has started runs to its end even when its
+client has gone: its worker, and its client's budget, stay taken until then
+(so leaving does not escape the bounds).
 """
 
 from __future__ import annotations
@@ -55,7 +60,9 @@ class SchedulerLimits:
 
     ``max_queued``: samples waiting at most, beyond those running.
     ``max_seconds``: worst-case seconds of all samples admitted (running or
-    waiting). ``client_seconds``: the same, per client.
+    waiting). ``client_seconds``: the same, per client. ``client_slots``:
+    workers one client may hold at once (None: three quarters of
+    ``max_slots``, at least 1).
     """
 
     cpu_slots: int
@@ -65,6 +72,14 @@ class SchedulerLimits:
     max_queued: int = 1024
     max_seconds: float = 20_000.0
     client_seconds: float = 10_000.0
+    client_slots: int | None = None
+
+    @property
+    def per_client(self) -> int:
+        """The workers one client may hold at once."""
+        if self.client_slots is not None:
+            return self.client_slots
+        return max(1, self.max_slots - max(1, self.max_slots // 4)) if self.max_slots > 1 else 1
 
     def __post_init__(self) -> None:
         if not 1 <= self.cpu_slots <= self.max_slots:
@@ -109,6 +124,9 @@ class FairScheduler:
         self._queues: dict[str, collections.deque[_Item]] = {}
         self._turns: collections.deque[str] = collections.deque()
         self._running: dict[_Item, float] = {}
+        self._held: collections.Counter[str] = collections.Counter()  # running samples per client
+        self._pumping = False  # one thread pumps at a time; the others leave it a note
+        self._again = False
         self._outstanding: collections.defaultdict[str, float] = collections.defaultdict(float)  # worst case, per client
         self._queued = 0
         # seconds per sample, a moving average of the runs that ended within long_after: the ones that
@@ -170,8 +188,9 @@ class FairScheduler:
         return item.out
 
     def cancel(self, ticket: Ticket) -> int:
-        """Drop the request's samples that have not started (and ask the pool to
-        drop those it has not begun); how many were still waiting here."""
+        """Drop the request's samples that have not started; how many there were.
+        Those that have started run to their end, holding their worker and
+        their client's budget until then (their results are dropped)."""
         dropped, started = 0, []
         with self._lock:
             queue = self._queues.get(ticket.client)
@@ -188,43 +207,72 @@ class FairScheduler:
                 self._turns.remove(ticket.client)
         for item in started:
             item.out.cancel()
-            if item.inner is not None:
-                item.inner.cancel()  # the pool drops it if its worker has not begun it
         return dropped
 
     def _pump(self) -> None:
-        to_start: list[_Item] = []
+        # Starting a sample can finish it at once (no code, a failed preparation), and finishing one
+        # pumps again: one thread pumps at a time, in a loop, so that never recurses.
         with self._lock:
-            now = time.monotonic()
-            while self._queued and len(self._running) < self.limits.max_slots:
-                fresh = [began for began in self._running.values() if now - began < self.limits.long_after]
-                if len(fresh) >= self.limits.cpu_slots:
-                    self._wake_at(min(fresh) + self.limits.long_after - now)
-                    break
-                item = self._next()
-                if item.out.cancelled():
-                    self._settle(item.ticket.client, item.seconds)
-                    continue
-                item.began = now
-                self._running[item] = now
-                self.waits.append(now - item.queued)
-                if item.ticket.first_start is None:
-                    item.ticket.first_start = now
-                to_start.append(item)
-        for item in to_start:
-            self._launch(item)
+            if self._pumping:
+                self._again = True
+                return
+            self._pumping = True
+        try:
+            while True:
+                with self._lock:
+                    to_start = self._pick()
+                    if not to_start and not self._again:
+                        self._pumping = False
+                        return
+                    self._again = False
+                for item in to_start:
+                    self._launch(item)
+        except BaseException:
+            with self._lock:
+                self._pumping = False
+            raise
 
-    def _next(self) -> _Item:
-        # called with the lock held, with something queued: the next client's oldest sample
-        client = self._turns.popleft()
-        queue = self._queues[client]
-        item = queue.popleft()
-        self._queued -= 1
-        if queue:
-            self._turns.append(client)
-        else:
-            del self._queues[client]
-        return item
+    def _pick(self) -> list[_Item]:
+        # called with the lock held: the samples to start now, marked running
+        to_start: list[_Item] = []
+        now = time.monotonic()
+        while self._queued and len(self._running) < self.limits.max_slots:
+            fresh = [began for began in self._running.values() if now - began < self.limits.long_after]
+            if len(fresh) >= self.limits.cpu_slots:
+                self._wake_at(min(fresh) + self.limits.long_after - now)
+                break
+            item = self._next()
+            if item is None:
+                break  # every client with samples waiting holds its share: a sample's end pumps again
+            if item.out.cancelled():
+                self._settle(item.ticket.client, item.seconds)
+                continue
+            item.began = now
+            self._running[item] = now
+            self._held[item.ticket.client] += 1
+            self.waits.append(now - item.queued)
+            if item.ticket.first_start is None:
+                item.ticket.first_start = now
+            to_start.append(item)
+        return to_start
+
+    def _next(self) -> _Item | None:
+        # called with the lock held, with something queued: the oldest sample of the next client in
+        # turn that holds fewer workers than its share
+        for _ in range(len(self._turns)):
+            client = self._turns.popleft()
+            if self._held[client] >= self.limits.per_client:
+                self._turns.append(client)
+                continue
+            queue = self._queues[client]
+            item = queue.popleft()
+            self._queued -= 1
+            if queue:
+                self._turns.append(client)
+            else:
+                del self._queues[client]
+            return item
+        return None
 
     def _launch(self, item: _Item) -> None:
         try:
@@ -238,6 +286,10 @@ class FairScheduler:
     def _done(self, item: _Item, inner: Future) -> None:
         with self._lock:
             began = self._running.pop(item, None)
+            if began is not None:
+                self._held[item.ticket.client] -= 1
+                if self._held[item.ticket.client] <= 0:
+                    del self._held[item.ticket.client]
             took = time.monotonic() - began if began is not None else None
             if took is not None and took < self.limits.long_after:
                 self._mean_short = 0.9 * self._mean_short + 0.1 * took

@@ -103,6 +103,8 @@ class Judge:
         """The longest one sample of ``task`` may hold a worker: load, tests and margin (for admission)."""
         budgets = self.limits.known(task)
         wall = budgets.wall if budgets is not None else self.policy.max  # not calibrated yet: the policy's cap
+        if budgets is None and task.kind is TaskKind.STDIO:
+            wall += STDIO_CALIBRATION_LIMIT  # its reference runs first, as a program, to time it
         return self.load_limit + wall + GUARD_MARGIN
 
     def judge(self, task: Task, program: str, code: str | None = None) -> Verdict:
