@@ -1,6 +1,6 @@
 """codeloop serve against SandboxFusion's design, through the same /run_code, in one run.
 
-    python benchmarks/serve_vs_sandboxfusion.py [--clients 1,8] [--programs 300] [--loops 10] [--workers 2]
+    python benchmarks/serve_vs_sandboxfusion.py [--clients 1,8] [--programs 300] [--loops 10] [--workers N]
 
 The same generated stdin programs (stdin_programs.py: fixed seed; correct,
 wrong, crashing, and ``--loops`` endless ``while True: pass`` loops sent with
@@ -8,7 +8,7 @@ run_timeout=2; the rest with verl's default 10 s) go through ``POST /run_code``
 to two servers on loopback, one after the other, for each number of
 concurrent client threads:
 
-* ``codeloop serve --workers N`` (its command line: servers.py);
+* ``codeloop serve`` (its defaults, or ``--workers N``) (its command line: servers.py);
 * a stand-in for SandboxFusion's server (sandboxfusion_like.py: one uvicorn
   process, a temporary directory and a ``python`` subprocess per request, no
   isolation, as SandboxFusion's default configuration; its docstring says what
@@ -218,7 +218,7 @@ def main() -> None:
     ap.add_argument("--loops", type=int, default=10)
     ap.add_argument("--loop-timeout", type=float, default=2.0, help="run_timeout of the endless loops")
     ap.add_argument("--run-timeout", type=float, default=10.0, help="run_timeout of the other programs")
-    ap.add_argument("--workers", type=int, default=2, help="codeloop serve --workers")
+    ap.add_argument("--workers", type=int, default=None, help="codeloop serve --workers (default: the server's)")
     ap.add_argument("--serve-args", default="", help="more flags for codeloop serve, e.g. '--long-after 0.1'")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--python", default=sys.executable, help="interpreter the SandboxFusion stand-in runs programs with")
@@ -232,7 +232,7 @@ def main() -> None:
     bodies = [body_of(p, args.loop_timeout, args.run_timeout) for p in programs]
     kinds = {k: sum(p.kind == k for p in programs) for k in ("correct", "wrong", "crash", "loop")}
     print(f"{os.cpu_count()} CPUs; {platform.platform()}; Python {platform.python_version()}; "
-          f"codeloop serve --workers {args.workers}; {len(programs)} programs {kinds}, loops with "
+          f"codeloop serve --workers {args.workers or '(default)'}; {len(programs)} programs {kinds}, loops with "
           f"run_timeout={args.loop_timeout:g}, the rest {args.run_timeout:g}")
 
     sf_port, cl_port = servers.free_port(), servers.free_port()

@@ -28,11 +28,13 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def codeloop_serve_command(port: int, workers: int, extra: str = "") -> list[str]:
+def codeloop_serve_command(port: int, workers: int | None = None, extra: str = "") -> list[str]:
     """The one place that knows ``codeloop serve``'s flags. On loopback no token is needed;
-    every other setting is the server's default unless ``extra`` (more flags, split on spaces) says."""
+    every other setting is the server's default unless ``workers`` or ``extra`` (more flags,
+    split on spaces) say otherwise."""
     exe = str(Path(sys.executable).with_name("codeloop"))
-    return [exe, "serve", "--host", LOOPBACK, "--port", str(port), "--workers", str(workers), *extra.split()]
+    cmd = [exe, "serve", "--host", LOOPBACK, "--port", str(port)]
+    return cmd + (["--workers", str(workers)] if workers is not None else []) + extra.split()
 
 
 def sandboxfusion_like_command(port: int, python: str) -> list[str]:

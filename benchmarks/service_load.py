@@ -2,6 +2,10 @@
 
     python benchmarks/service_load.py [--workers 2] [--requests 64] [--batch 8]
 
+The server runs with its defaults (``codeloop serve``: 2 x the CPUs start at
+once, 8 x the CPUs sandbox workers); the library call uses ``--workers``
+pool workers, as a trainer's process would.
+
 1. Throughput: verdicts per second and request latency (p50, p99) at 1, 8 and
    64 concurrent clients, each request a batch of HumanEval samples (canonical
    solutions and mutants); the same samples judged by calling the library
@@ -110,7 +114,7 @@ def main() -> None:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     exe = str(Path(sys.executable).with_name("codeloop"))
-    server = subprocess.Popen([exe, "serve", "--port", str(port), "--workers", str(args.workers)],
+    server = subprocess.Popen([exe, "serve", "--port", str(port)],
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                               env={**os.environ, "CODELOOP_TOKEN": TOKEN})
     report: dict = {"workers": args.workers, "cpus": os.cpu_count()}

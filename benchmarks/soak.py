@@ -1,9 +1,9 @@
 """A bounded soak test of ``codeloop serve`` on loopback, with sandbox workers killed under it.
 
-    python benchmarks/soak.py --seconds 60 [--max-requests 20000] [--levels 1,8,32] [--workers 2]
+    python benchmarks/soak.py --seconds 60 [--max-requests 20000] [--levels 1,8,32] [--workers N]
                               [--kill-every 3] [--out benchmarks/out/soak.json]
 
-Starts ``codeloop serve --workers N`` on 127.0.0.1 (servers.py holds its
+Starts ``codeloop serve`` (its defaults, or ``--workers N``) on 127.0.0.1 (servers.py holds its
 command line) and first judges every distinct sample once, one request at a
 time, on the idle server: that is each sample's verdict "judged alone". Then,
 for ``--seconds`` in all (split evenly between the levels) and at most
@@ -310,7 +310,7 @@ def main() -> int:
     ap.add_argument("--seconds", type=float, default=60.0, help="soak time in all, split evenly between the levels")
     ap.add_argument("--max-requests", type=int, default=20000, help="requests in all, split evenly between the levels")
     ap.add_argument("--levels", default="1,8,32", help="comma-separated numbers of concurrent clients")
-    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--workers", type=int, default=None, help="codeloop serve --workers (default: the server's)")
     ap.add_argument("--kill-every", type=float, default=3.0, help="seconds between worker kills (0: none)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", type=Path, default=HERE / "out" / "soak.json")
@@ -333,7 +333,7 @@ def main() -> int:
         t = time.perf_counter()
         baseline = asyncio.run(judge_alone(server.url, samples))
         report["baseline"] = {"samples": len(baseline), "seconds": round(time.perf_counter() - t, 2)}
-        print(f"{os.cpu_count()} CPUs; {platform.platform()}; codeloop serve --workers {args.workers}; "
+        print(f"{os.cpu_count()} CPUs; {platform.platform()}; codeloop serve --workers {args.workers or '(default)'}; "
               f"{len(baseline)} distinct samples judged alone in {report['baseline']['seconds']:.1f} s")
         if args.kill_every > 0:
             killer = Killer(server.pid, args.kill_every, args.seed)

@@ -305,10 +305,11 @@ def _load_tasks(tasks_file: Optional[Path]) -> dict:
 def serve_command(
     host: str = typer.Option("127.0.0.1", help="Address to listen on."),
     port: int = typer.Option(8080, help="Port."),
-    workers: Optional[int] = typer.Option(None, "--workers", "-w", min=1, help="Samples that may start at once: "
-                                          "the CPUs the sandboxes keep busy (default: this process's CPUs)."),
-    slots: Optional[int] = typer.Option(None, "--slots", min=1, help="Sandbox workers in all (default: 4 x "
-                                        "--workers): a sample still running after --long-after seconds stops "
+    workers: Optional[int] = typer.Option(None, "--workers", "-w", min=1, help="Samples that may start at once "
+                                          "(default: 2 x this process's CPUs, so one CPU runs a sample while "
+                                          "the server reads another's result)."),
+    slots: Optional[int] = typer.Option(None, "--slots", min=1, help="Sandbox workers in all (default: 8 x "
+                                        "the CPUs, at least --workers; about 14 MiB each): a sample still running after --long-after seconds stops "
                                         "counting against --workers, so sleeping or endless programs do not "
                                         "hold back short ones."),
     token_file: Optional[Path] = typer.Option(None, "--token-file", help="A file whose first line is the bearer "
@@ -371,8 +372,9 @@ def serve_command(
     if not loopback and not token:
         console().print("[red]error:[/red] listening beyond loopback needs a token: --token-file or CODELOOP_TOKEN")
         raise typer.Exit(2)
-    cpus = workers or len(os.sched_getaffinity(0))
-    total = slots or 4 * cpus
+    machine = len(os.sched_getaffinity(0))
+    cpus = workers or 2 * machine
+    total = slots or max(8 * machine, cpus)
     if total < cpus:
         console().print(f"[red]error:[/red] --slots ({total}) must be at least --workers ({cpus})")
         raise typer.Exit(2)
