@@ -79,6 +79,8 @@ class Task:
     ``instructions`` are validated code-instruction specs (``{"id", **params}``).
     ``time_limit`` (seconds) and ``memory_limit`` (MiB, address space) are the
     task's own limits; None leaves them to the judge's policy and default.
+    ``compare`` is how ``stdio`` outputs are compared (a checked spec from
+    :func:`codeloop.compare.check_spec`; None: line by line).
     """
 
     task_id: str
@@ -92,6 +94,7 @@ class Task:
     reference: str | None = None
     time_limit: float | None = None
     memory_limit: int | None = None
+    compare: Mapping[str, Any] | None = None
     instructions: tuple[Mapping[str, Any], ...] = ()
     origin: str = ""
 
@@ -100,11 +103,14 @@ class Task:
         """A digest of everything that decides how a program is judged (not the
         id or where the task was read): two tasks with the same key share time
         limits, calibration and compiled tests, whoever asks."""
-        content = [self.kind.value, self.prompt, self.entry_point, self.test, list(self.asserts), self.setup,
-                   [[c.input, c.output] for c in self.cases], self.reference, self.time_limit,
-                   [dict(i) for i in self.instructions]]
+        content: list[Any] = [
+            self.kind.value, self.prompt, self.entry_point, self.test, list(self.asserts), self.setup,
+            [[c.input, c.output] for c in self.cases], self.reference, self.time_limit,
+            [dict(i) for i in self.instructions]]
         if self.memory_limit is not None:  # appended only when set, so existing keys stay as they were
             content.append(self.memory_limit)
+        if self.compare is not None:
+            content.append(["compare", dict(self.compare)])
         blob = json.dumps(content, separators=(",", ":"), sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()[:24]
 
@@ -126,6 +132,8 @@ class Task:
             record["time_limit"] = self.time_limit
         if self.memory_limit is not None:
             record["memory_limit"] = self.memory_limit
+        if self.compare is not None:
+            record["compare"] = dict(self.compare)
         if self.instructions:
             record["instructions"] = [dict(i) for i in self.instructions]
         return record

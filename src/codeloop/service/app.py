@@ -92,7 +92,8 @@ class RunCodeRequest(BaseModel):
     compile_timeout: float = 10.0
     run_timeout: float = Field(10.0, gt=0, strict=True, allow_inf_nan=False,
                                description="Seconds; at most the server's --max-run-timeout.")
-    memory_limit_MB: int = Field(DEFAULT_MEMORY_MB, strict=True, description="The program's memory limit (MiB, 16 to 65536); "
+    memory_limit_MB: int = Field(DEFAULT_MEMORY_MB, strict=True,
+                                 description="The program's memory limit (MiB, 16 to 65536); "
                                  "-1 for the server's default.")
     files: dict[str, str] = Field(default_factory=dict)
 

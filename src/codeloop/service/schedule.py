@@ -127,7 +127,8 @@ class FairScheduler:
         self._held: collections.Counter[str] = collections.Counter()  # running samples per client
         self._pumping = False  # one thread pumps at a time; the others leave it a note
         self._again = False
-        self._outstanding: collections.defaultdict[str, float] = collections.defaultdict(float)  # worst case, per client
+        # worst-case seconds admitted and not yet over, per client
+        self._outstanding: collections.defaultdict[str, float] = collections.defaultdict(float)
         self._queued = 0
         # seconds per sample, a moving average of the runs that ended within long_after: the ones that
         # hold a CPU slot (a loop's 10 s would make every estimate a refusal, yet it holds no CPU slot)

@@ -5,10 +5,11 @@ Validated with pydantic; every error names the file, the line and the field.
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from ..compare import check_spec
 from ..instructions import InstructionError
 from ..instructions import validate as validate_instructions
 from ..jsonl import InputError, read_jsonl
@@ -38,6 +39,7 @@ class TaskRecord(BaseModel):
     reference: Optional[str] = None
     time_limit: Optional[float] = Field(default=None, gt=0, le=600)
     memory_limit: Optional[int] = Field(default=None, ge=16, le=65536)
+    compare: Optional[Union[str, dict[str, Any]]] = None
     instructions: list[dict[str, Any]] = Field(default_factory=list)
     metadata: dict[str, Any] = Field(default_factory=dict)
 
@@ -47,6 +49,11 @@ class TaskRecord(BaseModel):
         if v is not None and not v.isidentifier():
             raise ValueError(f"{v!r} is not a Python identifier")
         return v
+
+    @field_validator("compare")
+    @classmethod
+    def _comparator(cls, v: Optional[Union[str, dict[str, Any]]]) -> Optional[dict[str, Any]]:
+        return check_spec(v) if v is not None else None
 
     @field_validator("asserts", "cases")
     @classmethod
@@ -73,7 +80,9 @@ class TaskRecord(BaseModel):
             task_id=self.task_id, kind=kind, prompt=self.prompt, entry_point=self.entry_point or "",
             test=self.test or "", asserts=tuple(self.asserts or ()), setup=self.setup,
             cases=tuple(TaskCase(c.input, c.output) for c in self.cases or ()), reference=self.reference,
-            time_limit=self.time_limit, memory_limit=self.memory_limit, instructions=tuple(self.instructions), origin=origin,
+            time_limit=self.time_limit, memory_limit=self.memory_limit,
+            compare=self.compare if isinstance(self.compare, dict) else None,
+            instructions=tuple(self.instructions), origin=origin,
         )
 
 

@@ -38,7 +38,8 @@ def judge_tests(task: Task) -> TestsWire:
     return {"key": task.key, "kind": task.kind.value, "prompt": task.prompt, "test": task.test,
             "asserts": list(task.asserts), "setup": task.setup,
             "cases": [{"input": c.input, "output": c.output} for c in task.cases],
-            "entry_point": task.entry_point or "main", "reference": task.reference}
+            "entry_point": task.entry_point or "main", "reference": task.reference,
+            "compare": dict(task.compare) if task.compare is not None else None}
 
 
 class Judge:

@@ -33,6 +33,7 @@ from ..sandbox.channel import (CandidateChannel, ChannelClosed, ChannelError, Ch
                                CpuBudgetExceeded)
 from .asserts import FATAL, RECORDER, rewrite_asserts
 from .budget import call_key, derive, fallback
+from ..compare import matches
 from .protocol import BudgetsWire, CalibrationWire, JudgeJob, JudgeResult, TestsWire
 from .recorder import BrokenTask, CandidateRaised, Recorder, capped_repr
 
@@ -474,6 +475,7 @@ def _test_line(exc: BaseException) -> int | None:
 
 def _judge_stdio(job: JudgeJob, proxy: CandidateProxy, session: Session) -> Recorder:
     cases = job["tests"]["cases"]
+    spec = job["tests"].get("compare")
     rec = Recorder([], session.last_input)
     cap = job["max_output"]
     for i, case in enumerate(cases):
@@ -491,18 +493,14 @@ def _judge_stdio(job: JudgeJob, proxy: CandidateProxy, session: Session) -> Reco
                              "seconds": round(time.monotonic() - started, 6)})
             rec.count(exit_code == 0)
         else:
-            rec.count(exit_code == 0 and _same_lines(result["stdout"], str(case["output"])))
+            rec.count(exit_code == 0 and matches(spec, result["stdout"], str(case["output"])))
         if exit_code != 0:
             rec.fail("error", "raised", None, case=i, exception={
                 "type": "RuntimeError", "name": "RuntimeError",
                 "message": f"the program exited with status {exit_code}", "traceback": stderr[-2000:]})
-        elif case.get("output") is not None and not _same_lines(result["stdout"], str(case["output"])):
+        elif case.get("output") is not None and not matches(spec, result["stdout"], str(case["output"])):
             rec.fail("failed", "wrong_answer", None, case=i, expected=capped_repr(case["output"]),
                      actual=capped_repr(result["stdout"]))
     return rec
 
 
-def _same_lines(actual: str, expected: str) -> bool:
-    """Line by line, trailing white space ignored."""
-    return [line.rstrip() for line in actual.rstrip().splitlines()] == \
-        [line.rstrip() for line in expected.rstrip().splitlines()]

@@ -28,6 +28,7 @@ class TestsWire(TypedDict):
     cases: list[CaseWire]
     entry_point: str
     reference: Optional[str]
+    compare: Optional[dict[str, Any]]  # a checked comparator spec for stdio cases; None: line by line
 
 
 class PolicyWire(TypedDict):

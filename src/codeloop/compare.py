@@ -1,0 +1,243 @@
+"""Named ways to compare a program's output with the expected output.
+
+A task says which one its stdin/stdout cases use (``compare`` in the task
+format: a name, or ``{"name": ..., **params}``); the default is ``lines``.
+The judge process runs them, so the expected output never enters the
+program's process. Each is a small function registered under its name;
+:data:`COMPARATORS` is the registry, :func:`check_spec` validates a task's
+choice at load time, :func:`matches` applies it.
+
+Every comparator but ``apps`` catches a missing or an extra line (or token):
+open-r1's ``zip``-based comparison does not, which is a bug, not a format.
+``apps`` follows APPS's cascade for stdin problems (``run_test`` in
+hendrycks/apps ``eval/testing_util.py``, steps as docs/harness-comparisons.md
+lists them), lax steps included, because published APPS results depend on
+it: its last steps compare sets of per-line token sets, so the order and
+repeats of lines are ignored there.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any, Callable, Mapping
+
+Params = Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class Comparator:
+    """One registered way to compare: its function and the parameters it takes (with defaults)."""
+
+    name: str
+    func: Callable[[str, str, Params], bool]
+    params: Mapping[str, Any]
+    doc: str
+
+
+COMPARATORS: dict[str, Comparator] = {}
+
+
+def register(name: str, doc: str, **defaults: Any) -> Callable[[Callable[[str, str, Params], bool]],
+                                                                 Callable[[str, str, Params], bool]]:
+    """Register ``func(actual, expected, params) -> bool`` under ``name``."""
+    def add(func: Callable[[str, str, Params], bool]) -> Callable[[str, str, Params], bool]:
+        COMPARATORS[name] = Comparator(name, func, dict(defaults), doc)
+        return func
+    return add
+
+
+def check_spec(spec: Any) -> dict[str, Any]:
+    """A task's ``compare`` as ``{"name": ..., **params}``, every default filled in.
+
+    Raises ValueError naming what is wrong: an unknown name (the known ones
+    listed), an unknown parameter, or a parameter of the wrong type.
+    """
+    if isinstance(spec, str):
+        spec = {"name": spec}
+    if not isinstance(spec, Mapping) or not isinstance(spec.get("name"), str):
+        raise ValueError("'compare' is a comparator's name or an object with a 'name'")
+    comparator = COMPARATORS.get(spec["name"])
+    if comparator is None:
+        raise ValueError(f"unknown comparator {spec['name']!r}; known: {', '.join(sorted(COMPARATORS))}")
+    params = {k: v for k, v in spec.items() if k != "name"}
+    unknown = sorted(set(params) - set(comparator.params))
+    if unknown:
+        allowed = ", ".join(sorted(comparator.params)) or "none"
+        raise ValueError(f"comparator {comparator.name!r} takes no parameter {', '.join(unknown)} "
+                         f"(it takes: {allowed})")
+    out: dict[str, Any] = {"name": comparator.name, **comparator.params}
+    for key, value in params.items():
+        default = comparator.params[key]
+        if isinstance(default, bool) != isinstance(value, bool) or not isinstance(value, (type(default), int)):
+            raise ValueError(f"comparator {comparator.name!r}: {key} must be a {type(default).__name__}")
+        if isinstance(default, float) and (not math.isfinite(float(value)) or value < 0):
+            raise ValueError(f"comparator {comparator.name!r}: {key} must be a finite number >= 0")
+        out[key] = value
+    return out
+
+
+def matches(spec: Mapping[str, Any] | None, actual: str, expected: str) -> bool:
+    """Whether ``actual`` passes against ``expected`` by ``spec`` (None: ``lines``).
+    ``spec`` must come from :func:`check_spec`."""
+    if spec is None:
+        return _lines(actual, expected, {})
+    return COMPARATORS[spec["name"]].func(actual, expected, spec)
+
+
+# -- the comparators ---------------------------------------------------------------------------
+
+
+@register("exact", "byte for byte")
+def _exact(actual: str, expected: str, params: Params) -> bool:
+    return actual == expected
+
+
+@register("lines", "line by line, trailing white space of each line and trailing blank lines ignored (default)")
+def _lines(actual: str, expected: str, params: Params) -> bool:
+    return _stripped_right(actual) == _stripped_right(expected)
+
+
+@register("tokens", "the white-space-separated tokens, in order; line breaks and spacing ignored",
+          case_insensitive=False)
+def _tokens(actual: str, expected: str, params: Params) -> bool:
+    a, e = actual.split(), expected.split()
+    if params.get("case_insensitive"):
+        a, e = [t.casefold() for t in a], [t.casefold() for t in e]
+    return a == e
+
+
+@register("case_insensitive", "the tokens, in order, letter case ignored")
+def _case_insensitive(actual: str, expected: str, params: Params) -> bool:
+    return [t.casefold() for t in actual.split()] == [t.casefold() for t in expected.split()]
+
+
+@register("float", "the tokens in order; two numbers match within abs_tol or rel_tol, other tokens must be "
+          "equal (CodeContests: abs_tol 1e-5, case_insensitive)", abs_tol=1e-6, rel_tol=0.0, case_insensitive=False)
+def _float(actual: str, expected: str, params: Params) -> bool:
+    a, e = actual.split(), expected.split()
+    if len(a) != len(e):
+        return False
+    fold = bool(params.get("case_insensitive"))
+    abs_tol, rel_tol = float(params.get("abs_tol", 1e-6)), float(params.get("rel_tol", 0.0))
+    for x, y in zip(a, e):
+        if fold:
+            x, y = x.casefold(), y.casefold()
+        if x == y:
+            continue
+        fx, fy = _number(x), _number(y)
+        if fx is None or fy is None or not math.isclose(fx, fy, rel_tol=rel_tol, abs_tol=abs_tol):
+            return False
+    return True
+
+
+@register("codecontests", "CodeContests' OutputsMatch: tokens lower-cased, numbers within an absolute 1e-5")
+def _codecontests(actual: str, expected: str, params: Params) -> bool:
+    a, e = actual.lower().split(), expected.lower().split()
+    if a == e:
+        return True
+    if len(a) != len(e):
+        return False
+    for x, y in zip(a, e):
+        fx, fy = _number(x), _number(y)
+        if fx is None or fy is None:
+            if x != y:
+                return False
+        elif not abs(fx - fy) < 1e-5:  # strict, as theirs
+            return False
+    return True
+
+
+@register("lcb", "LiveCodeBench's stdin check: stripped lines, same count; a line that differs must hold the "
+          "same numbers as Decimals (no tolerance)")
+def _lcb(actual: str, expected: str, params: Params) -> bool:
+    a, e = _stripped_lines(actual), _stripped_lines(expected)
+    if len(a) != len(e):
+        return False
+    for x, y in zip(a, e):
+        if x == y:
+            continue
+        dx, dy = _decimals(x), _decimals(y)
+        if dx is None or dy is None or dx != dy:
+            return False
+    return True
+
+
+@register("apps", "APPS's cascade as its harness runs it (lax: its last steps compare sets of per-line token "
+          "sets, so line order and repeats are ignored there)")
+def _apps(actual: str, expected: str, params: Params) -> bool:
+    out = actual.splitlines()
+    # 1. the whole text, stripped; then with every line stripped
+    if "\n".join(out).strip() == expected.strip():
+        return True
+    if "\n".join(line.strip() for line in out).strip() == expected.strip():
+        return True
+    # 3-4. expected split into lines, blank ones dropped, each stripped; output with and without blank lines
+    want = [line.strip() for line in expected.split("\n") if line.strip()]
+    if [line.strip() for line in out] == want or [line.strip() for line in out if line.strip()] == want:
+        return True
+    # 5. every line a single number: numpy.allclose's default tolerances
+    got_nums, want_nums = _all_numbers(out), _all_numbers(want)
+    if got_nums is not None and want_nums is not None and len(got_nums) == len(want_nums) \
+            and all(abs(g - w) <= 1e-8 + 1e-5 * abs(w) for g, w in zip(got_nums, want_nums)):
+        return True
+    # 6. the set of per-line token sets
+    got_sets = {frozenset(line.split()) for line in out if line.strip()}
+    want_sets = {frozenset(line.split()) for line in want}
+    if got_sets == want_sets:
+        return True
+    # 7. the same, every token a number rounded to 3 places
+    got_round, want_round = _rounded_sets(out), _rounded_sets(want)
+    return got_round is not None and got_round == want_round
+
+
+# -- helpers -------------------------------------------------------------------------------------
+
+
+def _stripped_right(text: str) -> list[str]:
+    return [line.rstrip() for line in text.rstrip().splitlines()]
+
+
+def _stripped_lines(text: str) -> list[str]:
+    return [line.strip() for line in text.strip().split("\n")]
+
+
+def _number(token: str) -> float | None:
+    try:
+        value = float(token)
+    except ValueError:
+        return None
+    return value if math.isfinite(value) else None
+
+
+def _decimals(line: str) -> list[Decimal] | None:
+    try:
+        return [Decimal(t) for t in line.split()]
+    except (InvalidOperation, ValueError):
+        return None
+
+
+def _all_numbers(lines: list[str]) -> list[float] | None:
+    out = []
+    for line in lines:
+        value = _number(line.strip())
+        if value is None:
+            return None
+        out.append(value)
+    return out
+
+
+def _rounded_sets(lines: list[str]) -> set[frozenset[float]] | None:
+    out = set()
+    for line in lines:
+        if not line.strip():
+            continue
+        numbers = [_number(t) for t in line.split()]
+        if any(n is None for n in numbers):
+            return None
+        out.add(frozenset(round(n, 3) for n in numbers if n is not None))
+    return out
+
+
+__all__ = ["COMPARATORS", "Comparator", "check_spec", "matches", "register"]

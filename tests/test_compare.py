@@ -1,0 +1,108 @@
+"""The output comparators: each one's rule, the cases official harnesses get
+wrong (missing and extra lines), a task choosing one, and bad choices named
+with their file, line and field."""
+
+from __future__ import annotations
+
+import pytest
+
+from codeloop.compare import COMPARATORS, check_spec, matches
+
+
+def ok(name: str, actual: str, expected: str, **params) -> bool:
+    return matches(check_spec({"name": name, **params}), actual, expected)
+
+
+@pytest.mark.parametrize("name", sorted(set(COMPARATORS) - {"apps"}))
+def test_missing_and_extra_lines_are_always_caught(name):
+    assert ok(name, "1\n2\n3\n", "1\n2\n3\n")
+    assert not ok(name, "1\n2\n", "1\n2\n3\n")      # a missing line
+    assert not ok(name, "1\n2\n3\n4\n", "1\n2\n3\n")  # an extra one
+    assert not ok(name, "", "1\n")
+
+
+def test_exact_and_lines():
+    assert ok("exact", "a b\n", "a b\n") and not ok("exact", "a b \n", "a b\n")
+    assert ok("lines", "a b  \n\n\n", "a b") and not ok("lines", "a  b\n", "a b\n")
+    assert matches(None, "x \n", "x")  # the default is lines
+    assert not ok("lines", "a\n\nb\n", "a\nb\n")  # a blank line in the middle counts
+
+
+def test_tokens_and_case():
+    assert ok("tokens", "1  2\n3", "1 2 3") and not ok("tokens", "1 3 2", "1 2 3")
+    assert not ok("tokens", "YES", "yes") and ok("tokens", "YES", "yes", case_insensitive=True)
+    assert ok("case_insensitive", "Yes\nNO", "yes no") and not ok("case_insensitive", "yes", "no")
+
+
+def test_float_tolerance():
+    assert ok("float", "0.3333334", "0.333333", abs_tol=1e-5)
+    assert not ok("float", "0.3334", "0.333333", abs_tol=1e-5)
+    assert ok("float", "1000001", "1000000", rel_tol=1e-5) and not ok("float", "1000011", "1000000", rel_tol=1e-5)
+    assert ok("float", "nan", "nan") and not ok("float", "nan", "0")  # equal text passes; nan is no number
+    assert not ok("float", "abc", "abd")
+
+
+def test_codecontests_outputs_match():
+    assert ok("codecontests", "YES\n0.1000001", "yes 0.1")       # lower-cased tokens, absolute 1e-5
+    assert not ok("codecontests", "0.10002", "0.1")
+    assert not ok("codecontests", "NO", "YES")
+
+
+def test_livecodebench_decimals():
+    assert ok("lcb", "1.0 1e3\n", "1 1000") and ok("lcb", "  a b  \n", "a b")
+    assert not ok("lcb", "0.333333", "0.333333333")  # no tolerance, as LiveCodeBench
+    assert not ok("lcb", "a\n\nb", "a\nb")
+
+
+def test_apps_cascade_is_as_lax_as_apps():
+    assert ok("apps", "  3\n", "3") and ok("apps", "1.000001\n2", "1\n2")
+    assert ok("apps", "2 1\n", "1 2")                # token sets: order within a line ignored
+    assert ok("apps", "b\na\n", "a\nb")              # and the order of lines too
+    assert ok("apps", "1.0004", "1.0001")            # rounded to 3 places
+    assert not ok("apps", "1 2 3", "1 2 4")
+
+
+def test_a_bad_choice_is_named():
+    with pytest.raises(ValueError, match="unknown comparator 'zip'; known: .*lines"):
+        check_spec("zip")
+    with pytest.raises(ValueError, match="takes no parameter tol"):
+        check_spec({"name": "float", "tol": 1})
+    with pytest.raises(ValueError, match="abs_tol must be a float"):
+        check_spec({"name": "float", "abs_tol": "1e-5"})
+    with pytest.raises(ValueError, match="finite number"):
+        check_spec({"name": "float", "abs_tol": -1.0})
+    assert check_spec("float") == {"name": "float", "abs_tol": 1e-6, "rel_tol": 0.0, "case_insensitive": False}
+
+
+def test_a_task_file_names_a_bad_comparator_by_file_line_and_field(tmp_path):
+    from codeloop.tasks import load_task_file
+    from codeloop.tasks.errors import TaskNotFound  # noqa: F401 - the loader's own error type is asserted below
+
+    path = tmp_path / "t.jsonl"
+    path.write_text('{"task_id": "a", "cases": [{"input": "", "output": "1"}], "compare": "lines"}\n'
+                    '{"task_id": "b", "cases": [{"input": "", "output": "1"}], "compare": "zip"}\n')
+    with pytest.raises(Exception) as err:
+        load_task_file(str(path))
+    text = str(err.value)
+    assert "t.jsonl" in text and ":2" in text and "compare" in text and "unknown comparator 'zip'" in text
+
+
+@pytest.mark.sandbox
+def test_a_task_judged_with_its_comparator():
+    from codeloop.scoring.local import LocalScorer
+    from codeloop.types import Status
+
+    scorer = LocalScorer({}, workers=1)
+    try:
+        row = {"task_id": "third", "cases": [{"input": "1 3\n", "output": "0.333333\n"}],
+               "compare": {"name": "float", "abs_tol": 1e-5}}
+        task = scorer.resolve(row)
+        strict = scorer.resolve({**row, "compare": "lines"})
+        program = "a, b = map(int, input().split())\nprint(f'{a / b:.7f}')\n"
+        assert scorer.judge_one(task, program, raw=True).status is Status.PASSED
+        assert scorer.judge_one(strict, program, raw=True).status is Status.FAILED
+        assert task.key != strict.key  # the comparator is part of what decides a verdict
+        short = "print(0.3)\n"
+        assert scorer.judge_one(task, short, raw=True).status is Status.FAILED
+    finally:
+        scorer.close()
