@@ -5,7 +5,8 @@ batch reward manager; samples run concurrently).
 
 ``ground_truth`` names the task: a task id known to the scorer (HumanEval by
 default, or ``CODELOOP_TASKS``), or the task itself in the JSONL task format,
-as a dict or JSON text. The result always has the same keys (verl gathers
+as a dict or JSON text, or the test format of verl's own code data
+(``{"inputs", "outputs", "fn_name"?}``, see :mod:`codeloop.tasks.formats`). The result always has the same keys (verl gathers
 them per key): ``score`` (the reward, ``CODELOOP_REWARD`` or "pass"), ``acc``
 (1.0 if passed), ``tests_fraction``, ``infra_error`` (1.0 when the evaluator
 failed; verl cannot skip a sample, so ``score`` is then 0.0: filter on this

@@ -44,7 +44,10 @@ def row_from_label(label: Any, extra: Mapping[str, Any] | None = None) -> dict[s
 def resolve_row(tasks: Mapping[str, Task], row: Mapping[str, Any]) -> Task:
     """The task of one dataset row: ``task_id`` known in ``tasks``, or the
     task's own fields (``test`` / ``asserts`` / ``cases``, ``entry_point``,
-    ``prompt``, ...) inline, or a JSON text of them under ``task``.
+    ``prompt``, ...) inline, or a JSON text of them under ``task``, or a
+    dataset's own test format (:mod:`codeloop.tasks.formats`: APPS / TACO /
+    PRIME's ``inputs`` and ``outputs``, as verl's code data sources carry
+    them in ``ground_truth``).
 
     Raises TaskNotFound, whose message says what is missing or malformed.
     """
@@ -61,4 +64,9 @@ def resolve_row(tasks: Mapping[str, Task], row: Mapping[str, Any]) -> Task:
             return task_from_fields(dict(row), origin="inline")
         except InlineTaskError as exc:
             raise TaskNotFound(f"bad inline task: {exc}") from None
+    from .formats import detect, task_from_format
+
+    name = detect(row)
+    if name is not None:
+        return task_from_format(row, name, task_id=str(task_id or row.get("problem_id") or name))
     raise TaskNotFound(f"no task for row (task_id={task_id!r}, and no inline 'test', 'asserts' or 'cases')")
