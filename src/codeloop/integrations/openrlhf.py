@@ -1,6 +1,8 @@
 """OpenRLHF's reward function: ``--remote_rm_url /path/to/this/file.py`` with
-``--label_key`` naming the dataset column that holds each prompt's task (a
-task id, or the task in the JSONL task format as JSON text).
+``--label_key`` naming the dataset column that holds each prompt's task
+(OpenRLHF 0.11: ``--reward.remote_url`` and ``--data.label_key``): a task id,
+the task in the JSONL task format as JSON text, or a dataset's test format
+(see :mod:`codeloop.tasks.formats`).
 
 OpenRLHF calls ``reward_func(queries, prompts, labels)`` where each query is
 the prompt followed by the response, chat template and special tokens left
