@@ -133,3 +133,91 @@ def test_agreement_with_verls_own_harness(scorer, truth, solutions):
             assert theirs != ours, f"{name}: verl's harness no longer differs; drop it from KNOWN_DIFFERENCES"
         else:
             assert theirs == ours, (name, res)
+
+
+# -- the other formats, each in its dataset's exact shape ------------------------------------------------------
+
+MBPP_ROW = {"task_id": 11, "text": "Write a python function to remove first and last occurrence of a given character.",
+            "code": "def remove_Occ(s,ch):\n    return s", "test_setup_code": "",
+            "test_list": ['assert remove_Occ("hello","l") == "heo"', 'assert remove_Occ("abcda","a") == "bcd"',
+                          'assert remove_Occ("PHP","P") == "H"'],
+            "challenge_test_list": ['assert remove_Occ("hellolloll","l") == "helollol"']}
+MBPP_GOOD = ("def remove_Occ(s, ch):\n    i = s.find(ch)\n    if i >= 0:\n        s = s[:i] + s[i + 1:]\n"
+             "    j = s.rfind(ch)\n    if j >= 0:\n        s = s[:j] + s[j + 1:]\n    return s\n")
+MBPP_ALL_OCCURRENCES = "def remove_Occ(s, ch):\n    return s.replace(ch, '')\n"  # right on test_list only
+MBPP_WRONG = "def remove_Occ(s, ch):\n    return s[1:-1]\n"
+ACECODER_ROW = {"id": "oss_1", "question": "Sum a list.",
+                "test_cases": ["assert total([1, 2]) == 3", "assert total([]) == 0", "assert isinstance(total([1]), int)"]}
+CODECONTESTS_ROW = {"name": "1000_A. Halve", "description": "Print n / 2 with at least 6 digits.",
+                    "public_tests": {"input": ["3\n"], "output": ["1.5\n"]},
+                    "private_tests": {"input": ["1\n"], "output": ["0.500000\n"]},
+                    "generated_tests": {"input": ["7\n", "10\n"], "output": ["3.5\n", "5\n"]},
+                    "time_limit": {"seconds": 2, "nanos": 0}, "memory_limit_bytes": 256000000}
+
+
+def _lcb_encode(tests: list[dict]) -> str:
+    import base64
+    import pickle
+    import zlib
+
+    return base64.b64encode(zlib.compress(pickle.dumps(json.dumps(tests)))).decode()
+
+
+LCB_STDIN = {"question_id": "abc301_a", "platform": "atcoder", "starter_code": "", "metadata": "{}",
+             "public_test_cases": json.dumps([{"input": "2 3\n", "output": "5\n", "testtype": "stdin"}]),
+             "private_test_cases": _lcb_encode([{"input": "10 -4\n", "output": "6\n", "testtype": "stdin"}])}
+LCB_CALL = {"question_id": "lc_1", "platform": "leetcode", "starter_code": "def halves(xs: list) -> list:\n    ",
+            "metadata": json.dumps({"func_name": "halves"}),
+            "public_test_cases": json.dumps([{"input": "[2, 3]", "output": "[1.0, 1.5]", "testtype": "functional"}]),
+            "private_test_cases": _lcb_encode([{"input": "[]", "output": "[]", "testtype": "functional"}])}
+
+
+def test_each_format_is_read_from_its_own_shape():
+    mbpp = task_from_format(MBPP_ROW)
+    assert detect(MBPP_ROW) == "mbpp" and mbpp.entry_point == "remove_Occ" and len(mbpp.asserts) == 3
+    assert len(task_from_format({**MBPP_ROW, "with_challenge": True}).asserts) == 4
+    ace = task_from_format(ACECODER_ROW)
+    assert detect(ACECODER_ROW) == "acecoder" and ace.entry_point == "total"  # isinstance is a builtin
+    cc = task_from_format(CODECONTESTS_ROW)
+    assert detect(CODECONTESTS_ROW) == "codecontests" and len(cc.cases) == 4 and cc.time_limit == 8.0
+    assert cc.memory_limit == 245 and cc.compare["name"] == "codecontests"
+    lcb = task_from_format(LCB_STDIN)
+    assert detect(LCB_STDIN) == "livecodebench" and [c.input for c in lcb.cases] == ["2 3\n", "10 -4\n"]
+    assert task_from_format(LCB_CALL).kind is TaskKind.ASSERTS
+
+
+def test_a_pickle_that_names_code_is_refused():
+    import base64
+    import pickle
+    import zlib
+
+    class Boom:
+        def __reduce__(self):
+            return (print, ("this ran",))
+
+    evil = base64.b64encode(zlib.compress(pickle.dumps(Boom()))).decode()
+    with pytest.raises(TaskNotFound, match="refused: the pickle names builtins.print"):
+        task_from_format({**LCB_STDIN, "private_test_cases": evil})
+
+
+@pytest.mark.sandbox
+@pytest.mark.parametrize("row, code, want", [
+    (MBPP_ROW, MBPP_GOOD, True), (MBPP_ROW, MBPP_WRONG, False), (MBPP_ROW, MBPP_ALL_OCCURRENCES, True),
+    ({**MBPP_ROW, "with_challenge": True}, MBPP_ALL_OCCURRENCES, False),
+    ({**MBPP_ROW, "with_challenge": True}, MBPP_GOOD, True),
+    (ACECODER_ROW, "def total(xs):\n    return sum(xs)\n", True),
+    (ACECODER_ROW, "def total(xs):\n    return float(sum(xs))\n", False),
+    (CODECONTESTS_ROW, "print(int(input()) / 2)\n", True),             # 5.0 for 5: numbers within 1e-5
+    (CODECONTESTS_ROW, "print(f'{int(input()) / 2:.3f}')\n", True),
+    (CODECONTESTS_ROW, "print(int(input()) // 2)\n", False),
+    (LCB_STDIN, "a, b = map(int, input().split())\nprint(a + b)\n", True),
+    (LCB_STDIN, "a, b = map(int, input().split())\nprint(abs(a + b))\nprint()\nprint(0)\n", False),
+    (LCB_CALL, "def halves(xs):\n    return [x / 2 for x in xs]\n", True),
+    (LCB_CALL, "def halves(xs):\n    return [x // 2 for x in xs]\n", False),
+], ids=["mbpp", "mbpp-wrong", "mbpp-lax-tests", "mbpp-challenge-catches-it", "mbpp-challenge", "acecoder", "acecoder-float", "cc", "cc-3-digits", "cc-floor", "lcb", "lcb-extra",
+        "lcb-call", "lcb-call-floor"])
+def test_each_format_judged_through_verls_compute_score(scorer, row, code, want):
+    from codeloop.integrations.verl import compute_score
+
+    result = compute_score("any", f"```python\n{code}```", row, None, scorer=scorer)
+    assert result["acc"] == float(want) and result["infra_error"] == 0.0, result

@@ -21,6 +21,21 @@ fields; :func:`task_from_format` reads it. So far:
   cascade itself is the ``apps`` comparator, for results comparable with
   published ones). ``fn_name`` must name a top-level function: LeetCode's
   ``class Solution`` is not read yet (the row is refused with that reason).
+* ``mbpp``: ``test_list`` (assert statements), ``test_setup_code`` or
+  ``test_imports``; ``challenge_test_list`` is added when the row sets
+  ``with_challenge`` (the usual evaluation leaves it out). The entry point is
+  the first non-builtin function the asserts call.
+* ``acecoder``: ``test_cases`` (or ``tests``), a list of asserts, read the same way.
+* ``codecontests``: ``public_tests``, ``private_tests`` and
+  ``generated_tests`` (``{"input": [...], "output": [...]}``), all judged,
+  with the ``codecontests`` comparator; ``time_limit`` (a protobuf Duration
+  or seconds, per test: the task's limit is it times the tests, at most 600 s)
+  and ``memory_limit_bytes``.
+* ``livecodebench``: ``public_test_cases`` and ``private_test_cases`` (JSON
+  text, or the private tests' base64 + zlib + pickle encoding, unpickled by
+  an unpickler that admits plain data only), ``metadata.func_name`` for
+  functional tests (one JSON argument per line), the ``lcb`` comparator for
+  stdin tests.
 
 A call-based task becomes an ``asserts`` task whose expected values sit in
 its setup, which runs in the judge process only: the program never sees them.
@@ -28,10 +43,17 @@ its setup, which runs in the judge process only: the program never sees them.
 
 from __future__ import annotations
 
+import ast
+import base64
+import builtins
+import io
 import json
+import pickle
+import zlib
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
+from .. import pyparse
 from ..compare import check_spec
 from ..types import IOCase, Task, TaskKind
 from .errors import TaskNotFound
@@ -150,5 +172,146 @@ def _call_based(task_id: str, fn_name: str, inputs: list[Any], outputs: list[Any
 
 
 FORMATS["apps"] = Format("apps", _read_apps, lambda row: _apps_fields(row) is not None)
+
+
+# -- assert lists: MBPP, AceCoder ------------------------------------------------------------------
+
+
+def _entry_point(asserts: list[str]) -> str:
+    """The function the asserts test: the first name they call that is not a builtin (MBPP and
+    AceCoder name no entry point; AceCoder's own harness takes the text after ``assert``)."""
+    for source in asserts:
+        try:
+            tree = pyparse.parse(source)
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) \
+                    and not hasattr(builtins, node.func.id):
+                return node.func.id
+    raise TaskNotFound("no function called in the asserts")
+
+
+def _assert_list(value: Any, field: str) -> list[str]:
+    if not isinstance(value, list) or not value or not all(isinstance(a, str) for a in value):
+        raise TaskNotFound(f"'{field}' must be a non-empty list of assert statements")
+    return value
+
+
+def _read_mbpp(row: Mapping[str, Any], task_id: str) -> Task:
+    asserts = _assert_list(row.get("test_list"), "test_list")
+    if row.get("with_challenge"):
+        asserts = asserts + list(row.get("challenge_test_list") or [])
+    setup = row.get("test_setup_code") or "\n".join(row.get("test_imports") or [])
+    return Task(task_id=str(row.get("task_id", task_id)), kind=TaskKind.ASSERTS, prompt="",
+                entry_point=_entry_point(asserts), setup=str(setup), asserts=tuple(asserts), origin="mbpp")
+
+
+def _read_acecoder(row: Mapping[str, Any], task_id: str) -> Task:
+    field = "test_cases" if "test_cases" in row else "tests"
+    asserts = _assert_list(row.get(field), field)
+    return Task(task_id=str(row.get("id", task_id)), kind=TaskKind.ASSERTS, entry_point=_entry_point(asserts),
+                asserts=tuple(asserts), origin="acecoder")
+
+
+def _all_asserts(value: Any) -> bool:
+    return isinstance(value, list) and bool(value) and all(isinstance(a, str) and a.lstrip().startswith("assert")
+                                                           for a in value)
+
+
+FORMATS["mbpp"] = Format("mbpp", _read_mbpp, lambda row: _all_asserts(row.get("test_list")))
+FORMATS["acecoder"] = Format("acecoder", _read_acecoder,
+                             lambda row: _all_asserts(row.get("test_cases")) or _all_asserts(row.get("tests")))
+
+
+# -- CodeContests -----------------------------------------------------------------------------------
+
+CODECONTESTS_TESTS = ("public_tests", "private_tests", "generated_tests")
+
+
+def _seconds(value: Any) -> float | None:
+    """CodeContests' ``time_limit``: a protobuf Duration (``{"seconds", "nanos"}``) or a number of seconds."""
+    if isinstance(value, Mapping):
+        total = float(value.get("seconds") or 0) + float(value.get("nanos") or 0) / 1e9
+        return total or None
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0:
+        return float(value)
+    return None
+
+
+def _read_codecontests(row: Mapping[str, Any], task_id: str) -> Task:
+    cases: list[IOCase] = []
+    for field in CODECONTESTS_TESTS:
+        tests = row.get(field) or {}
+        inputs, outputs = tests.get("input") or [], tests.get("output") or []
+        if len(inputs) != len(outputs):
+            raise TaskNotFound(f"codecontests format: {field} has {len(inputs)} inputs and {len(outputs)} outputs")
+        cases += [IOCase(str(i), str(o)) for i, o in zip(inputs, outputs)]
+    if not cases:
+        raise TaskNotFound("codecontests format: no tests in public_tests, private_tests or generated_tests")
+    memory = row.get("memory_limit_bytes")
+    memory_mb = -(-int(memory) // (1 << 20)) if isinstance(memory, int) and memory > 0 else None
+    time_limit = _seconds(row.get("time_limit"))
+    return Task(task_id=str(row.get("name", task_id)), kind=TaskKind.STDIO, cases=tuple(cases),
+                compare=check_spec(row.get("compare") or "codecontests"),
+                time_limit=min(time_limit * len(cases), 600.0) if time_limit else None,
+                memory_limit=max(16, min(memory_mb, 65536)) if memory_mb else None, origin="codecontests")
+
+
+FORMATS["codecontests"] = Format("codecontests", _read_codecontests,
+                                 lambda row: any(isinstance(row.get(f), Mapping) for f in CODECONTESTS_TESTS))
+
+
+# -- LiveCodeBench ----------------------------------------------------------------------------------
+
+
+class _PlainData(pickle.Unpickler):
+    """Unpickles plain data only: LiveCodeBench's private tests are a pickled string, and a pickle
+    that names any class or function (the way a pickle runs code) is refused."""
+
+    def find_class(self, module: str, name: str) -> Any:
+        raise pickle.UnpicklingError(f"refused: the pickle names {module}.{name}, not plain data")
+
+
+def _lcb_tests(value: Any, field: str) -> list[Mapping[str, Any]]:
+    if isinstance(value, list):
+        return value
+    if not isinstance(value, str) or not value:
+        return []
+    try:
+        return json.loads(value)
+    except ValueError:
+        pass
+    try:  # base64, then zlib, then a pickled JSON text
+        text = _PlainData(io.BytesIO(zlib.decompress(base64.b64decode(value)))).load()
+        return json.loads(text)
+    except (ValueError, zlib.error, pickle.UnpicklingError, EOFError, TypeError) as exc:
+        raise TaskNotFound(f"livecodebench format: {field} is neither JSON nor its encoded form: {exc}") from None
+
+
+def _read_livecodebench(row: Mapping[str, Any], task_id: str) -> Task:
+    tests = _lcb_tests(row.get("public_test_cases"), "public_test_cases") + \
+        _lcb_tests(row.get("private_test_cases"), "private_test_cases")
+    if not tests:
+        raise TaskNotFound("livecodebench format: no tests")
+    kinds = {t.get("testtype") for t in tests}
+    task_id = str(row.get("question_id", task_id))
+    if kinds == {"functional"}:
+        metadata = row.get("metadata") or {}
+        if isinstance(metadata, str):
+            metadata = json.loads(metadata or "{}")
+        fn_name = metadata.get("func_name")
+        if not fn_name or "class Solution" in str(row.get("starter_code", "")):
+            raise TaskNotFound("livecodebench format: functional tests on a class Solution method are not read yet")
+        return _call_based(task_id, str(fn_name), [t["input"] for t in tests], [t["output"] for t in tests])
+    if kinds != {"stdin"}:
+        raise TaskNotFound(f"livecodebench format: test types {sorted(map(str, kinds))}; expected one kind")
+    cases = tuple(IOCase(str(t["input"]), str(t["output"])) for t in tests)
+    return Task(task_id=task_id, kind=TaskKind.STDIO, cases=cases, compare=check_spec(row.get("compare") or "lcb"),
+                origin="livecodebench")
+
+
+FORMATS["livecodebench"] = Format("livecodebench", _read_livecodebench,
+                                  lambda row: "public_test_cases" in row)
 
 __all__ = ["FORMATS", "Format", "detect", "task_from_format", "APPS_COMPARE"]
