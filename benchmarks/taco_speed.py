@@ -65,7 +65,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import copy
-import importlib.util
 import json
 import multiprocessing
 import os
@@ -88,19 +87,13 @@ ME = "load generator (this process)"
 # -- verl's side -------------------------------------------------------------------------------------
 
 def load_prime_code():
-    """verl's prime_code package from its installed files (as tests/test_formats.py does)."""
-    spec = importlib.util.find_spec("verl")
-    if spec is None or not spec.submodule_search_locations:
+    """verl's prime_code package from its installed files (verl_files.py)."""
+    from verl_files import load_verl_package
+
+    module = load_verl_package("utils", "reward_score", "prime_code")
+    if module is None:
         raise SystemExit("verl is not installed (pip install --no-deps verl==0.9.1)")
-    folder = Path(next(iter(spec.submodule_search_locations))) / "utils" / "reward_score" / "prime_code"
-    name = "verl_prime_code_loaded_by_path"
-    if name not in sys.modules:
-        pkg = importlib.util.spec_from_file_location(name, folder / "__init__.py",
-                                                     submodule_search_locations=[str(folder)])
-        module = importlib.util.module_from_spec(pkg)
-        sys.modules[name] = module
-        pkg.loader.exec_module(module)
-    return sys.modules[name]
+    return module
 
 
 def verl_default_compute_score(prime, data_source, solution_str, ground_truth, extra_info=None):

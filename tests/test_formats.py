@@ -6,7 +6,6 @@ codeloop's verdict is its verdict."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import sys
 from pathlib import Path
@@ -96,19 +95,14 @@ def test_call_based_fixtures_through_verls_compute_score(scorer, name):
 
 
 def _prime_code():
-    """verl's prime_code package from its installed files (verl/__init__.py needs torch)."""
-    spec = importlib.util.find_spec("verl")
-    if spec is None or not spec.submodule_search_locations:
+    """verl's prime_code package from its installed files (benchmarks/verl_files.py)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+    from verl_files import load_verl_package
+
+    module = load_verl_package("utils", "reward_score", "prime_code")
+    if module is None:
         pytest.skip("verl is not installed (pip install --no-deps verl==0.9.1)")
-    folder = Path(next(iter(spec.submodule_search_locations))) / "utils" / "reward_score" / "prime_code"
-    name = "verl_prime_code_loaded_by_path"
-    if name not in sys.modules:
-        pkg = importlib.util.spec_from_file_location(name, folder / "__init__.py",
-                                                     submodule_search_locations=[str(folder)])
-        module = importlib.util.module_from_spec(pkg)
-        sys.modules[name] = module
-        pkg.loader.exec_module(module)
-    return sys.modules[name]
+    return module
 
 
 # Where verl's harness is wrong, and why codeloop differs (docs/tasks.md lists these too).

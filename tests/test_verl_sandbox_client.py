@@ -29,7 +29,6 @@ the code that runs is verl's, as shipped.
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import signal
 import socket
 import subprocess
@@ -63,21 +62,13 @@ def serve_command(port: int) -> list[str]:
 
 
 def load_verl_sandbox_fusion() -> ModuleType:
-    """verl's sandbox_fusion package from its installed files, without running verl/__init__.py."""
-    spec = importlib.util.find_spec("verl")  # a top-level package is found without being imported
-    if spec is None or not spec.submodule_search_locations:
-        pytest.skip("verl is not installed (pip install --no-deps verl==0.9.1)")
-    folder = Path(next(iter(spec.submodule_search_locations))) / "utils" / "reward_score" / "sandbox_fusion"
-    if not (folder / "utils.py").is_file():
-        pytest.skip(f"this verl has no SandboxFusion client at {folder}")
-    name = "verl_sandbox_fusion_loaded_by_path"
-    if name in sys.modules:
-        return sys.modules[name]
-    pkg = importlib.util.spec_from_file_location(name, folder / "__init__.py", submodule_search_locations=[str(folder)])
-    assert pkg is not None and pkg.loader is not None
-    module = importlib.util.module_from_spec(pkg)
-    sys.modules[name] = module  # its "from .utils import check_correctness" resolves inside this package
-    pkg.loader.exec_module(module)
+    """verl's sandbox_fusion package from its installed files (benchmarks/verl_files.py)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+    from verl_files import load_verl_package
+
+    module = load_verl_package("utils", "reward_score", "sandbox_fusion")
+    if module is None:
+        pytest.skip("verl is not installed, or has no SandboxFusion client (pip install --no-deps verl==0.9.1)")
     return module
 
 
