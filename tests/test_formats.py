@@ -215,3 +215,17 @@ def test_each_format_judged_through_verls_compute_score(scorer, row, code, want)
 
     result = compute_score("any", f"```python\n{code}```", row, None, scorer=scorer)
     assert result["acc"] == float(want) and result["infra_error"] == 0.0, result
+
+
+def test_tests_are_subsampled_as_the_row_says():
+    truth = {"inputs": [f"{'x' * n}\n" for n in (3, 9, 1, 7, 5)], "outputs": ["a\n"] * 5}
+    assert len(task_from_format({**truth, "max_tests": 2}).cases) == 2
+    longest = task_from_format({**truth, "longest_tests": 2})
+    assert [len(c.input) for c in longest.cases] == [10, 8]  # the two longest, in their order
+    row = row_from_label(json.dumps(truth), {"max_tests": 3})  # verl's extra_info says it
+    assert len(resolve_row({}, row).cases) == 3
+    assert len(task_from_format({**MBPP_ROW, "max_tests": 1}).asserts) == 1
+    with pytest.raises(TaskNotFound, match="max_tests must be a positive integer"):
+        task_from_format({**truth, "max_tests": 0})
+    with pytest.raises(TaskNotFound, match="stdin/stdout tests only"):
+        task_from_format({**MBPP_ROW, "longest_tests": 1})

@@ -39,6 +39,10 @@ fields; :func:`task_from_format` reads it. So far:
 
 A call-based task becomes an ``asserts`` task whose expected values sit in
 its setup, which runs in the judge process only: the program never sees them.
+
+A row may cut its tests down: ``max_tests`` keeps the first N,
+``longest_tests`` the N with the longest inputs (DeepCoder's choice for RL).
+verl's ``extra_info`` is merged into the row, so either can come from there.
 """
 
 from __future__ import annotations
@@ -50,7 +54,7 @@ import io
 import json
 import pickle
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Callable, Mapping
 
 from .. import pyparse
@@ -79,12 +83,31 @@ def detect(row: Mapping[str, Any]) -> str | None:
 
 
 def task_from_format(row: Mapping[str, Any], name: str | None = None, task_id: str = "row") -> Task:
-    """The task of a row in format ``name`` (None: detected). Raises TaskNotFound
-    saying what is missing or malformed."""
+    """The task of a row in format ``name`` (None: detected), its tests cut down
+    as the row's ``max_tests`` / ``longest_tests`` say (see :func:`subsample`).
+    Raises TaskNotFound saying what is missing or malformed."""
     name = name or detect(row)
     if name is None or name not in FORMATS:
         raise TaskNotFound(f"no known test format in the row's fields ({', '.join(sorted(map(str, row)))[:200]})")
-    return FORMATS[name].read(row, task_id)
+    return subsample(FORMATS[name].read(row, task_id), row.get("max_tests"), row.get("longest_tests"))
+
+
+def subsample(task: Task, first: Any = None, longest: Any = None) -> Task:
+    """``task`` with only its first ``first`` tests, or (stdin tasks) the
+    ``longest`` tests with the longest inputs, in their order, as DeepCoder
+    picks them for RL. Either is a positive integer or None (all tests).
+    Raises TaskNotFound for anything else."""
+    for name, value in (("max_tests", first), ("longest_tests", longest)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+            raise TaskNotFound(f"{name} must be a positive integer, not {value!r}")
+    if longest is not None:
+        if task.kind is not TaskKind.STDIO:
+            raise TaskNotFound("longest_tests applies to stdin/stdout tests only; use max_tests")
+        keep = sorted(sorted(range(len(task.cases)), key=lambda i: -len(task.cases[i].input))[:longest])
+        task = replace(task, cases=tuple(task.cases[i] for i in keep))
+    if first is not None:
+        task = replace(task, cases=task.cases[:first], asserts=task.asserts[:first])
+    return task
 
 
 # -- apps ------------------------------------------------------------------------------------------
