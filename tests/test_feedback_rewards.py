@@ -140,3 +140,14 @@ def test_instruction_rewards_and_composites():
         rewards.parse("nope")
     with pytest.raises(ValueError):
         rewards.parse("pass=heavy")
+
+
+def test_first10_is_primes_continuous_score():
+    from codeloop.rewards import get
+
+    first10 = get("first10")
+    twelve = (True, False) + (True,) * 8 + (False, False)  # the 11th and 12th fail: not counted
+    assert first10(Verdict(status=Status.FAILED, test_results=twelve, tests_passed=9, tests_total=12)) == 0.9
+    assert first10(Verdict(status=Status.PASSED, test_results=(True,) * 3, tests_passed=3, tests_total=3)) == 1.0
+    assert first10(Verdict(status=Status.TIMEOUT)) == 0.0
+    assert first10(Verdict(status=Status.INFRA_ERROR)) is None

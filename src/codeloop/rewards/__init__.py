@@ -53,6 +53,15 @@ def fraction(v: Verdict) -> float:
     return (v.tests_passed or 0) / v.tests_total if v.tests_total else 0.0
 
 
+@register("first10", "PRIME's continuous score (verl's prime_code): the fraction of the first 10 tests passed. "
+          "A time-out scores 0: codeloop keeps no per-test results past it.")
+def first10(v: Verdict) -> float:
+    if v.test_results:
+        head = v.test_results[:10]
+        return sum(head) / len(head)
+    return 1.0 if v.passed else 0.0
+
+
 CODERL_TIERS = {Status.PASSED: 1.0, Status.FAILED: -0.3, Status.SYNTAX_ERROR: -1.0, Status.NO_CODE: -1.0}
 
 
