@@ -141,7 +141,8 @@ MBPP_GOOD = ("def remove_Occ(s, ch):\n    i = s.find(ch)\n    if i >= 0:\n      
 MBPP_ALL_OCCURRENCES = "def remove_Occ(s, ch):\n    return s.replace(ch, '')\n"  # right on test_list only
 MBPP_WRONG = "def remove_Occ(s, ch):\n    return s[1:-1]\n"
 ACECODER_ROW = {"id": "oss_1", "question": "Sum a list.",
-                "test_cases": ["assert total([1, 2]) == 3", "assert total([]) == 0", "assert isinstance(total([1]), int)"]}
+                "test_cases": ["assert total([1, 2]) == 3", "assert total([]) == 0",
+                               "assert isinstance(total([1]), int)"]}
 CODECONTESTS_ROW = {"name": "1000_A. Halve", "description": "Print n / 2 with at least 6 digits.",
                     "public_tests": {"input": ["3\n"], "output": ["1.5\n"]},
                     "private_tests": {"input": ["1\n"], "output": ["0.500000\n"]},
@@ -208,7 +209,8 @@ def test_a_pickle_that_names_code_is_refused():
     (LCB_STDIN, "a, b = map(int, input().split())\nprint(abs(a + b))\nprint()\nprint(0)\n", False),
     (LCB_CALL, "def halves(xs):\n    return [x / 2 for x in xs]\n", True),
     (LCB_CALL, "def halves(xs):\n    return [x // 2 for x in xs]\n", False),
-], ids=["mbpp", "mbpp-wrong", "mbpp-lax-tests", "mbpp-challenge-catches-it", "mbpp-challenge", "acecoder", "acecoder-float", "cc", "cc-3-digits", "cc-floor", "lcb", "lcb-extra",
+], ids=["mbpp", "mbpp-wrong", "mbpp-lax-tests", "mbpp-challenge-catches-it", "mbpp-challenge", "acecoder",
+        "acecoder-float", "cc", "cc-3-digits", "cc-floor", "lcb", "lcb-extra",
         "lcb-call", "lcb-call-floor"])
 def test_each_format_judged_through_verls_compute_score(scorer, row, code, want):
     from codeloop.integrations.verl import compute_score

@@ -67,7 +67,7 @@ APPS_COMPARE = {"name": "float", "rel_tol": 1e-5, "abs_tol": 1e-8}
 
 @dataclass(frozen=True)
 class Format:
-    """A named reader: ``read(fields, task_id) -> Task``; ``fields`` says which row fields mark it."""
+    """A named reader: ``read(row, task_id) -> Task``; ``marks(row)`` says whether a row's fields are this format's."""
 
     name: str
     read: Callable[[Mapping[str, Any], str], Task]
@@ -147,7 +147,8 @@ def _read_apps(row: Mapping[str, Any], task_id: str) -> Task:
     fn_name = fields.get("fn_name")
     if fn_name:
         return _call_based(task_id, str(fn_name), inputs, outputs)
-    cases = tuple(IOCase(_text(x, "inputs", i), _text(y, "outputs", i)) for i, (x, y) in enumerate(zip(inputs, outputs)))
+    cases = tuple(IOCase(_text(x, "inputs", i), _text(y, "outputs", i))
+                  for i, (x, y) in enumerate(zip(inputs, outputs)))
     return Task(task_id=task_id, kind=TaskKind.STDIO, cases=cases, compare=compare, origin="apps")
 
 
