@@ -231,3 +231,20 @@ def test_tests_are_subsampled_as_the_row_says():
         task_from_format({**truth, "max_tests": 0})
     with pytest.raises(TaskNotFound, match="stdin/stdout tests only"):
         task_from_format({**MBPP_ROW, "longest_tests": 1})
+
+
+def test_a_dataset_exported_to_json_lines_is_a_task_file(tmp_path):
+    from codeloop.jsonl import InputError
+    from codeloop.tasks import load_task_file
+
+    path = tmp_path / "apps.jsonl"
+    rows = [{"problem_id": 4001, "question": "Add.", "input_output": json.dumps(MEAN), "difficulty": "interview"},
+            MBPP_ROW, CODECONTESTS_ROW, LCB_STDIN]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    tasks = load_task_file(str(path))
+    assert sorted(tasks) == sorted(["4001", "11", "1000_A. Halve", "abc301_a"])
+    assert tasks["4001"].origin == f"{path}:1" and tasks["11"].kind is TaskKind.ASSERTS
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(json.dumps(rows[0]) + "\n" + json.dumps({"inputs": ["1"], "outputs": []}) + "\n")
+    with pytest.raises(InputError, match=r"bad.jsonl:2: apps format: 1 inputs and 0 outputs"):
+        load_task_file(str(bad))

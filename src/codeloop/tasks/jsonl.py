@@ -5,6 +5,7 @@ Validated with pydantic; every error names the file, the line and the field.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -126,11 +127,16 @@ def task_from_fields(obj: dict[str, Any], origin: str) -> Task:
 
 
 def load_task_file(path: str) -> dict[str, Task]:
-    """Read and validate a task file; raises InputError naming file, line and field."""
+    """Read and validate a task file; raises InputError naming file, line and field.
+
+    A line is a task in codeloop's format (docs/tasks.md), or a row in a
+    dataset's own test format (APPS / TACO, MBPP, AceCoder, CodeContests,
+    LiveCodeBench: :mod:`codeloop.tasks.formats`), so a dataset exported to
+    JSON Lines is read as it is."""
     tasks: dict[str, Task] = {}
     for number, obj in read_jsonl(path):
         try:
-            task = task_from_fields(obj, f"{path}:{number}")
+            task = _dataset_row(obj, path, number) or task_from_fields(obj, f"{path}:{number}")
         except InlineTaskError as exc:
             raise InputError(exc.message, path, number, exc.field) from None
         if task.task_id in tasks:
@@ -139,3 +145,22 @@ def load_task_file(path: str) -> dict[str, Task]:
     if not tasks:
         raise InputError("the file holds no tasks", path)
     return tasks
+
+
+def _dataset_row(obj: dict[str, Any], path: str, number: int) -> Task | None:
+    """The task of a line in a dataset's own format, or None when it is not one."""
+    from .errors import TaskNotFound
+    from .formats import detect, task_from_format
+
+    if {"test", "asserts", "cases"} & obj.keys():
+        return None  # codeloop's own format: its reader gives the better errors
+    name = detect(obj)
+    if name is None:
+        return None
+    task_id = next((str(obj[k]) for k in ("task_id", "problem_id", "question_id", "name", "id") if obj.get(k)),
+                   f"line-{number}")
+    try:
+        return replace(task_from_format(obj, name, task_id=task_id), task_id=task_id, origin=f"{path}:{number}")
+    except TaskNotFound as exc:
+        message = str(exc)
+        raise InputError(message if message.startswith(name) else f"{name} format: {message}", path, number) from None
