@@ -88,3 +88,36 @@ def test_openrlhf_loads_the_file_by_path_and_isolates_bad_labels(fresh_default_s
     assert [float(x) for x in out["rewards"]] == [1.0, 0.0, 0.0, 0.0]
     assert [float(x) for x in out["extra_logs"]["infra_error"]] == [0.0, 0.0, 1.0, 1.0]
     assert [float(x) for x in out["extra_logs"]["pass"]] == [1.0, 0.0, 0.0, 0.0]
+
+
+# verl's own code data: ground_truth is {"inputs", "outputs", "fn_name"?} as JSON text (prime_code's shape)
+SUM_TRUTH = json.dumps({"inputs": ["1 2\n", "5 -7\n"], "outputs": ["3\n", "-2\n"]})
+SUM_GOOD = "```python\na, b = map(int, input().split())\nprint(a + b)\n```"
+SUM_LOOP = "```python\nwhile True:\n    pass\n```"
+CALL_TRUTH = json.dumps({"fn_name": "add", "inputs": ["1\n2", "[1]\n[2]"], "outputs": ["3", "[1, 2]"]})
+CALL_GOOD = "```python\ndef add(a, b):\n    return a + b\n```"
+
+
+def test_verl_scores_its_own_code_datasets_by_path_with_numpy_batches(fresh_default_scorer):
+    module = load_like_a_trainer("custom_module", "verl.py")
+    truths = np.array([SUM_TRUTH, SUM_TRUTH, CALL_TRUTH, json.dumps({"inputs": ["1"], "outputs": []}),
+                       SUM_TRUTH], dtype=object)
+    out = module.compute_score_batch(
+        data_sources=np.array(["codecontests", "taco", "apps", "codeforces", "taco"], dtype=object),
+        solution_strs=[SUM_GOOD, SUM_LOOP, CALL_GOOD, SUM_GOOD, SUM_GOOD],
+        ground_truths=truths,
+        extra_infos=np.array([{"index": 0}, {"index": 1}, {"index": 2}, {"index": 3}, {"max_tests": 1}],
+                             dtype=object),
+        reward="first10",
+    )
+    assert [r["score"] for r in out] == [1.0, 0.0, 1.0, 0.0, 1.0]
+    assert [r["infra_error"] for r in out] == [0.0, 0.0, 0.0, 1.0, 0.0]  # a malformed row costs that row only
+    assert out[1]["timeout"] == 1.0
+
+
+def test_openrlhf_reads_dataset_labels_by_path(fresh_default_scorer):
+    module = load_like_a_trainer("reward_func", "openrlhf.py")
+    prompt = "<|im_start|>user\nadd two numbers<|im_end|>\n<|im_start|>assistant\n"
+    queries = [prompt + reply + "<|im_end|>" for reply in (SUM_GOOD, CALL_GOOD)]
+    out = module.reward_func(queries, [prompt] * 2, [SUM_TRUTH, CALL_TRUTH])
+    assert [float(x) for x in out["rewards"]] == [1.0, 1.0]

@@ -82,3 +82,14 @@ def write_atomic(path: str | os.PathLike[str], rows: Iterable[Any]) -> None:
         for row in rows:
             fh.write(dumps(row) + "\n")
     os.replace(tmp, p)
+
+
+def json_object(value: Any) -> dict[str, Any] | None:
+    """``value`` as a dict: a dict as it is, or JSON text of one; None otherwise
+    (datasets and trainers carry nested objects either way)."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return None
+    return value if isinstance(value, dict) else None

@@ -105,7 +105,6 @@ class _Item(Generic[T]):
     seconds: float
     start: Callable[[], "Future[T]"]
     out: "Future[T]" = field(default_factory=Future)
-    inner: "Future[T] | None" = None
     queued: float = field(default_factory=time.monotonic)
     began: float = 0.0
 
@@ -281,7 +280,6 @@ class FairScheduler:
         except BaseException as exc:  # noqa: BLE001 - the waiter must hear of it
             inner = Future()
             inner.set_exception(exc)
-        item.inner = inner
         inner.add_done_callback(lambda f: self._done(item, f))
 
     def _done(self, item: _Item, inner: Future) -> None:

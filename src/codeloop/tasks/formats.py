@@ -59,6 +59,7 @@ from typing import Any, Callable, Mapping
 
 from .. import pyparse
 from ..compare import check_spec
+from ..jsonl import json_object
 from ..types import IOCase, Task, TaskKind
 from .errors import TaskNotFound
 
@@ -115,14 +116,7 @@ def subsample(task: Task, first: Any = None, longest: Any = None) -> Task:
 
 def _apps_fields(row: Mapping[str, Any]) -> Mapping[str, Any] | None:
     """``{"inputs", "outputs", "fn_name"?}`` of a row: bare, or under ``input_output`` (JSON text or object)."""
-    inner = row.get("input_output")
-    if isinstance(inner, str):
-        try:
-            inner = json.loads(inner)
-        except ValueError:
-            return None
-    if isinstance(inner, Mapping):
-        row = inner
+    row = json_object(row.get("input_output")) or row
     if isinstance(row.get("inputs"), list) and isinstance(row.get("outputs"), list):
         return row
     return None
@@ -321,10 +315,7 @@ def _read_livecodebench(row: Mapping[str, Any], task_id: str) -> Task:
     kinds = {t.get("testtype") for t in tests}
     task_id = str(row.get("question_id", task_id))
     if kinds == {"functional"}:
-        metadata = row.get("metadata") or {}
-        if isinstance(metadata, str):
-            metadata = json.loads(metadata or "{}")
-        fn_name = metadata.get("func_name")
+        fn_name = (json_object(row.get("metadata")) or {}).get("func_name")
         if not fn_name or "class Solution" in str(row.get("starter_code", "")):
             raise TaskNotFound("livecodebench format: functional tests on a class Solution method are not read yet")
         return _call_based(task_id, str(fn_name), [t["input"] for t in tests], [t["output"] for t in tests])

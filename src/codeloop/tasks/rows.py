@@ -7,9 +7,9 @@ a row dict here, and :func:`resolve_row` makes it a :class:`Task`.
 
 from __future__ import annotations
 
-import json
 from typing import Any, Mapping
 
+from ..jsonl import json_object
 from ..types import Task
 from .errors import TaskNotFound
 
@@ -18,13 +18,7 @@ TASK_FIELDS = frozenset({"test", "asserts", "cases"})
 
 def inline_task(row: Mapping[str, Any]) -> dict[str, Any] | None:
     """The task a row carries under ``task``, as a dict or as JSON text; None if none."""
-    inline = row.get("task")
-    if isinstance(inline, str):
-        try:
-            inline = json.loads(inline)
-        except ValueError:
-            return None
-    return inline if isinstance(inline, dict) else None
+    return json_object(row.get("task"))
 
 
 def row_from_label(label: Any, extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
