@@ -174,11 +174,27 @@ def test_each_format_is_read_from_its_own_shape():
     ace = task_from_format(ACECODER_ROW)
     assert detect(ACECODER_ROW) == "acecoder" and ace.entry_point == "total"  # isinstance is a builtin
     cc = task_from_format(CODECONTESTS_ROW)
-    assert detect(CODECONTESTS_ROW) == "codecontests" and len(cc.cases) == 4 and cc.time_limit == 8.0
+    assert detect(CODECONTESTS_ROW) == "codecontests" and len(cc.cases) == 4 and cc.time_limit_per_test == 2.0
     assert cc.memory_limit == 245 and cc.compare["name"] == "codecontests"
     lcb = task_from_format(LCB_STDIN)
     assert detect(LCB_STDIN) == "livecodebench" and [c.input for c in lcb.cases] == ["2 3\n", "10 -4\n"]
     assert task_from_format(LCB_CALL).kind is TaskKind.ASSERTS
+
+
+def test_taco_limit_text_becomes_each_tests_limit_and_the_memory_limit():
+    row = {"input_output": json.dumps({"inputs": ["1\n"], "outputs": ["2\n"]}), "time_limit": "2.5 seconds",
+           "memory_limit": "256 megabytes"}
+    task = task_from_format(row)
+    assert (task.time_limit_per_test, task.memory_limit, task.time_limit) == (2.5, 256, None)
+    none = task_from_format({**row, "time_limit": "None", "memory_limit": None})
+    assert (none.time_limit_per_test, none.memory_limit) == (None, None)
+    with pytest.raises(TaskNotFound, match="not a number and a unit: 'two seconds'"):
+        task_from_format({**row, "time_limit": "two seconds"})
+    # a row or verl's extra_info may set the run options itself
+    opts = task_from_format({**row, "time_limit_per_test": 1, "stop_on_failure": True})
+    assert (opts.time_limit_per_test, opts.stop_on_failure) == (1.0, True)
+    with pytest.raises(TaskNotFound, match="stop_on_failure must be true or false"):
+        task_from_format({**row, "stop_on_failure": "yes"})
 
 
 def test_a_pickle_that_names_code_is_refused():

@@ -81,6 +81,12 @@ class Task:
     task's own limits; None leaves them to the judge's policy and default.
     ``compare`` is how ``stdio`` outputs are compared (a checked spec from
     :func:`codeloop.compare.check_spec`; None: line by line).
+    ``time_limit_per_test`` (seconds of CPU) bounds each stdio case on its
+    own, as judges of contest problems do: a case over it is that case's
+    time-out and the next case still runs. Without ``time_limit``, all the
+    cases together then get :func:`wall_for_cases` of wall time.
+    ``stop_on_failure``: stop at the first test that fails (verl's and APPS's
+    harnesses do); the tests after it are not run and count as not passed.
     """
 
     task_id: str
@@ -97,6 +103,8 @@ class Task:
     compare: Mapping[str, Any] | None = None
     instructions: tuple[Mapping[str, Any], ...] = ()
     origin: str = ""
+    time_limit_per_test: float | None = None
+    stop_on_failure: bool = False
 
     @cached_property
     def key(self) -> str:
@@ -111,6 +119,10 @@ class Task:
             content.append(self.memory_limit)
         if self.compare is not None:
             content.append(["compare", dict(self.compare)])
+        if self.time_limit_per_test is not None:
+            content.append(["time_limit_per_test", self.time_limit_per_test])
+        if self.stop_on_failure:
+            content.append(["stop_on_failure", True])
         blob = json.dumps(content, separators=(",", ":"), sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()[:24]
 
@@ -136,7 +148,30 @@ class Task:
             record["compare"] = dict(self.compare)
         if self.instructions:
             record["instructions"] = [dict(i) for i in self.instructions]
+        if self.time_limit_per_test is not None:
+            record["time_limit_per_test"] = self.time_limit_per_test
+        if self.stop_on_failure:
+            record["stop_on_failure"] = True
         return record
+
+
+CASE_WALL_FACTOR = 2.0   # wall time a case may take per second of its CPU limit (a busy machine)
+CASE_WALL_EXTRA = 0.5    # and on top: the fork, the pipes, the interpreter's exit
+MAX_TASK_WALL = 600.0
+
+
+def case_wall_limit(cpu_limit: float) -> float:
+    """The wall time one stdio case may take when its CPU limit is ``cpu_limit``:
+    a program that sleeps or waits uses no CPU and is stopped by this instead."""
+    return CASE_WALL_FACTOR * cpu_limit + CASE_WALL_EXTRA
+
+
+def wall_for_cases(task: Task) -> float | None:
+    """All of a task's stdio cases' wall time when only a per-test limit is
+    given: each case's :func:`case_wall_limit`, summed, at most 600 s."""
+    if task.time_limit_per_test is None:
+        return None
+    return min(MAX_TASK_WALL, max(1, len(task.cases)) * case_wall_limit(task.time_limit_per_test))
 
 
 # -- failures -------------------------------------------------------------------
@@ -374,6 +409,17 @@ class StdioRun:
 
 
 @dataclass(frozen=True)
+class CaseResult:
+    """How the program fared on one stdio case: its ``index`` in the task's
+    cases, a :class:`Status` (passed, failed, error, timeout, memory_limit,
+    output_limit, killed) and the CPU seconds the run took (None if unknown)."""
+
+    index: int
+    status: Status
+    seconds: float | None = None
+
+
+@dataclass(frozen=True)
 class Timing:
     """Where one sample's time went, as the trusted processes measured it (seconds)."""
 
@@ -404,6 +450,7 @@ class Verdict:
     test_results: tuple[bool, ...] | None = None  # each counted test in order (the first 1,000)
     runs: tuple[StdioRun, ...] | None = None       # stdio cases with no expected output: what the program did
     timing: Timing | None = None
+    case_results: tuple[CaseResult, ...] | None = None  # stdio: each case that ran, in order (the first 1,000)
 
     @property
     def passed(self) -> bool:
@@ -450,6 +497,8 @@ class Verdict:
                                 r.get("seconds")) for r in d["runs"]) if d.get("runs") is not None else None,
             timing=Timing(**{k: v for k, v in d["timing"].items() if k in _TIMING_FIELDS})
             if isinstance(d.get("timing"), Mapping) else None,
+            case_results=tuple(CaseResult(int(c["index"]), Status(c["status"]), c.get("seconds"))
+                               for c in d["case_results"]) if d.get("case_results") is not None else None,
         )
 
 
@@ -470,5 +519,6 @@ def evaluator_failure(message: str, isolation: Isolation = "full", *, broken_tas
 
 __all__ = ["Status", "STATUSES", "TaskKind", "Isolation", "IOCase", "Task", "ExceptionInfo", "WrongAnswer",
            "UnusableResult", "ProgramRaised", "CompileError", "LimitExceeded", "Crashed", "NoCode",
-           "EvaluatorFailed", "Failure", "failure_to_dict", "failure_from_dict", "ViolationInfo",
-           "InstructionResult", "Cost", "StdioRun", "Timing", "Verdict", "evaluator_failure"]
+           "EvaluatorFailed", "Failure", "case_wall_limit", "wall_for_cases", "failure_to_dict", "failure_from_dict",
+           "ViolationInfo",
+           "InstructionResult", "Cost", "StdioRun", "CaseResult", "Timing", "Verdict", "evaluator_failure"]

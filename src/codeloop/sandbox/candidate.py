@@ -15,9 +15,13 @@ from __future__ import annotations
 import builtins
 import json
 import linecache
+import math
 import os
+import resource
 import selectors
+import signal
 import sys
+import time
 import traceback
 from typing import Any
 
@@ -25,6 +29,10 @@ from . import wire
 
 CAP_MESSAGE = 2000
 CAP_TRACEBACK = 4000
+MEMORY_EXIT = 251  # a run's exit status when the program ran out of memory (a program that exits so only fails itself)
+CPU_POLL = 0.02    # seconds between looks at a run's CPU time, once it has run that long
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+DRAIN = 0.5        # seconds a killed run's pipes may stay open before the candidate stops reading them
 
 
 def describe_exception(exc: BaseException, filename: str) -> dict[str, Any]:
@@ -74,8 +82,15 @@ def _print_own_traceback(exc: BaseException, filename: str) -> None:
     traceback.print_exception(type(exc), exc, tb)
 
 
-def _run_stdio(code: Any, stdin_text: str, out_cap: int, filename: str) -> dict[str, Any]:
-    """Run the program as __main__ in a child with real stdin/stdout pipes."""
+def _run_stdio(code: Any, stdin_text: str, out_cap: int, filename: str, cpu_limit: float | None = None,
+               wall_limit: float | None = None) -> dict[str, Any]:
+    """Run the program as __main__ in a child with real stdin/stdout pipes.
+
+    With ``cpu_limit`` the run is stopped once its CPU time passes it (polled,
+    then checked exactly from the child's resource usage, with a hard CPU
+    rlimit behind both), or once ``wall_limit`` seconds have passed: the
+    reply's ``timeout`` says so, and the candidate goes on to the next run.
+    """
     in_r, in_w = os.pipe()
     out_r, out_w = os.pipe()
     err_r, err_w = os.pipe()
@@ -86,6 +101,9 @@ def _run_stdio(code: Any, stdin_text: str, out_cap: int, filename: str) -> dict[
         os.dup2(err_w, 2)
         for fd in (in_r, in_w, out_r, out_w, err_r, err_w):
             os.close(fd)
+        if cpu_limit is not None:
+            hard = math.ceil(cpu_limit) + 1
+            resource.setrlimit(resource.RLIMIT_CPU, (hard, hard))
         sys.stdin = open(0, "r", closefd=False)
         sys.stdout = open(1, "w", closefd=False)
         sys.stderr = open(2, "w", closefd=False)
@@ -94,6 +112,9 @@ def _run_stdio(code: Any, stdin_text: str, out_cap: int, filename: str) -> dict[
             exec(code, {"__name__": "__main__", "__builtins__": builtins})
         except SystemExit as exc:
             status = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        except MemoryError as exc:
+            _print_own_traceback(exc, filename)
+            status = MEMORY_EXIT
         except BaseException as exc:  # noqa: BLE001 - the program's own failure, shown on its stderr
             _print_own_traceback(exc, filename)
             status = 1
@@ -105,6 +126,9 @@ def _run_stdio(code: Any, stdin_text: str, out_cap: int, filename: str) -> dict[
     for fd in (in_r, out_w, err_w):
         os.close(fd)
     data = stdin_text.encode()
+    limit = cpu_limit
+    started = time.monotonic()
+    wall_deadline = started + wall_limit if wall_limit is not None else None
 
     sel = selectors.DefaultSelector()
     sel.register(out_r, selectors.EVENT_READ, "out")
@@ -115,10 +139,28 @@ def _run_stdio(code: Any, stdin_text: str, out_cap: int, filename: str) -> dict[
     else:
         os.close(in_w)
     bufs = {"out": bytearray(), "err": bytearray()}
-    cut = False
+    cut = timed_out = False
     open_fds = 2
     while open_fds:
-        for key, _ in sel.select():
+        # once the run is killed, what is left of its pipes gets a moment: a process it started may hold them
+        wait = DRAIN if timed_out or cut else None
+        if cpu_limit is not None or wall_deadline is not None:
+            now = time.monotonic()
+            # The CPU time is not looked at before the run could have used its limit (one thread uses at
+            # most its wall time), so a fast run costs nothing extra.
+            if (wall_deadline is not None and now >= wall_deadline) or (
+                    cpu_limit is not None and now - started >= cpu_limit and _cpu_of(pid) > cpu_limit):
+                timed_out = True
+                os.kill(pid, signal.SIGKILL)
+                cpu_limit = wall_deadline = None
+                wait = DRAIN
+            else:
+                look = now + CPU_POLL if cpu_limit is None or now - started >= cpu_limit else started + cpu_limit
+                wait = max(0.001, min(look, wall_deadline if wall_deadline is not None else look) - now)
+        events = sel.select(wait)
+        if not events and (timed_out or cut):
+            break
+        for key, _ in events:
             if key.data == "in":
                 try:
                     data = data[os.write(in_w, data[:65536]):]
@@ -136,16 +178,41 @@ def _run_stdio(code: Any, stdin_text: str, out_cap: int, filename: str) -> dict[
                 continue
             buf = bufs[key.data]
             buf += chunk
-            if len(bufs["out"]) > out_cap:
+            if len(bufs["out"]) > out_cap and not cut:
                 cut = True
                 os.kill(pid, 9)
-    _, status = os.waitpid(pid, 0)
-    return {
+    for key in list(sel.get_map().values()):
+        os.close(key.fd)
+    sel.close()
+    _, status, usage = os.wait4(pid, 0)
+    cpu = usage.ru_utime + usage.ru_stime
+    exit_code = os.waitstatus_to_exitcode(status)
+    reply = {
         "stdout": bufs["out"][:out_cap].decode(errors="replace"),
         "stderr": bytes(bufs["err"][-CAP_TRACEBACK:]).decode(errors="replace"),
-        "exit": os.waitstatus_to_exitcode(status),
+        "exit": exit_code,
         "cut": cut,
+        "cpu": round(cpu, 6),
     }
+    if timed_out or exit_code == -signal.SIGXCPU or (limit is not None and cpu > limit):
+        reply["timeout"] = True
+    if exit_code == MEMORY_EXIT:
+        reply["memory"] = True
+    return reply
+
+
+def _seconds(value: Any) -> float | None:
+    return float(value) if type(value) in (int, float) else None
+
+
+def _cpu_of(pid: int) -> float:
+    """CPU seconds (user and system, all threads) a running child has used; 0 if it cannot be read."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            fields = f.read().rsplit(b")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+    except (OSError, IndexError, ValueError):
+        return 0.0
 
 
 def load(program: str, filename: str, as_main: bool) -> tuple[dict[str, Any], Any, dict[str, Any]]:
@@ -175,7 +242,9 @@ def answer(request: Any, code: Any, namespace: dict[str, Any], filename: str) ->
         return {"exc": {"type": "TypeError", "name": "TypeError", "message": "a request that is not an object",
                         "traceback": "", "line": None}}
     if "stdin" in request:
-        return {"ok": wire.encode_value(_run_stdio(code, request["stdin"], request.get("cap", 1 << 20), filename))}
+        return {"ok": wire.encode_value(_run_stdio(code, request["stdin"], request.get("cap", 1 << 20), filename,
+                                                   _seconds(request.get("cpu_limit")),
+                                                   _seconds(request.get("wall_limit"))))}
     func = namespace.get(str(request.get("call")))
     if not callable(func):
         return {"exc": {"type": "NameError", "name": "NameError",

@@ -21,6 +21,8 @@ fields; :func:`task_from_format` reads it. So far:
   cascade itself is the ``apps`` comparator, for results comparable with
   published ones). ``fn_name`` must name a top-level function: LeetCode's
   ``class Solution`` is not read yet (the row is refused with that reason).
+  TACO's ``time_limit`` and ``memory_limit`` text ("2 seconds", "256
+  megabytes") become each test's CPU limit and the memory limit.
 * ``mbpp``: ``test_list`` (assert statements), ``test_setup_code`` or
   ``test_imports``; ``challenge_test_list`` is added when the row sets
   ``with_challenge`` (the usual evaluation leaves it out). The entry point is
@@ -29,8 +31,7 @@ fields; :func:`task_from_format` reads it. So far:
 * ``codecontests``: ``public_tests``, ``private_tests`` and
   ``generated_tests`` (``{"input": [...], "output": [...]}``), all judged,
   with the ``codecontests`` comparator; ``time_limit`` (a protobuf Duration
-  or seconds, per test: the task's limit is it times the tests, at most 600 s)
-  and ``memory_limit_bytes``.
+  or seconds: each test's own CPU limit) and ``memory_limit_bytes``.
 * ``livecodebench``: ``public_test_cases`` and ``private_test_cases`` (JSON
   text, or the private tests' base64 + zlib + pickle encoding, unpickled by
   an unpickler that admits plain data only), ``metadata.func_name`` for
@@ -40,7 +41,9 @@ fields; :func:`task_from_format` reads it. So far:
 A call-based task becomes an ``asserts`` task whose expected values sit in
 its setup, which runs in the judge process only: the program never sees them.
 
-A row may cut its tests down: ``max_tests`` keeps the first N,
+A row (or ``extra_info``) may set ``time_limit_per_test`` (seconds) and
+``stop_on_failure`` (stop at the first failing test, as verl's and APPS's
+harnesses do), and may cut its tests down: ``max_tests`` keeps the first N,
 ``longest_tests`` the N with the longest inputs (DeepCoder's choice for RL).
 verl's ``extra_info`` is merged into the row, so either can come from there.
 """
@@ -52,6 +55,7 @@ import base64
 import builtins
 import io
 import json
+import math
 import pickle
 import zlib
 from dataclasses import dataclass, replace
@@ -90,7 +94,22 @@ def task_from_format(row: Mapping[str, Any], name: str | None = None, task_id: s
     name = name or detect(row)
     if name is None or name not in FORMATS:
         raise TaskNotFound(f"no known test format in the row's fields ({', '.join(sorted(map(str, row)))[:200]})")
-    return subsample(FORMATS[name].read(row, task_id), row.get("max_tests"), row.get("longest_tests"))
+    task = subsample(FORMATS[name].read(row, task_id), row.get("max_tests"), row.get("longest_tests"))
+    return _run_options(task, row)
+
+
+def _run_options(task: Task, row: Mapping[str, Any]) -> Task:
+    """A row's (or verl ``extra_info``'s) ``time_limit_per_test`` and ``stop_on_failure``, over the format's."""
+    per_test, stop = row.get("time_limit_per_test"), row.get("stop_on_failure")
+    if per_test is not None:
+        if isinstance(per_test, bool) or not isinstance(per_test, (int, float)) or not 0 < per_test <= 60:
+            raise TaskNotFound(f"time_limit_per_test must be a number of seconds in (0, 60], not {per_test!r}")
+        task = replace(task, time_limit_per_test=float(per_test))
+    if stop is not None:
+        if not isinstance(stop, bool):
+            raise TaskNotFound(f"stop_on_failure must be true or false, not {stop!r}")
+        task = replace(task, stop_on_failure=stop)
+    return task
 
 
 def subsample(task: Task, first: Any = None, longest: Any = None) -> Task:
@@ -143,7 +162,44 @@ def _read_apps(row: Mapping[str, Any], task_id: str) -> Task:
         return _call_based(task_id, str(fn_name), inputs, outputs)
     cases = tuple(IOCase(_text(x, "inputs", i), _text(y, "outputs", i))
                   for i, (x, y) in enumerate(zip(inputs, outputs)))
-    return Task(task_id=task_id, kind=TaskKind.STDIO, cases=cases, compare=compare, origin="apps")
+    return Task(task_id=task_id, kind=TaskKind.STDIO, cases=cases, compare=compare, origin="apps",
+                time_limit_per_test=limit_seconds(row.get("time_limit")),
+                memory_limit=limit_megabytes(row.get("memory_limit")))
+
+
+_SECONDS = {"second": 1.0, "seconds": 1.0, "sec": 1.0, "s": 1.0, "millisecond": 0.001, "milliseconds": 0.001,
+            "ms": 0.001}
+_MEGABYTES = {"megabyte": 1, "megabytes": 1, "mb": 1, "mib": 1, "kilobytes": 1 / 1024, "kb": 1 / 1024,
+              "gigabyte": 1024, "gigabytes": 1024, "gb": 1024}
+
+
+def _amount(value: Any, units: Mapping[str, float]) -> float | None:
+    """A number from TACO's limit text ("2 seconds", "256 megabytes", "None") or a bare number; None if absent."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value) if value > 0 else None
+    if not isinstance(value, str) or value.strip().lower() in ("", "none", "null"):
+        return None
+    parts = value.strip().lower().split()
+    try:
+        number = float(parts[0])
+    except (ValueError, IndexError):
+        raise TaskNotFound(f"a limit that is not a number and a unit: {value!r}") from None
+    unit = parts[1] if len(parts) > 1 else next(iter(units))
+    if unit not in units or len(parts) > 2 or number <= 0:
+        raise TaskNotFound(f"a limit that is not a number and a unit: {value!r}")
+    return number * units[unit]
+
+
+def limit_seconds(value: Any) -> float | None:
+    """TACO's ``time_limit`` ("1 second", "2.5 seconds", "None"): the per-test limit, at most 60 s."""
+    seconds = _amount(value, _SECONDS)
+    return min(seconds, 60.0) if seconds is not None else None
+
+
+def limit_megabytes(value: Any) -> int | None:
+    """TACO's ``memory_limit`` ("256 megabytes", "None") in MiB, within 16 to 65536."""
+    mb = _amount(value, _MEGABYTES)
+    return max(16, min(65536, math.ceil(mb))) if mb is not None else None
 
 
 CALL_SETUP = '''import json as _json
@@ -272,7 +328,7 @@ def _read_codecontests(row: Mapping[str, Any], task_id: str) -> Task:
     time_limit = _seconds(row.get("time_limit"))
     return Task(task_id=str(row.get("name", task_id)), kind=TaskKind.STDIO, cases=tuple(cases),
                 compare=check_spec(row.get("compare") or "codecontests"),
-                time_limit=min(time_limit * len(cases), 600.0) if time_limit else None,
+                time_limit_per_test=min(time_limit, 60.0) if time_limit else None,
                 memory_limit=max(16, min(memory_mb, 65536)) if memory_mb else None, origin="codecontests")
 
 

@@ -41,6 +41,8 @@ class TaskRecord(BaseModel):
     time_limit: Optional[float] = Field(default=None, gt=0, le=600)
     memory_limit: Optional[int] = Field(default=None, ge=16, le=65536)
     compare: Optional[Union[str, dict[str, Any]]] = None
+    time_limit_per_test: Optional[float] = Field(default=None, gt=0, le=60)
+    stop_on_failure: bool = False
     instructions: list[dict[str, Any]] = Field(default_factory=list)
     metadata: dict[str, Any] = Field(default_factory=dict)
 
@@ -84,6 +86,7 @@ class TaskRecord(BaseModel):
             time_limit=self.time_limit, memory_limit=self.memory_limit,
             compare=self.compare if isinstance(self.compare, dict) else None,
             instructions=tuple(self.instructions), origin=origin,
+            time_limit_per_test=self.time_limit_per_test, stop_on_failure=self.stop_on_failure,
         )
 
 

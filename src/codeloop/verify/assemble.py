@@ -12,7 +12,7 @@ import signal
 from typing import Any, Mapping
 
 from ..sandbox.protocol import CallReport, StreamWire
-from ..types import (Crashed, EvaluatorFailed, Failure, Isolation, LimitExceeded, Status, StdioRun, Timing, Verdict,
+from ..types import (CaseResult, Crashed, EvaluatorFailed, Failure, Isolation, LimitExceeded, Status, StdioRun, Timing, Verdict,
                      failure_from_dict)
 from .protocol import JudgeResult
 
@@ -73,7 +73,7 @@ def assemble(report: CallReport, result: JudgeResult | None, *, isolation: Isola
     if status is not judged and status in _LIMIT_MESSAGES:
         which, message = _LIMIT_MESSAGES[status]
         failure = LimitExceeded(which, message, _input_of(failure))  # type: ignore[arg-type]
-    if status is Status.KILLED and exit_code is not None and exit_code < 0:
+    if status is Status.KILLED and exit_code is not None and exit_code < 0 and getattr(failure, "signal", None) is None:
         try:
             failure = Crashed(getattr(failure, "message", "") or "the program died on a signal",
                               _input_of(failure), signal.Signals(-exit_code).name)
@@ -88,11 +88,19 @@ def assemble(report: CallReport, result: JudgeResult | None, *, isolation: Isola
         status=status, tests_passed=result.get("tests_passed"), tests_total=result.get("tests_total"),
         test_results=tuple(result["test_results"]) if result.get("test_results") is not None else None,
         runs=tuple(_run(r) for r in runs) if runs else None, failure=failure,
+        case_results=_case_results(result.get("case_results")),
         stdout=stream_text(report.get("stdout")), stderr=stream_text(report.get("stderr")),
         test_seconds=result.get("seconds"), cpu_seconds=report.get("cpu"), wall_seconds=report.get("wall"),
         time_limit=limit, isolation=isolation, attempts=attempts,
         timing=Timing(report.get("spawn"), result.get("load"), result.get("calls"), result.get("calibration_seconds")),
     )
+
+
+def _case_results(raw: Any) -> tuple[CaseResult, ...] | None:
+    if not raw:
+        return None
+    return tuple(CaseResult(int(index), Status(status), seconds if isinstance(seconds, (int, float)) else None)
+                 for index, status, seconds in raw)
 
 
 def _run(r: Mapping[str, Any]) -> StdioRun:

@@ -39,7 +39,8 @@ def judge_tests(task: Task) -> TestsWire:
             "asserts": list(task.asserts), "setup": task.setup,
             "cases": [{"input": c.input, "output": c.output} for c in task.cases],
             "entry_point": task.entry_point or "main", "reference": task.reference,
-            "compare": dict(task.compare) if task.compare is not None else None}
+            "compare": dict(task.compare) if task.compare is not None else None,
+            "time_limit_per_test": task.time_limit_per_test, "stop_on_failure": task.stop_on_failure}
 
 
 class Judge:

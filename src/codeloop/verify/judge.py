@@ -35,7 +35,8 @@ from .asserts import FATAL, RECORDER, rewrite_asserts
 from .budget import call_key, derive, fallback
 from ..compare import matches
 from .protocol import BudgetsWire, CalibrationWire, JudgeJob, JudgeResult, TestsWire
-from .recorder import BrokenTask, CandidateRaised, Recorder, capped_repr
+from .recorder import BrokenTask, CandidateRaised, Recorder, StopTests, capped_repr
+from ..types import case_wall_limit
 
 MAX_LOGGED_CALLS = 100_000
 MAX_TIMINGS = 10_000
@@ -216,10 +217,17 @@ class CandidateProxy:
         except wire.WireError as exc:
             raise CandidateFatal(f"the program sent a value that is not plain data: {exc}", s.last_input()) from exc
 
-    def run_stdin(self, text: str, cap: int) -> Any:
+    def run_stdin(self, text: str, cap: int, cpu_limit: float | None = None, wall_limit: float | None = None) -> Any:
+        """Run the whole program on ``text``; the candidate stops the run past
+        ``cpu_limit`` CPU seconds or ``wall_limit`` seconds (None: only the
+        session's deadline bounds it)."""
         s = self.session
         s.last = text
-        reply = s.exchange({"stdin": text, "cap": cap}, None)
+        request: dict[str, Any] = {"stdin": text, "cap": cap}
+        if cpu_limit is not None:
+            request["cpu_limit"] = cpu_limit
+            request["wall_limit"] = wall_limit
+        reply = s.exchange(request, None)
         if "ok" not in reply:
             raise CandidateFatal("the program broke the result channel", s.last_input())
         try:
@@ -308,6 +316,10 @@ def judge(job: JudgeJob, channel: CandidateChannel) -> JudgeResult:
                                                                                        session.last_input)
         result = {"status": rec.status, "failure": rec.failure, "tests_total": rec.total,
                   "tests_passed": rec.passed, "test_results": rec.results, "runs": rec.runs or None}
+        if rec.cases:
+            result["case_results"] = rec.cases
+        if rec.gone:
+            result["candidate_gone"] = True
     except CandidateFatal as exc:
         result = {"status": exc.status, "tests_total": None, "tests_passed": None, "failure": exc.failure(),
                   "candidate_gone": isinstance(exc, CandidateGone)}
@@ -437,8 +449,9 @@ def _prepare(tests: TestsWire) -> tuple[Any, Any, list[str]]:
 def _run_asserts(tests: TestsWire, prepared: tuple[Any, Any, list[str]], proxy: Any, last_input: Any) -> Recorder:
     prompt_code, code, lines = prepared
     linecache.cache[TEST_FILE] = (0, None, [ln + "\n" for ln in lines], TEST_FILE)
-    rec = Recorder(lines, last_input)
-    ns: dict[str, Any] = {"__name__": "judge", "__builtins__": builtins, RECORDER: rec, FATAL: CandidateFatal}
+    rec = Recorder(lines, last_input, bool(tests.get("stop_on_failure")))
+    ns: dict[str, Any] = {"__name__": "judge", "__builtins__": builtins, RECORDER: rec,
+                         FATAL: (CandidateFatal, StopTests)}  # what a recorded assert lets through
     if prompt_code is not None:
         try:
             exec(prompt_code, ns)
@@ -456,8 +469,14 @@ def _run_asserts(tests: TestsWire, prepared: tuple[Any, Any, list[str]], proxy: 
             check(proxy)
     except (CandidateFatal, BrokenTask, _ReferenceTooSlow):
         raise
+    except StopTests:
+        if tests["kind"] == "asserts":
+            rec.total = max(rec.total, len(tests["asserts"]))  # the asserts not run count as not passed
     except BaseException as exc:  # noqa: BLE001 - the test stopped on the candidate's behaviour
-        rec.exception(exc, _test_line(exc))
+        try:
+            rec.exception(exc, _test_line(exc))
+        except StopTests:
+            pass
     if rec.total == 0 and rec.failure is None and tests["kind"] == "check":
         # a check() without asserts (or one that only calls): it ran to completion
         rec.total = rec.passed = 1
@@ -474,33 +493,95 @@ def _test_line(exc: BaseException) -> int | None:
 
 
 def _judge_stdio(job: JudgeJob, proxy: CandidateProxy, session: Session) -> Recorder:
-    cases = job["tests"]["cases"]
-    spec = job["tests"].get("compare")
+    """Run each stdio case in turn and compare its output. Each case gets a
+    status of its own (:data:`CASE_STATUS` of the run, or ``failed`` for a
+    wrong output); the first failing case gives the sample its status and
+    failure. A case over its own time limit does not stop the next, unless
+    the task says stop at the first failure; a candidate that can answer no
+    more ends the cases there."""
+    tests = job["tests"]
+    cases, spec = tests["cases"], tests.get("compare")
+    per_test = tests.get("time_limit_per_test")
+    wall = case_wall_limit(per_test) if per_test is not None else None
     rec = Recorder([], session.last_input)
     cap = job["max_output"]
     for i, case in enumerate(cases):
         started = time.monotonic()
-        result = proxy.run_stdin(case["input"], cap)
+        try:
+            result = proxy.run_stdin(case["input"], cap, per_test, wall)
+        except CandidateFatal as exc:
+            rec.count(False)
+            rec.cases.append([i, exc.status, None])
+            rec.fail_with(exc.status, {**exc.failure(), "case": i})
+            rec.gone = isinstance(exc, CandidateGone)
+            break
         if type(result) is not dict or type(result.get("stdout")) is not str:
             raise CandidateFatal("the program broke the result channel", session.last_input())
-        if result.get("cut"):
-            raise CandidateOutputLimit("the program printed more than the output limit", session.last_input())
         exit_code = result.get("exit")
         stderr = str(result.get("stderr", ""))
+        cpu = result.get("cpu") if type(result.get("cpu")) in (int, float) else None
+        status = _run_status(result)
         if case.get("output") is None:
-            # Only run it (SandboxFusion's run_code): report what it did, judge nothing but the exit status.
+            # Only run it (SandboxFusion's run_code): report what it did, judge nothing but how it ended.
             rec.runs.append({"stdout": result["stdout"], "stderr": stderr, "exit": exit_code,
                              "seconds": round(time.monotonic() - started, 6)})
-            rec.count(exit_code == 0)
-        else:
-            rec.count(exit_code == 0 and matches(spec, result["stdout"], str(case["output"])))
-        if exit_code != 0:
-            rec.fail("error", "raised", None, case=i, exception={
+        elif status == "passed" and not matches(spec, result["stdout"], str(case["output"])):
+            status = "failed"
+        rec.count(status == "passed")
+        if len(rec.cases) < MAX_CASE_RESULTS:
+            rec.cases.append([i, status, round(cpu, 6) if cpu is not None else None])
+        if status == "passed":
+            continue
+        text = capped_repr(case["input"], 300)
+        if status == "failed":
+            rec.fail(status, "wrong_answer", None, case=i, input=text, expected=capped_repr(case["output"]),
+                     actual=capped_repr(result["stdout"]))
+        elif status == "error":
+            rec.fail(status, "raised", None, case=i, input=text, exception={
                 "type": "RuntimeError", "name": "RuntimeError",
                 "message": f"the program exited with status {exit_code}", "traceback": stderr[-2000:]})
-        elif case.get("output") is not None and not matches(spec, result["stdout"], str(case["output"])):
-            rec.fail("failed", "wrong_answer", None, case=i, expected=capped_repr(case["output"]),
-                     actual=capped_repr(result["stdout"]))
+        elif status == "killed":
+            rec.fail_with(status, {"kind": "crashed", "message": f"the program died on a signal on test {i}",
+                                   "input": text, "case": i, "signal": _signal_name(-int(exit_code or 0))})
+        else:
+            rec.fail_with(status, {"kind": "limit", "limit": _LIMIT_OF[status], "input": text, "case": i,
+                                   "message": _case_limit_message(status, i, per_test)})
+        if tests.get("stop_on_failure"):
+            break
+    rec.total = len(cases)  # a case not run (after a stop) counts as not passed
     return rec
 
 
+CASE_STATUS = ("passed", "failed", "error", "timeout", "memory_limit", "output_limit", "killed")
+MAX_CASE_RESULTS = 1000
+_LIMIT_OF = {"timeout": "time", "memory_limit": "memory", "output_limit": "output"}
+
+
+def _run_status(result: dict[str, Any]) -> str:
+    """How one run ended, before its output is compared."""
+    exit_code = result.get("exit")
+    if result.get("cut"):
+        return "output_limit"
+    if result.get("timeout"):
+        return "timeout"
+    if result.get("memory"):
+        return "memory_limit"
+    if type(exit_code) is int and exit_code < 0:
+        return "killed"
+    return "passed" if exit_code == 0 else "error"
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
+
+
+def _case_limit_message(status: str, index: int, per_test: float | None) -> str:
+    if status == "timeout":
+        limit = f" ({per_test:g} s of CPU)" if per_test is not None else ""
+        return f"test {index} ran past its time limit{limit}"
+    if status == "memory_limit":
+        return f"the program ran out of memory on test {index}"
+    return f"the program printed more than the output limit on test {index}"

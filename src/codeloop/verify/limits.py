@@ -12,7 +12,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Literal
 
-from ..types import Task
+from ..types import Task, wall_for_cases
 from .budget import derive, fallback
 from .protocol import BudgetsWire, CalibrationWire, PolicyWire
 
@@ -87,6 +87,9 @@ class TimeLimits:
             return Budgets(self.policy.fixed, source="fixed")
         if task.time_limit is not None:
             return Budgets(task.time_limit, source="task")
+        per_test = wall_for_cases(task)
+        if per_test is not None:
+            return Budgets(per_test, source="task")
         if not task.reference:
             return Budgets(self.policy.default, source="default", reference_status="missing")
         with self._lock:

@@ -29,6 +29,8 @@ class TestsWire(TypedDict):
     entry_point: str
     reference: Optional[str]
     compare: Optional[dict[str, Any]]  # a checked comparator spec for stdio cases; None: line by line
+    time_limit_per_test: Optional[float]  # CPU seconds for each stdio case on its own; None: only the wall limit
+    stop_on_failure: bool               # stop at the first failing test
 
 
 class PolicyWire(TypedDict):
@@ -90,6 +92,7 @@ class JudgeResult(TypedDict, total=False):
     tests_total: Optional[int]
     tests_passed: Optional[int]
     test_results: list[bool]
+    case_results: list[list[Any]]  # stdio: [index, status, CPU seconds or None] per case that ran
     runs: Optional[list[dict[str, Any]]]
     seconds: float
     calls: int

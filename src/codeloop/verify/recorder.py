@@ -35,6 +35,12 @@ class BrokenTask(Exception):
     that no retry can fix."""
 
 
+class StopTests(BaseException):
+    """Raised by a recorder that stops at the first failure, once it has one.
+
+    A BaseException so that a test's ``except Exception`` cannot swallow it."""
+
+
 class Recorder:
     """Counts the test's checks and keeps the first failure.
 
@@ -42,11 +48,14 @@ class Recorder:
     text): it is rendered only for a failure.
     """
 
-    def __init__(self, source_lines: list[str], last_input: Callable[[], str | None]) -> None:
-        self.lines, self.last_input = source_lines, last_input
+    def __init__(self, source_lines: list[str], last_input: Callable[[], str | None],
+                 stop_on_failure: bool = False) -> None:
+        self.lines, self.last_input, self.stop_on_failure = source_lines, last_input, stop_on_failure
         self.total = self.passed = 0
         self.results: list[bool] = []
         self.runs: list[dict[str, Any]] = []
+        self.cases: list[list[Any]] = []  # stdio: [index, status, CPU seconds] per case run
+        self.gone = False                  # stdio: the candidate can answer no more
         self.status = "passed"
         self.failure: dict[str, Any] | None = None
 
@@ -59,6 +68,13 @@ class Recorder:
             self.status = status
             self.failure = {"kind": kind, "test": self._test_text(line), "line": line,
                             "input": details.pop("input", None) or self.last_input(), **details}
+            if self.stop_on_failure:
+                raise StopTests
+
+    def fail_with(self, status: str, failure: dict[str, Any]) -> None:
+        """Keep this failure, already built, if it is the first."""
+        if self.failure is None:
+            self.status, self.failure = status, failure
 
     def count(self, ok: bool) -> None:
         self.total += 1
