@@ -135,3 +135,12 @@ def test_stop_on_failure_in_assert_tests(plain_judge):
     assert v.test_results == (False,) and v.tests_total == 2
     v = plain_judge.judge(asserts_task(asserts, time_limit=2.0), wrong)
     assert v.test_results == (True, False, True, True)  # without it every assert runs
+
+
+def test_random_draws_differ_between_samples_and_runs(plain_judge):
+    # `random` is loaded once in the template (the datasets' harnesses import it in front of programs):
+    # each sample and each run is reseeded, as a fresh interpreter would be
+    task = Task(task_id="r", kind=TaskKind.STDIO, cases=(IOCase("", None), IOCase("", None)))
+    verdicts = plain_judge.judge_many([(task, "import random\nprint(random.random())\n")] * 3)
+    draws = [run.stdout for v in verdicts for run in v.runs or ()]
+    assert len(draws) == 6 and len(set(draws)) == 6

@@ -38,6 +38,15 @@ CALL_SOLUTIONS = {
     "tuples": (True, "def shifted(xs, k):\n    return tuple((x, x + k) for x in xs)\n"),
     "wrong": (False, "def shifted(xs, k):\n    return [[x, x * k] for x in xs]\n"),
     "one short": (False, "def shifted(xs, k):\n    return [[x, x + k] for x in xs[1:]]\n"),
+    # LeetCode's shape, as LiveCodeBench and verl's data carry it: a method of class Solution, with List from
+    # the imports the harnesses put in front (the program does not import it)
+    "class Solution": (True, "class Solution:\n    def shifted(self, xs: List[int], k: int) -> List[List[int]]:\n"
+                             "        return [[x, x + k] for x in xs]\n"),
+    "class Solution, wrong": (False, "class Solution:\n    def shifted(self, xs: List[int], k: int):\n"
+                                     "        return [[x, k] for x in xs]\n"),
+    # one instance serves every test, as in LiveCodeBench's harness: state kept on it is seen by the next test
+    "class Solution, state": (False, "class Solution:\n    seen = 0\n    def shifted(self, xs, k):\n"
+                                     "        self.seen += 1\n        return [[x, x + k + (self.seen > 1)] for x in xs]\n"),
 }
 
 
@@ -56,7 +65,7 @@ def test_a_label_is_read_the_way_verl_passes_it():
     assert resolve_row({}, row).kind is TaskKind.STDIO
     with pytest.raises(TaskNotFound, match="3 inputs and 2 outputs"):
         resolve_row({}, row_from_label(json.dumps({"inputs": MEAN["inputs"], "outputs": MEAN["outputs"][:2]})))
-    with pytest.raises(TaskNotFound, match="class Solution"):
+    with pytest.raises(TaskNotFound, match="not a function or method name"):
         task_from_format({"inputs": ["1"], "outputs": ["1"], "fn_name": "Solution.twoSum"})
     with pytest.raises(TaskNotFound, match="not text or a list of lines"):
         task_from_format({"inputs": [5], "outputs": ["5"]})
@@ -161,6 +170,11 @@ def _lcb_encode(tests: list[dict]) -> str:
 LCB_STDIN = {"question_id": "abc301_a", "platform": "atcoder", "starter_code": "", "metadata": "{}",
              "public_test_cases": json.dumps([{"input": "2 3\n", "output": "5\n", "testtype": "stdin"}]),
              "private_test_cases": _lcb_encode([{"input": "10 -4\n", "output": "6\n", "testtype": "stdin"}])}
+LCB_SOLUTION = {"question_id": "lc_2", "platform": "leetcode",
+                "starter_code": "class Solution:\n    def maxPair(self, nums: List[int]) -> int:\n        ",
+                "metadata": json.dumps({"func_name": "maxPair"}),
+                "public_test_cases": json.dumps([{"input": "[1, 5, 3]", "output": "8", "testtype": "functional"}]),
+                "private_test_cases": _lcb_encode([{"input": "[2, 2]", "output": "4", "testtype": "functional"}])}
 LCB_CALL = {"question_id": "lc_1", "platform": "leetcode", "starter_code": "def halves(xs: list) -> list:\n    ",
             "metadata": json.dumps({"func_name": "halves"}),
             "public_test_cases": json.dumps([{"input": "[2, 3]", "output": "[1.0, 1.5]", "testtype": "functional"}]),
@@ -225,9 +239,12 @@ def test_a_pickle_that_names_code_is_refused():
     (LCB_STDIN, "a, b = map(int, input().split())\nprint(abs(a + b))\nprint()\nprint(0)\n", False),
     (LCB_CALL, "def halves(xs):\n    return [x / 2 for x in xs]\n", True),
     (LCB_CALL, "def halves(xs):\n    return [x // 2 for x in xs]\n", False),
+    (LCB_SOLUTION, "class Solution:\n    def maxPair(self, nums: List[int]) -> int:\n"
+                   "        return sum(sorted(nums)[-2:])\n", True),
+    (LCB_SOLUTION, "class Solution:\n    def maxPair(self, nums):\n        return max(nums) * 2\n", False),
 ], ids=["mbpp", "mbpp-wrong", "mbpp-lax-tests", "mbpp-challenge-catches-it", "mbpp-challenge", "acecoder",
         "acecoder-float", "cc", "cc-3-digits", "cc-floor", "lcb", "lcb-extra",
-        "lcb-call", "lcb-call-floor"])
+        "lcb-call", "lcb-call-floor", "lcb-solution", "lcb-solution-wrong"])
 def test_each_format_judged_through_verls_compute_score(scorer, row, code, want):
     from codeloop.integrations.verl import compute_score
 

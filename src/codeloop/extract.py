@@ -111,6 +111,15 @@ def _prompt_imports(prompt: str) -> str:
                    if isinstance(n, (ast.Import, ast.ImportFrom)))
 
 
+def _has_stub(prompt: str) -> bool:
+    """Whether ``prompt`` has a function or class for a reply to complete (True when it does not parse)."""
+    try:
+        tree = pyparse.parse(prompt)
+    except SyntaxError:
+        return True
+    return any(not isinstance(n, (ast.Import, ast.ImportFrom, ast.Expr)) for n in tree.body)
+
+
 def has_code(text: str) -> bool:
     """Anything but blank lines and comments (by tokens)."""
     for line in text.splitlines():
@@ -150,7 +159,8 @@ def extract_program(reply: str, prompt: str = "", entry_point: str = "") -> Extr
         return Extracted("none", "", "")
     if prompt and code.startswith(prompt):
         return Extracted("solution", code, code)
-    if entry_point and _defines(code, entry_point):
+    if (entry_point and _defines(code, entry_point)) or (prompt and not _has_stub(prompt) and not _indented(code)):
+        # a whole solution: a prompt of imports only has nothing to complete (a call-based dataset task's)
         return Extracted("solution", code, _prompt_imports(prompt) + code)
     if not prompt:
         return Extracted("solution", code, code)

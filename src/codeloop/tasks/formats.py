@@ -19,8 +19,9 @@ fields; :func:`task_from_format` reads it. So far:
   numeric tolerances (relative 1e-5, absolute 1e-8): tokens in order, so
   unlike APPS's cascade a missing line or a reordered line fails (the
   cascade itself is the ``apps`` comparator, for results comparable with
-  published ones). ``fn_name`` must name a top-level function: LeetCode's
-  ``class Solution`` is not read yet (the row is refused with that reason).
+  published ones). ``fn_name`` names a top-level function or, when the
+  program defines none by that name, a method of LeetCode's ``class
+  Solution`` (one instance for all the tests, as LiveCodeBench's harness makes it).
   TACO's ``time_limit`` and ``memory_limit`` text ("2 seconds", "256
   megabytes") become each test's CPU limit and the memory limit.
 * ``mbpp``: ``test_list`` (assert statements), ``test_setup_code`` or
@@ -224,8 +225,7 @@ def _same(got, want):
 
 def _call_based(task_id: str, fn_name: str, inputs: list[Any], outputs: list[Any]) -> Task:
     if not fn_name.isidentifier():
-        raise TaskNotFound(f"apps format: fn_name {fn_name!r} is not a function name (class Solution methods "
-                           "are not read yet)")
+        raise TaskNotFound(f"apps format: fn_name {fn_name!r} is not a function or method name")
     cases = []
     for i, (args, want) in enumerate(zip(inputs, outputs)):
         if isinstance(args, str):
@@ -241,8 +241,18 @@ def _call_based(task_id: str, fn_name: str, inputs: list[Any], outputs: list[Any
         cases.append([args, want])
     setup = CALL_SETUP.format(data=json.dumps(cases))
     asserts = tuple(f"assert _same({fn_name}(*_CASES[{i}][0]), _CASES[{i}][1])" for i in range(len(cases)))
-    return Task(task_id=task_id, kind=TaskKind.ASSERTS, entry_point=fn_name, setup=setup, asserts=asserts,
-                origin="apps")
+    return Task(task_id=task_id, kind=TaskKind.ASSERTS, prompt=HARNESS_IMPORTS, entry_point=fn_name, setup=setup,
+                asserts=asserts, origin="apps")
+
+
+# What APPS's, verl's prime_code and LiveCodeBench's harnesses put in front of a call-based program, so that
+# LeetCode-style code using List[int] or Counter without importing them runs there. The prompt of a call-based
+# task: a whole solution gets the prompt's imports in front (codeloop.extract).
+HARNESS_IMPORTS = "".join(f"from {m} import *\n" for m in (
+    "string", "re", "datetime", "collections", "heapq", "bisect", "copy", "math", "random", "statistics",
+    "itertools", "functools", "operator", "io", "sys", "json", "builtins", "typing")) + "".join(
+    f"import {m}\n" for m in ("string", "re", "datetime", "collections", "heapq", "bisect", "copy", "math",
+                              "random", "statistics", "itertools", "functools", "operator", "io", "sys", "json"))
 
 
 FORMATS["apps"] = Format("apps", _read_apps, lambda row: _apps_fields(row) is not None)
@@ -372,8 +382,8 @@ def _read_livecodebench(row: Mapping[str, Any], task_id: str) -> Task:
     task_id = str(row.get("question_id", task_id))
     if kinds == {"functional"}:
         fn_name = (json_object(row.get("metadata")) or {}).get("func_name")
-        if not fn_name or "class Solution" in str(row.get("starter_code", "")):
-            raise TaskNotFound("livecodebench format: functional tests on a class Solution method are not read yet")
+        if not fn_name:
+            raise TaskNotFound("livecodebench format: functional tests need metadata.func_name")
         return _call_based(task_id, str(fn_name), [t["input"] for t in tests], [t["output"] for t in tests])
     if kinds != {"stdin"}:
         raise TaskNotFound(f"livecodebench format: test types {sorted(map(str, kinds))}; expected one kind")

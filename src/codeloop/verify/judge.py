@@ -29,6 +29,7 @@ import time
 from typing import Any
 
 from ..sandbox import wire
+from ..sandbox.candidate import resolve_entry
 from ..sandbox.channel import (CandidateChannel, ChannelClosed, ChannelError, ChannelOverflow, ChannelTimeout,
                                CpuBudgetExceeded)
 from .asserts import FATAL, RECORDER, rewrite_asserts
@@ -380,7 +381,7 @@ def calibrate(job: JudgeJob, prepared: Any) -> CalibrationWire:
     try:
         ns: dict[str, Any] = {"__name__": "reference", "__builtins__": builtins}
         exec(compile(reference, "reference.py", "exec"), ns)
-        func = ns.get(tests["entry_point"])
+        func = resolve_entry(ns, tests["entry_point"])
         if not callable(func):
             return failed("error", f"the reference does not define {tests['entry_point']!r}")
     except BaseException as exc:  # noqa: BLE001 - the task's reference is broken; the policy's default applies
