@@ -13,7 +13,8 @@ def ok(name: str, actual: str, expected: str, **params) -> bool:
     return matches(check_spec({"name": name, **params}), actual, expected)
 
 
-@pytest.mark.parametrize("name", sorted(set(COMPARATORS) - {"apps"}))
+# apps's cascade is lax on purpose; a checker decides for itself
+@pytest.mark.parametrize("name", sorted(set(COMPARATORS) - {"apps", "checker"}))
 def test_missing_and_extra_lines_are_always_caught(name):
     assert ok(name, "1\n2\n3\n", "1\n2\n3\n")
     assert not ok(name, "1\n2\n", "1\n2\n3\n")      # a missing line
@@ -104,5 +105,53 @@ def test_a_task_judged_with_its_comparator():
         assert task.key != strict.key  # the comparator is part of what decides a verdict
         short = "print(0.3)\n"
         assert scorer.judge_one(task, short, raw=True).status is Status.FAILED
+    finally:
+        scorer.close()
+
+
+# A problem with more than one right answer: print any two numbers from the input that sum to the target.
+PAIR_CHECKER = '''def check(input, output, answer):
+    first, second = input.split("\\n")[:2]
+    target, numbers = int(first), set(map(int, second.split()))
+    a, b = map(int, output.split())
+    return a + b == target and a in numbers and b in numbers
+'''
+
+
+def test_a_checker_function_is_checked_when_read_without_running_it():
+    spec = check_spec({"name": "checker", "source": PAIR_CHECKER})
+    assert matches(spec, "1 4\n", "2 3\n", "5\n1 2 3 4\n") and matches(spec, "2 3", "2 3\n", "5\n1 2 3 4\n")
+    assert not matches(spec, "1 3\n", "2 3\n", "5\n1 2 3 4\n")
+    assert not matches(spec, "one four\n", "2 3\n", "5\n1 2 3 4\n")  # output it cannot read: a wrong answer
+    with pytest.raises(ValueError, match="needs 'source'"):
+        check_spec({"name": "checker"})
+    with pytest.raises(ValueError, match="defines no check"):
+        check_spec({"name": "checker", "source": "def judge(i, o, a):\n    return True\n"})
+    with pytest.raises(ValueError, match="does not compile"):
+        check_spec({"name": "checker", "source": "def check(:\n"})
+    # loading a task does not run its checker (that happens in the judge, inside the sandbox)
+    check_spec({"name": "checker", "source": "raise SystemExit('ran at load')\ndef check(i, o, a):\n    return 1\n"})
+
+
+@pytest.mark.sandbox
+def test_a_task_judged_by_its_checker_in_the_judge():
+    from codeloop.scoring.local import LocalScorer
+    from codeloop.types import Status
+
+    scorer = LocalScorer({}, workers=1)
+    try:
+        row = {"task_id": "pair", "cases": [{"input": "5\n1 2 3 4\n", "output": "2 3\n"},
+                                            {"input": "7\n3 4 9\n", "output": "3 4\n"}],
+               "compare": {"name": "checker", "source": PAIR_CHECKER}}
+        task = scorer.resolve(row)
+        other_pair = "t = int(input())\nxs = list(map(int, input().split()))\n" \
+                     "print(*next((a, t - a) for a in xs if t - a in xs and t - a != a))\n"
+        assert scorer.judge_one(task, other_pair, raw=True).status is Status.PASSED
+        v = scorer.judge_one(task, "print(1, 1)\n", raw=True)
+        assert v.status is Status.FAILED and v.failure.case == 0
+        broken = scorer.resolve({**row, "task_id": "broken",
+                                 "compare": {"name": "checker", "source": "x = 1 / 0\ndef check(i, o, a):\n    return 1\n"}})
+        v = scorer.judge_one(broken, other_pair, raw=True)
+        assert v.status is Status.INFRA_ERROR and "ZeroDivisionError" in v.failure.message  # the task's fault
     finally:
         scorer.close()

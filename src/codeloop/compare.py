@@ -31,19 +31,23 @@ class Comparator:
     """One registered way to compare: its function and the parameters it takes (with defaults)."""
 
     name: str
-    func: Callable[[str, str, Params], bool]
+    func: Callable[..., bool]
     params: Mapping[str, Any]
     doc: str
+    needs_input: bool = False  # the function takes the case's input as a fourth argument
+    validate: Callable[[Mapping[str, Any]], None] | None = None  # more checks of a spec, at load time
 
 
 COMPARATORS: dict[str, Comparator] = {}
 
 
-def register(name: str, doc: str, **defaults: Any) -> Callable[[Callable[[str, str, Params], bool]],
-                                                                 Callable[[str, str, Params], bool]]:
-    """Register ``func(actual, expected, params) -> bool`` under ``name``."""
-    def add(func: Callable[[str, str, Params], bool]) -> Callable[[str, str, Params], bool]:
-        COMPARATORS[name] = Comparator(name, func, dict(defaults), doc)
+def register(name: str, doc: str, *, needs_input: bool = False,
+             validate: Callable[[Mapping[str, Any]], None] | None = None,
+             **defaults: Any) -> Callable[[Callable[..., bool]], Callable[..., bool]]:
+    """Register ``func(actual, expected, params) -> bool`` under ``name``
+    (``func(actual, expected, params, input)`` with ``needs_input``)."""
+    def add(func: Callable[..., bool]) -> Callable[..., bool]:
+        COMPARATORS[name] = Comparator(name, func, dict(defaults), doc, needs_input, validate)
         return func
     return add
 
@@ -75,15 +79,20 @@ def check_spec(spec: Any) -> dict[str, Any]:
         if isinstance(default, float) and (not math.isfinite(float(value)) or value < 0):
             raise ValueError(f"comparator {comparator.name!r}: {key} must be a finite number >= 0")
         out[key] = value
+    if comparator.validate is not None:
+        comparator.validate(out)
     return out
 
 
-def matches(spec: Mapping[str, Any] | None, actual: str, expected: str) -> bool:
-    """Whether ``actual`` passes against ``expected`` by ``spec`` (None: ``lines``).
-    ``spec`` must come from :func:`check_spec`."""
+def matches(spec: Mapping[str, Any] | None, actual: str, expected: str, case_input: str = "") -> bool:
+    """Whether ``actual`` passes against ``expected`` by ``spec`` (None: ``lines``);
+    ``case_input`` is the case's stdin, for a checker. ``spec`` must come from :func:`check_spec`."""
     if spec is None:
         return _lines(actual, expected, {})
-    return COMPARATORS[spec["name"]].func(actual, expected, spec)
+    comparator = COMPARATORS[spec["name"]]
+    if comparator.needs_input:
+        return comparator.func(actual, expected, spec, case_input)
+    return comparator.func(actual, expected, spec)
 
 
 # -- the comparators ---------------------------------------------------------------------------
@@ -192,6 +201,62 @@ def _apps(actual: str, expected: str, params: Params) -> bool:
     return got_round is not None and got_round == want_round
 
 
+# -- a checker function -------------------------------------------------------------------------
+
+CHECKER_FUNCTION = "check"
+_CHECKERS: dict[str, Callable[[str, str, str], Any]] = {}
+
+
+class CheckerBroken(Exception):
+    """The task's checker does not load: the task is broken, not the program."""
+
+
+def _checker(source: str) -> Callable[[str, str, str], Any]:
+    """The task's ``check(input, output, answer)``, loaded once per source. Runs
+    its code, so only the judge calls it (inside the sandbox), never at load time."""
+    func = _CHECKERS.get(source)
+    if func is None:
+        namespace: dict[str, Any] = {"__name__": "checker"}
+        try:
+            exec(compile(source, "checker.py", "exec"), namespace)
+        except Exception as exc:  # noqa: BLE001 - the task's own code
+            raise CheckerBroken(f"the task's checker raised {type(exc).__name__}: {exc}") from None
+        func = namespace.get(CHECKER_FUNCTION)
+        if not callable(func):
+            raise CheckerBroken(f"the task's checker defines no {CHECKER_FUNCTION}(input, output, answer)")
+        if len(_CHECKERS) > 256:
+            _CHECKERS.clear()
+        _CHECKERS[source] = func
+    return func
+
+
+def _validate_checker(spec: Mapping[str, Any]) -> None:
+    """At load time, without running it: the source parses and defines ``check`` at its top level."""
+    import ast
+
+    source = spec.get("source")
+    if not isinstance(source, str) or not source.strip():
+        raise ValueError("comparator 'checker' needs 'source': Python code defining check(input, output, answer)")
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError) as exc:
+        raise ValueError(f"comparator 'checker': its source does not compile: {exc}") from None
+    if not any(isinstance(n, ast.FunctionDef) and n.name == CHECKER_FUNCTION for n in tree.body):
+        raise ValueError(f"comparator 'checker': its source defines no {CHECKER_FUNCTION}(input, output, answer)")
+
+
+@register("checker", "a Python function of the task, check(input, output, answer) -> bool, run in the judge "
+          "(testlib's checker, in Python): for problems with more than one right answer; an exception while it "
+          "reads the program's output counts as a wrong answer", needs_input=True, validate=_validate_checker,
+          source="")
+def _check_with_function(actual: str, expected: str, params: Params, case_input: str) -> bool:
+    check = _checker(str(params["source"]))  # CheckerBroken: the task's fault, the judge's to report
+    try:
+        return bool(check(case_input, actual, expected))
+    except Exception:  # noqa: BLE001 - as testlib: output the checker cannot read is the program's wrong answer
+        return False
+
+
 # -- helpers -------------------------------------------------------------------------------------
 
 
@@ -240,4 +305,4 @@ def _rounded_sets(lines: list[str]) -> set[frozenset[float]] | None:
     return out
 
 
-__all__ = ["COMPARATORS", "Comparator", "check_spec", "matches", "register"]
+__all__ = ["COMPARATORS", "CheckerBroken", "Comparator", "check_spec", "matches", "register"]

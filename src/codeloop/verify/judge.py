@@ -34,7 +34,7 @@ from ..sandbox.channel import (CandidateChannel, ChannelClosed, ChannelError, Ch
                                CpuBudgetExceeded)
 from .asserts import FATAL, RECORDER, rewrite_asserts
 from .budget import call_key, derive, fallback
-from ..compare import matches
+from ..compare import CheckerBroken, matches
 from .protocol import BudgetsWire, CalibrationWire, JudgeJob, JudgeResult, TestsWire
 from .recorder import BrokenTask, CandidateRaised, Recorder, StopTests, capped_repr
 from ..types import case_wall_limit
@@ -526,7 +526,7 @@ def _judge_stdio(job: JudgeJob, proxy: CandidateProxy, session: Session) -> Reco
             # Only run it (SandboxFusion's run_code): report what it did, judge nothing but how it ended.
             rec.runs.append({"stdout": result["stdout"], "stderr": stderr, "exit": exit_code,
                              "seconds": round(time.monotonic() - started, 6)})
-        elif status == "passed" and not matches(spec, result["stdout"], str(case["output"])):
+        elif status == "passed" and not _matches(spec, result["stdout"], str(case["output"]), case["input"]):
             status = "failed"
         rec.count(status == "passed")
         if len(rec.cases) < MAX_CASE_RESULTS:
@@ -551,6 +551,13 @@ def _judge_stdio(job: JudgeJob, proxy: CandidateProxy, session: Session) -> Reco
             break
     rec.total = len(cases)  # a case not run (after a stop) counts as not passed
     return rec
+
+
+def _matches(spec: dict[str, Any] | None, actual: str, expected: str, case_input: str) -> bool:
+    try:
+        return matches(spec, actual, expected, case_input)
+    except CheckerBroken as exc:
+        raise BrokenTask(str(exc)) from None
 
 
 CASE_STATUS = ("passed", "failed", "error", "timeout", "memory_limit", "output_limit", "killed")
