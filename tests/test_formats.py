@@ -281,3 +281,68 @@ def test_a_dataset_exported_to_json_lines_is_a_task_file(tmp_path):
     bad.write_text(json.dumps(rows[0]) + "\n" + json.dumps({"inputs": ["1"], "outputs": []}) + "\n")
     with pytest.raises(InputError, match=r"bad.jsonl:2: apps format: 1 inputs and 0 outputs"):
         load_task_file(str(bad))
+
+
+# -- HumanEval+ / MBPP+ (EvalPlus): expected values from the reference, EvalPlus's float rule ------------------
+
+EVALPLUS_ROW = {"task_id": "HumanEval/900", "entry_point": "spread",
+                "prompt": "def spread(xs: list) -> float:\n    \"\"\"The largest minus the smallest, halved.\"\"\"\n",
+                "canonical_solution": "    return (max(xs) - min(xs)) / 2\n",
+                "base_input": [[[1.0, 2.0]], [[0.1, 0.7, 0.2]]],
+                "plus_input": [[[1e-3, 3.3]], [[5.0]]], "atol": 0}
+EVALPLUS_SOLUTIONS = {
+    "correct": (True, "def spread(xs):\n    return (max(xs) - min(xs)) / 2\n"),
+    # 0.3 - 0.1 style rounding: a different float, within EvalPlus's 1e-6
+    "rounding": (True, "def spread(xs):\n    return max(xs) / 2 - min(xs) / 2\n"),
+    # 0 == 0.0 in Python: EvalPlus's exact match takes it, before any type check
+    "an int for 0.0": (True, "def spread(xs):\n    r = (max(xs) - min(xs)) / 2\n    return int(r) if r == 0 else r\n"),
+    "a string": (False, "def spread(xs):\n    return str((max(xs) - min(xs)) / 2)\n"),
+    "off by 1e-4": (False, "def spread(xs):\n    return (max(xs) - min(xs)) / 2 + 1e-4\n"),
+    "right on base only": (False, "def spread(xs):\n    return (max(xs) - min(xs)) / 2 if len(xs) > 1 else 1.0\n"),
+}
+
+
+def test_evalplus_rows_are_read_with_base_and_plus_inputs():
+    task = task_from_format(EVALPLUS_ROW)
+    assert detect(EVALPLUS_ROW) == "evalplus" and task.kind is TaskKind.ASSERTS and len(task.asserts) == 4
+    assert len(task_from_format({**EVALPLUS_ROW, "base_only": True}).asserts) == 2
+    assert task.reference.startswith("def spread")  # the reference also calibrates the time limits
+    # MBPP+ rows also carry MBPP's test_list: the plus inputs win
+    assert detect({**EVALPLUS_ROW, "test_list": ["assert spread([1.0]) == 0.0"]}) == "evalplus"
+    with pytest.raises(TaskNotFound, match="atol"):
+        task_from_format({**EVALPLUS_ROW, "atol": "small"})
+
+
+@pytest.mark.sandbox
+@pytest.mark.parametrize("name", list(EVALPLUS_SOLUTIONS))
+def test_evalplus_fixtures_judged_as_evalplus_judges_them(scorer, name):
+    want, code = EVALPLUS_SOLUTIONS[name]
+    task = task_from_format(EVALPLUS_ROW)
+    verdict = scorer.judge_one(task, code, raw=True)
+    assert verdict.passed == want, (name, verdict.failure)
+    if name == "right on base only":
+        assert verdict.test_results == (True, True, True, False)  # the plus input [5.0] catches it
+
+
+@pytest.mark.sandbox
+def test_agreement_with_evalplus_own_comparison(scorer):
+    """EvalPlus 0.3.1's unsafe_execute compares out with exp: equal, or for floats (atol 0 means 1e-6) the same
+    type and length and numpy.allclose(rtol=1e-07). Its rule, restated here from its source, on each fixture."""
+    np = pytest.importorskip("numpy")
+    ns: dict = {}
+    row = EVALPLUS_ROW
+    exec(row["prompt"] + row["canonical_solution"], ns)
+    inputs = row["base_input"] + row["plus_input"]
+    expected = [ns["spread"](*x) for x in inputs]
+    for name, (want, code) in EVALPLUS_SOLUTIONS.items():
+        mine: dict = {}
+        exec(code, mine)
+        theirs = True
+        for x, exp in zip(inputs, expected):
+            out = mine["spread"](*x)
+            ok = out == exp
+            if not ok:
+                atol = row["atol"] or (1e-6 if isinstance(exp, float) else 0)
+                ok = atol != 0 and type(out) is type(exp) and bool(np.allclose(out, exp, rtol=1e-07, atol=atol))
+            theirs = theirs and ok
+        assert theirs == want == scorer.judge_one(task_from_format(row), code, raw=True).passed, name

@@ -33,6 +33,14 @@ fields; :func:`task_from_format` reads it. So far:
   ``generated_tests`` (``{"input": [...], "output": [...]}``), all judged,
   with the ``codecontests`` comparator; ``time_limit`` (a protobuf Duration
   or seconds: each test's own CPU limit) and ``memory_limit_bytes``.
+* ``evalplus``: HumanEval+ and MBPP+ rows (``prompt``, ``entry_point``,
+  ``canonical_solution``, ``base_input``, ``plus_input``, ``atol``): one
+  call per input (``base_only`` leaves the plus inputs out); the expected
+  value is the reference's answer, computed in the judge once per task, and
+  compared as EvalPlus compares: equal, or for floats (and ``atol`` > 0)
+  the same type and length and within ``atol`` + 1e-7 x |expected|.
+  EvalPlus's hand-written oracles for a few tasks (HumanEval/32's
+  ``find_zero``, some MBPP+ tasks) are not reproduced.
 * ``livecodebench``: ``public_test_cases`` and ``private_test_cases`` (JSON
   text, or the private tests' base64 + zlib + pickle encoding, unpickled by
   an unpickler that admits plain data only), ``metadata.func_name`` for
@@ -303,9 +311,90 @@ def _all_asserts(value: Any) -> bool:
                                                            for a in value)
 
 
-FORMATS["mbpp"] = Format("mbpp", _read_mbpp, lambda row: _all_asserts(row.get("test_list")))
+FORMATS["mbpp"] = Format("mbpp", _read_mbpp,  # MBPP+ rows keep MBPP's test_list: theirs is the evalplus reader
+                         lambda row: _all_asserts(row.get("test_list")) and "base_input" not in row)
 FORMATS["acecoder"] = Format("acecoder", _read_acecoder,
                              lambda row: _all_asserts(row.get("test_cases")) or _all_asserts(row.get("tests")))
+
+
+# -- HumanEval+ / MBPP+ (EvalPlus) ----------------------------------------------------------------
+
+EVALPLUS_SETUP = '''import copy as _copy
+import json as _json
+
+_INPUTS = _json.loads({inputs!r})
+_ATOL = {atol!r}
+_reference_namespace = {{"__name__": "reference"}}
+exec(compile({reference!r}, "reference.py", "exec"), _reference_namespace)
+_reference = _reference_namespace[{entry_point!r}]
+
+
+def _is_floats(x):
+    if isinstance(x, float):
+        return True
+    return isinstance(x, (list, tuple)) and bool(x) and all(isinstance(i, float) for i in x)
+
+
+def _close(out, exp, atol):
+    # numpy.allclose's rule, element by element: |out - exp| <= atol + 1e-07 * |exp|
+    if isinstance(exp, (list, tuple)):
+        return isinstance(out, (list, tuple)) and len(out) == len(exp) and all(
+            _close(o, e, atol) for o, e in zip(out, exp))
+    try:
+        return abs(out - exp) <= atol + 1e-07 * abs(exp)
+    except TypeError:
+        return False
+
+
+class _Expected:
+    """The reference's answer on test i, computed here (in the judge) once per task, compared as EvalPlus does."""
+
+    def __init__(self, i):
+        if i not in _judge_memo:
+            _judge_memo[i] = _reference(*_copy.deepcopy(_INPUTS[i]))
+        self.value = _judge_memo[i]
+
+    def __eq__(self, out):
+        exp = self.value
+        if out == exp:
+            return True
+        atol = _ATOL or (1e-6 if _is_floats(exp) else 0)
+        return atol != 0 and type(out) is type(exp) and _close(out, exp, atol)
+
+    def __repr__(self):
+        return repr(self.value)
+'''
+
+
+def _read_evalplus(row: Mapping[str, Any], task_id: str) -> Task:
+    entry_point, prompt = row.get("entry_point"), str(row.get("prompt") or "")
+    solution = row.get("canonical_solution")
+    if not isinstance(entry_point, str) or not entry_point.isidentifier():
+        raise TaskNotFound("evalplus format: 'entry_point' must name the function")
+    if not isinstance(solution, str):
+        raise TaskNotFound("evalplus format: 'canonical_solution' must be the reference's code")
+    inputs = list(row.get("base_input") or [])
+    if not row.get("base_only"):
+        inputs += list(row.get("plus_input") or [])
+    if not inputs or not all(isinstance(x, list) for x in inputs):
+        raise TaskNotFound("evalplus format: 'base_input' (and 'plus_input') must be lists of argument lists")
+    atol = row.get("atol") or 0
+    if isinstance(atol, bool) or not isinstance(atol, (int, float)) or atol < 0:
+        raise TaskNotFound(f"evalplus format: 'atol' must be a number >= 0, not {atol!r}")
+    # EvalPlus's prompt holds the signature and the canonical solution its body; MBPP+'s solution is whole
+    reference = solution if f"def {entry_point}" in solution else prompt + solution
+    try:
+        setup = EVALPLUS_SETUP.format(inputs=json.dumps(inputs), atol=float(atol), reference=reference,
+                                      entry_point=entry_point)
+    except (TypeError, ValueError) as exc:
+        raise TaskNotFound(f"evalplus format: inputs that are not JSON data: {exc}") from None
+    asserts = tuple(f"assert {entry_point}(*_INPUTS[{i}]) == _Expected({i})" for i in range(len(inputs)))
+    return Task(task_id=str(row.get("task_id", task_id)), kind=TaskKind.ASSERTS, prompt=prompt,
+                entry_point=entry_point, setup=setup, asserts=asserts, reference=reference, origin="evalplus")
+
+
+FORMATS["evalplus"] = Format("evalplus", _read_evalplus,
+                             lambda row: "canonical_solution" in row and "base_input" in row)
 
 
 # -- CodeContests -----------------------------------------------------------------------------------

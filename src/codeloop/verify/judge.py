@@ -421,6 +421,19 @@ def _time_reference(job: JudgeJob) -> JudgeResult:
 
 
 _COMPILED: dict[str, tuple[Any, Any, list[str]]] = {}
+TASK_MEMO = "_judge_memo"
+_MEMOS: dict[str, dict[Any, Any]] = {}
+
+
+def _memo(key: str) -> dict[Any, Any]:
+    """A dict the task's tests keep across samples, in this judge process only
+    (say, expected values the test computes from the task's reference)."""
+    if key not in _MEMOS:
+        if len(_MEMOS) > 64:
+            _MEMOS.clear()
+        _MEMOS[key] = {}
+    return _MEMOS[key]
+
 
 
 def _prepare(tests: TestsWire) -> tuple[Any, Any, list[str]]:
@@ -452,7 +465,8 @@ def _run_asserts(tests: TestsWire, prepared: tuple[Any, Any, list[str]], proxy: 
     linecache.cache[TEST_FILE] = (0, None, [ln + "\n" for ln in lines], TEST_FILE)
     rec = Recorder(lines, last_input, bool(tests.get("stop_on_failure")))
     ns: dict[str, Any] = {"__name__": "judge", "__builtins__": builtins, RECORDER: rec,
-                         FATAL: (CandidateFatal, StopTests)}  # what a recorded assert lets through
+                         FATAL: (CandidateFatal, StopTests),  # what a recorded assert lets through
+                         TASK_MEMO: _memo(tests["key"])}
     if prompt_code is not None:
         try:
             exec(prompt_code, ns)
