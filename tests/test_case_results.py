@@ -144,3 +144,11 @@ def test_random_draws_differ_between_samples_and_runs(plain_judge):
     verdicts = plain_judge.judge_many([(task, "import random\nprint(random.random())\n")] * 3)
     draws = [run.stdout for v in verdicts for run in v.runs or ()]
     assert len(draws) == 6 and len(set(draws)) == 6
+
+
+def test_the_samples_cpu_time_counts_its_runs(plain_judge):
+    # each case runs in a child of the candidate: their CPU time is the program's too
+    spin = "import time\nt = time.process_time()\nwhile time.process_time() - t < 0.15:\n    pass\nprint(2 * int(input()))\n"
+    v = plain_judge.judge(stdio([1, 2], time_limit_per_test=2.0), spin)
+    assert v.passed and v.cpu_seconds is not None and v.cpu_seconds >= 0.25, v.cpu_seconds
+    assert sum(c.seconds or 0 for c in v.case_results) >= 0.29

@@ -610,11 +610,12 @@ def _setup_outcome(setup_r: int) -> str | None:
 
 
 def _cpu_seconds(pid: int) -> float | None:
-    """User plus system CPU time of a live process, from /proc."""
+    """User plus system CPU time of a live process and of the children it has
+    waited for (a stdin program's runs), from /proc."""
     try:
         with open(f"/proc/{pid}/stat") as fh:
             fields = fh.read().rsplit(")", 1)[1].split()
-        return round((int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK"), 6)
+        return round(sum(int(f) for f in fields[11:15]) / os.sysconf("SC_CLK_TCK"), 6)
     except (OSError, IndexError, ValueError):
         return None
 
