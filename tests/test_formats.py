@@ -346,3 +346,25 @@ def test_agreement_with_evalplus_own_comparison(scorer):
                 ok = atol != 0 and type(out) is type(exp) and bool(np.allclose(out, exp, rtol=1e-07, atol=atol))
             theirs = theirs and ok
         assert theirs == want == scorer.judge_one(task_from_format(row), code, raw=True).passed, name
+
+
+def test_a_humaneval_plus_row_with_its_own_test_field_is_read_as_evalplus(tmp_path):
+    from codeloop.tasks.jsonl import load_task_file
+
+    row = {**EVALPLUS_ROW, "test": "def check(candidate):\n    assert candidate([1.0, 3.0]) == 1.0\n",
+           "contract": "", "canonical_solution": EVALPLUS_ROW["canonical_solution"]}
+    path = tmp_path / "HumanEvalPlus.jsonl"
+    path.write_text(json.dumps(row) + "\n")
+    [task] = load_task_file(str(path)).values()
+    assert task.task_id == "HumanEval/900" and task.origin.endswith(":1") and len(task.asserts) == 4
+    assert resolve_row({}, row).kind is TaskKind.ASSERTS and len(resolve_row({}, row).asserts) == 4
+
+
+@pytest.mark.sandbox
+def test_a_humaneval_plus_row_through_verls_compute_score(scorer):
+    from codeloop.integrations.verl import compute_score
+
+    row = {**EVALPLUS_ROW, "test": "def check(candidate):\n    pass\n"}
+    for name, (want, code) in EVALPLUS_SOLUTIONS.items():
+        result = compute_score("evalplus", f"```python\n{code}```", row, None, scorer=scorer)
+        assert result["acc"] == float(want) and result["infra_error"] == 0.0, (name, result)

@@ -15,9 +15,13 @@ run out of time.
 from __future__ import annotations
 
 import importlib.util
+import inspect
 import json
 import sys
-from types import ModuleType
+from functools import partial
+from pathlib import Path
+from types import ModuleType, SimpleNamespace
+from typing import Optional
 
 import numpy as np
 import pytest
@@ -121,3 +125,52 @@ def test_openrlhf_reads_dataset_labels_by_path(fresh_default_scorer):
     queries = [prompt + reply + "<|im_end|>" for reply in (SUM_GOOD, CALL_GOOD)]
     out = module.reward_func(queries, [prompt] * 2, [SUM_TRUTH, CALL_TRUTH])
     assert [float(x) for x in out["rewards"]] == [1.0, 1.0]
+
+
+SUM_WRONG = "Here is my solution.\n```python\na, b = map(int, input().split())\nprint(a - b)\n```\nIt subtracts."
+
+
+def _verl_reward_loader():
+    """verl 0.9.1's get_custom_reward_fn (trainer/ppo/reward.py) and the loader it calls,
+    load_extern_object (utils/import_utils.py), from verl's installed files (benchmarks/verl_files.py).
+
+    reward.py cannot be imported here: its first lines import ``verl`` (``from verl import DataProto``),
+    whose __init__ imports torch, which is not installed. So the module the loader lives in,
+    import_utils.py (standard library only), is loaded by path, and get_custom_reward_fn and
+    _call_with_kwargs are compiled from reward.py's source as shipped; the ``from
+    verl.utils.import_utils import load_extern_object`` inside get_custom_reward_fn finds the
+    by-path module (the test puts it under that name in sys.modules)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+    from verl_files import load_verl_module, verl_functions
+
+    import_utils = load_verl_module("utils", "import_utils")
+    functions = verl_functions(("trainer", "ppo", "reward"), ["_call_with_kwargs", "get_custom_reward_fn"],
+                               {"inspect": inspect, "partial": partial, "Optional": Optional})
+    if import_utils is None or functions is None:
+        pytest.skip("verl is not installed (pip install --no-deps verl==0.9.1)")
+    return import_utils, functions
+
+
+def test_verl_imports_the_module_by_pkg_name_and_scores_apps_truths(fresh_default_scorer, monkeypatch):
+    import_utils, verl_fns = _verl_reward_loader()
+    monkeypatch.setitem(sys.modules, "verl.utils.import_utils", import_utils)
+    import codeloop.integrations.verl as adapter
+
+    # verl's config: reward.custom_reward_function.{path,name,reward_kwargs}
+    config = SimpleNamespace(reward={"custom_reward_function": {
+        "path": "pkg://codeloop.integrations.verl", "name": "compute_score", "reward_kwargs": {"reward": "pass"}}})
+    reward_fn = verl_fns["get_custom_reward_fn"](config)
+    # pkg:// is importlib.import_module of the dotted name: the package's own module, not a copy by path
+    assert isinstance(reward_fn, partial) and reward_fn.args[0] is adapter.compute_score
+    assert import_utils.load_extern_object("pkg://codeloop/integrations/verl", "compute_score") is adapter.compute_score
+
+    # verl's naive reward manager: one sample per call, by keyword; an APPS-shaped ground truth as verl's
+    # code data stores it (JSON text), the model's reply with prose around a ```python fence
+    extra = {"split": "train", "index": 0}
+    good = reward_fn(data_source="apps", solution_str="Sure.\n" + SUM_GOOD, ground_truth=SUM_TRUTH,
+                     extra_info=extra)
+    wrong = reward_fn(data_source="apps", solution_str=SUM_WRONG, ground_truth=SUM_TRUTH, extra_info=extra)
+    assert tuple(good) == tuple(wrong) == adapter.KEYS
+    assert (good["score"], good["acc"], good["infra_error"]) == (1.0, 1.0, 0.0)
+    assert (wrong["score"], wrong["acc"], wrong["infra_error"]) == (0.0, 0.0, 0.0)
+    assert wrong["tests_fraction"] == 0.0

@@ -51,8 +51,8 @@ def eval_command(
     out: Path = typer.Option(Path("results.jsonl"), "--out", "-o", help="Results, one line per sample in input "
                              "order; rerunning with the same --out resumes."),
     benchmark: str = typer.Option("humaneval", "--benchmark", "-b", help="Named benchmark whose tasks to use."),
-    tasks_file: Optional[Path] = typer.Option(None, "--tasks", help="Your own tasks (JSONL, see docs/tasks.md); "
-                                              "replaces --benchmark."),
+    tasks_file: Optional[Path] = typer.Option(None, "--tasks", help="Your own tasks (JSONL, or Parquet with the "
+                                              "parquet extra; see docs/tasks.md); replaces --benchmark."),
     workers: int = typer.Option(2, "--workers", "-w", min=1, help="Sandbox workers running in parallel."),
     timeout: Optional[float] = typer.Option(None, "--timeout", min=0.01, help="Fixed time limit in seconds for "
                                             "each sample's tests. Default: from each task's reference solution, "
@@ -412,7 +412,8 @@ def run_command(
                                            "http://localhost:8000/v1 (key from OPENAI_API_KEY)."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Run folder (default runs/STRATEGY-MODEL); "
                                        "running again into it resumes."),
-    tasks_file: Optional[Path] = typer.Option(None, "--tasks", help="Your own tasks (JSONL); default: HumanEval."),
+    tasks_file: Optional[Path] = typer.Option(None, "--tasks", help="Your own tasks (JSONL or Parquet); default: "
+                                              "HumanEval."),
     task_ids: Optional[str] = typer.Option(None, "--task-ids", help="Comma-separated task ids; default: the "
                                            "documented 40-task HumanEval subset (all tasks with --tasks)."),
     limit: Optional[int] = typer.Option(None, "--limit", min=1, help="Only the first N tasks."),

@@ -16,14 +16,17 @@ from typing import IO, Any, Iterable, Iterator
 
 
 class InputError(ValueError):
-    """Bad input: a message that names where (file:line) and what (field)."""
+    """Bad input: a message that names where (file:line, or "file, row N" for
+    a table such as Parquet, ``row`` counting from 1) and what (field)."""
 
     def __init__(self, message: str, path: str | os.PathLike[str] | None = None, line: int | None = None,
-                 field: str | None = None) -> None:
+                 field: str | None = None, *, row: int | None = None) -> None:
         where = ":".join(str(x) for x in (path, line) if x is not None)
+        if row is not None:
+            where = f"{where}, row {row}" if where else f"row {row}"
         what = f"field '{field}': " if field else ""
         super().__init__(f"{where}: {what}{message}" if where else f"{what}{message}")
-        self.path, self.line, self.field = path, line, field
+        self.path, self.line, self.field, self.row = path, line, field, row
 
 
 def read_jsonl(path: str | os.PathLike[str]) -> Iterator[tuple[int, dict[str, Any]]]:

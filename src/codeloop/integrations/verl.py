@@ -1,5 +1,6 @@
 """verl's custom reward function: point ``custom_reward_function.path`` at this
-file and ``custom_reward_function.name`` at ``compute_score`` (one sample per
+file (or, verl 0.9.1, at ``pkg://codeloop.integrations.verl``) and
+``custom_reward_function.name`` at ``compute_score`` (one sample per
 call, verl's naive reward manager) or ``compute_score_batch`` (lists, verl's
 batch reward manager; samples run concurrently).
 

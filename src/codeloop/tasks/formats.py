@@ -81,11 +81,13 @@ APPS_COMPARE = {"name": "float", "rel_tol": 1e-5, "abs_tol": 1e-8}
 
 @dataclass(frozen=True)
 class Format:
-    """A named reader: ``read(row, task_id) -> Task``; ``marks(row)`` says whether a row's fields are this format's."""
+    """A named reader: ``read(row, task_id) -> Task``; ``marks(row)`` says whether a row's fields are this
+    format's; ``over_task_fields``: a row it marks is its, even with a ``test``, ``asserts`` or ``cases`` field."""
 
     name: str
     read: Callable[[Mapping[str, Any], str], Task]
     marks: Callable[[Mapping[str, Any]], bool]
+    over_task_fields: bool = False  # its rows also carry a field codeloop's own format names (HumanEval+'s test)
 
 
 FORMATS: dict[str, Format] = {}
@@ -94,6 +96,12 @@ FORMATS: dict[str, Format] = {}
 def detect(row: Mapping[str, Any]) -> str | None:
     """The name of the format whose fields ``row`` has, or None."""
     return next((f.name for f in FORMATS.values() if f.marks(row)), None)
+
+
+def claims_over_task_fields(row: Mapping[str, Any]) -> str | None:
+    """The name of a format whose rows also carry a field of codeloop's own
+    task format and whose marks ``row`` has (HumanEval+ rows hold a ``test``), or None."""
+    return next((f.name for f in FORMATS.values() if f.over_task_fields and f.marks(row)), None)
 
 
 def task_from_format(row: Mapping[str, Any], name: str | None = None, task_id: str = "row") -> Task:
@@ -394,7 +402,7 @@ def _read_evalplus(row: Mapping[str, Any], task_id: str) -> Task:
 
 
 FORMATS["evalplus"] = Format("evalplus", _read_evalplus,
-                             lambda row: "canonical_solution" in row and "base_input" in row)
+                             lambda row: "canonical_solution" in row and "base_input" in row, over_task_fields=True)
 
 
 # -- CodeContests -----------------------------------------------------------------------------------
@@ -484,4 +492,4 @@ def _read_livecodebench(row: Mapping[str, Any], task_id: str) -> Task:
 FORMATS["livecodebench"] = Format("livecodebench", _read_livecodebench,
                                   lambda row: "public_test_cases" in row)
 
-__all__ = ["FORMATS", "Format", "detect", "task_from_format", "APPS_COMPARE"]
+__all__ = ["FORMATS", "Format", "claims_over_task_fields", "detect", "task_from_format", "APPS_COMPARE"]

@@ -5,6 +5,7 @@ Validated with pydantic; every error names the file, the line and the field.
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from typing import Any, Optional, Union
 
@@ -13,9 +14,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from ..compare import check_spec
 from ..instructions import InstructionError
 from ..instructions import validate as validate_instructions
-from ..jsonl import InputError, read_jsonl
+from ..jsonl import InputError, json_object, read_jsonl
 from ..types import IOCase as TaskCase
 from ..types import Task, TaskKind
+from .labels import in_own_format, verl_record_row
 
 
 class IOCase(BaseModel):
@@ -135,35 +137,94 @@ def load_task_file(path: str) -> dict[str, Task]:
     A line is a task in codeloop's format (docs/tasks.md), or a row in a
     dataset's own test format (APPS / TACO, MBPP, AceCoder, CodeContests,
     LiveCodeBench: :mod:`codeloop.tasks.formats`), so a dataset exported to
-    JSON Lines is read as it is."""
+    JSON Lines is read as it is. A ``.parquet`` file (or a folder written by
+    ``datasets``' ``save_to_disk``) is read the same way row by row, errors
+    naming the row (from 1); a row of a verl dataset (``reward_model.ground_truth``,
+    ``extra_info``) is read as verl's reward function reads it."""
+    from .tables import is_table, read_table
+
+    table = is_table(path)
     tasks: dict[str, Task] = {}
-    for number, obj in read_jsonl(path):
+    for number, obj in read_table(path) if table else read_jsonl(path):
+        origin, fallback_id = (f"{path}, row {number}", f"row-{number}") if table \
+            else (f"{path}:{number}", f"line-{number}")
         try:
-            task = _dataset_row(obj, path, number) or task_from_fields(obj, f"{path}:{number}")
+            row = verl_record_row(obj)
+            if row is not None:
+                task = _verl_task(row, obj, fallback_id, origin)
+            else:
+                task = _dataset_row(obj, fallback_id, origin) or task_from_fields(obj, origin)
         except InlineTaskError as exc:
-            raise InputError(exc.message, path, number, exc.field) from None
+            raise _error(exc.message, path, number, table, exc.field) from None
         if task.task_id in tasks:
-            raise InputError(f"task_id {task.task_id!r} appears twice", path, number, "task_id")
+            raise _error(f"task_id {task.task_id!r} appears twice", path, number, table, "task_id")
         tasks[task.task_id] = task
     if not tasks:
         raise InputError("the file holds no tasks", path)
     return tasks
 
 
-def _dataset_row(obj: dict[str, Any], path: str, number: int) -> Task | None:
-    """The task of a line in a dataset's own format, or None when it is not one."""
+def _error(message: str, path: str, number: int, table: bool, field: str | None = None) -> InputError:
+    return InputError(message, path, None if table else number, field, row=number if table else None)
+
+
+def _row_id(row: dict[str, Any]) -> str | None:
+    return next((str(row[k]) for k in ("task_id", "problem_id", "question_id", "name", "id") if row.get(k)), None)
+
+
+def _dataset_row(obj: dict[str, Any], fallback_id: str, origin: str) -> Task | None:
+    """The task of a row in a dataset's own format, or None when it is not one."""
     from .errors import TaskNotFound
     from .formats import detect, task_from_format
 
-    if {"test", "asserts", "cases"} & obj.keys():
+    if in_own_format(obj):
         return None  # codeloop's own format: its reader gives the better errors
     name = detect(obj)
     if name is None:
         return None
-    task_id = next((str(obj[k]) for k in ("task_id", "problem_id", "question_id", "name", "id") if obj.get(k)),
-                   f"line-{number}")
+    task_id = _row_id(obj) or fallback_id
     try:
-        return replace(task_from_format(obj, name, task_id=task_id), task_id=task_id, origin=f"{path}:{number}")
+        return replace(task_from_format(obj, name, task_id=task_id), task_id=task_id, origin=origin)
     except TaskNotFound as exc:
         message = str(exc)
-        raise InputError(message if message.startswith(name) else f"{name} format: {message}", path, number) from None
+        raise InlineTaskError(message if message.startswith(name) else f"{name} format: {message}", None) from None
+
+
+_GROUND_TRUTH = "reward_model.ground_truth"
+
+
+def _verl_task(row: dict[str, Any], record: dict[str, Any], fallback_id: str, origin: str) -> Task:
+    """The task of a verl dataset's row (:func:`~codeloop.tasks.labels.verl_record_row`); keys of ``extra_info``
+    that are not task fields are left out, as verl's reward function leaves them out."""
+    truth = (json_object(record.get("reward_model")) or {}).get("ground_truth")
+    if in_own_format(row):
+        fields = {k: v for k, v in row.items() if k in TaskRecord.model_fields}
+        fields["task_id"] = _row_id(row) or fallback_id
+        try:
+            return task_from_fields(fields, origin)
+        except InlineTaskError as exc:
+            raise InlineTaskError(exc.message, _verl_field(exc.field, truth, record)) from None
+    try:
+        task = _dataset_row(row, fallback_id, origin)
+    except InlineTaskError as exc:
+        raise InlineTaskError(exc.message, _GROUND_TRUTH) from None
+    if task is not None:
+        return task
+    if isinstance(truth, str) and truth.lstrip().startswith("{"):
+        raise InlineTaskError("not a valid JSON object", _GROUND_TRUTH)
+    if isinstance(truth, str):
+        raise InlineTaskError(f"{truth!r} names a task but a task file must hold the tasks themselves: give "
+                              "its tests, in codeloop's task format or a dataset's (docs/tasks.md)", _GROUND_TRUTH)
+    raise InlineTaskError("no task: neither a task's 'test', 'asserts' or 'cases' nor a known dataset test "
+                          "format (docs/tasks.md)", _GROUND_TRUTH)
+
+
+def _verl_field(field: str | None, truth: Any, record: dict[str, Any]) -> str:
+    """Where a field of a verl row's task sits: in the ground truth, or in ``extra_info``."""
+    if field is None:
+        return _GROUND_TRUTH
+    root = re.split(r"[.\[]", field, maxsplit=1)[0]
+    extra = json_object(record.get("extra_info")) or {}
+    if root in extra and root not in (json_object(truth) or {}):
+        return f"extra_info.{field}"
+    return f"{_GROUND_TRUTH}.{field}"

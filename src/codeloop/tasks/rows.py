@@ -2,37 +2,18 @@
 
 Trainers hand codeloop one row per sample: TRL passes the dataset's columns,
 verl a ``ground_truth`` (and ``extra_info``), OpenRLHF a label. Each becomes
-a row dict here, and :func:`resolve_row` makes it a :class:`Task`.
+a row dict (:mod:`codeloop.tasks.labels`), and :func:`resolve_row` makes it a :class:`Task`.
 """
 
 from __future__ import annotations
 
 from typing import Any, Mapping
 
-from ..jsonl import json_object
 from ..types import Task
 from .errors import TaskNotFound
+from .labels import TASK_FIELDS, expand_inline, in_own_format, inline_task, row_from_label, verl_record_row
 
-TASK_FIELDS = frozenset({"test", "asserts", "cases"})
-
-
-def inline_task(row: Mapping[str, Any]) -> dict[str, Any] | None:
-    """The task a row carries under ``task``, as a dict or as JSON text; None if none."""
-    return json_object(row.get("task"))
-
-
-def row_from_label(label: Any, extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """A row from a trainer's label (verl's ``ground_truth``, OpenRLHF's
-    label): a task id, a task as JSON text, or a dict of row fields;
-    ``extra`` (verl's ``extra_info``) fills in what the label leaves out."""
-    row: dict[str, Any] = dict(extra) if isinstance(extra, Mapping) else {}
-    if isinstance(label, Mapping):
-        row.update(label)
-    elif isinstance(label, str) and label.lstrip().startswith("{"):
-        row["task"] = label
-    elif isinstance(label, str):
-        row["task_id"] = label
-    return row
+__all__ = ["TASK_FIELDS", "expand_inline", "inline_task", "resolve_row", "row_from_label", "verl_record_row"]
 
 
 def resolve_row(tasks: Mapping[str, Task], row: Mapping[str, Any]) -> Task:
@@ -45,21 +26,20 @@ def resolve_row(tasks: Mapping[str, Task], row: Mapping[str, Any]) -> Task:
 
     Raises TaskNotFound, whose message says what is missing or malformed.
     """
-    inline = inline_task(row)
-    if inline is not None:
-        row = {**row, **inline}
+    from .formats import detect, task_from_format
+
+    row = expand_inline(row)
     task_id = row.get("task_id")
-    if isinstance(task_id, str) and task_id in tasks and not (TASK_FIELDS & row.keys()):
+    own_fields = in_own_format(row)
+    if isinstance(task_id, str) and task_id in tasks and not own_fields:
         return tasks[task_id]
-    if TASK_FIELDS & row.keys():
+    if own_fields:
         from .jsonl import InlineTaskError, task_from_fields
 
         try:
             return task_from_fields(dict(row), origin="inline")
         except InlineTaskError as exc:
             raise TaskNotFound(f"bad inline task: {exc}") from None
-    from .formats import detect, task_from_format
-
     name = detect(row)
     if name is not None:
         return task_from_format(row, name, task_id=str(task_id or row.get("problem_id") or name))
