@@ -62,7 +62,7 @@ def test_each_case_has_its_status_and_index_and_a_time_out_does_not_stop_the_res
     assert (v.tests_passed, v.tests_total) == (2, 8)
     # the sample's status and failure are the first failing case's
     assert v.status is Status.TIMEOUT and isinstance(v.failure, LimitExceeded)
-    assert "test 1" in v.failure.message and "0.3 s of CPU" in v.failure.message
+    assert "test 1" in v.failure.message and "0.3 s of CPU" in v.failure.message and v.failure.time_limit == 0.3
     spun = v.case_results[1].seconds
     assert spun is not None and 0.3 <= spun < 1.5  # stopped soon after its CPU limit
     assert v.case_results[5].seconds is not None and v.case_results[5].seconds < 0.1  # slept: no CPU, wall limit

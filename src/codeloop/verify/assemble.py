@@ -80,7 +80,7 @@ def assemble(report: CallReport, result: JudgeResult | None, *, isolation: Isola
         except ValueError:
             pass
     if status is Status.TIMEOUT and isinstance(failure, LimitExceeded):
-        failure = LimitExceeded("time", failure.message, failure.input, limit)
+        failure = LimitExceeded("time", failure.message, failure.input, failure.time_limit or limit)
     if status is Status.INFRA_ERROR and failure is None:
         failure = EvaluatorFailed("the judge gave no reason")
     runs = result.get("runs")

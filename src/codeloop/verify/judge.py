@@ -560,7 +560,8 @@ def _judge_stdio(job: JudgeJob, proxy: CandidateProxy, session: Session) -> Reco
                                    "input": text, "case": i, "signal": _signal_name(-int(exit_code or 0))})
         else:
             rec.fail_with(status, {"kind": "limit", "limit": _LIMIT_OF[status], "input": text, "case": i,
-                                   "message": _case_limit_message(status, i, per_test)})
+                                   "message": _case_limit_message(status, i, per_test),
+                                   "time_limit": per_test if status == "timeout" else None})
         if tests.get("stop_on_failure"):
             break
     rec.total = len(cases)  # a case not run (after a stop) counts as not passed
