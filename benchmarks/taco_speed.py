@@ -53,6 +53,12 @@ harnesses' own reasons. CPU: machine-wide busy CPU seconds during each
 phase (from /proc/stat) and the part used by this process's tree (verl's
 workers and their children, or codeloop's pool), via proccpu.py.
 
+Then the same batch with options in extra_info that run a sample as verl's harness does
+(``stop_on_failure``; then also ``tests_in_one_process``), each timed on its second run (the first
+warms its tasks, which are new: the options are part of a task's key), and the programs' own CPU
+time: each program run in this process on its tests with no harness, all tests and up to its first
+failure; "harness CPU" is a side's machine-wide busy CPU minus that.
+
 ``--breakdown`` (default on): where codeloop's time goes, measured on the
 correct programs: the same 40 samples with 1 test and with 20 tests each, on
 both harnesses, giving a per-sample and a per-test cost.
@@ -181,10 +187,27 @@ def verl_items(samples):
     return [(DATA_SOURCE, s.reply, s.ground_truth) for s in samples]
 
 
-def codeloop_batch(scorer, samples):
+def codeloop_batch(scorer, samples, **options):
+    """``options`` go in every sample's extra_info: ``stop_on_failure``, ``tests_in_one_process``."""
     from codeloop.integrations.verl import compute_score_batch
+    extra = dict(options) if options else None
     return compute_score_batch([DATA_SOURCE] * len(samples), [s.reply for s in samples],
-                               [s.ground_truth for s in samples], [None] * len(samples), scorer=scorer)
+                               [s.ground_truth for s in samples], [extra] * len(samples), scorer=scorer)
+
+
+def programs_own_cpu(samples, stop_on_failure: bool) -> float:
+    """CPU seconds the programs themselves take on their tests, each run here in-process (no harness
+    at all): what any harness must spend at least. With ``stop_on_failure`` a program's tests stop at its
+    first failing one (verl's full check does; codeloop does when asked)."""
+    total = 0.0
+    for s in samples:
+        for stdin, want in zip(s.ground_truth["inputs"], s.ground_truth["outputs"]):
+            t0 = time.thread_time()
+            got, err = taco_like.sp.run_here(s.code, stdin)
+            total += time.thread_time() - t0
+            if stop_on_failure and (err is not None or not taco_like.same_output(got, want)):
+                break
+    return total
 
 
 def machine() -> dict:
@@ -325,6 +348,29 @@ def main() -> None:
     dis = disagreements(plain, verl_res, cl_res, scorer, prime)
     for d in dis:
         print("  DISAGREE", json.dumps(d)[:800])
+    # The same batch with the options that run it the way verl's harness does: each sample stopping at its first
+    # failing test, and then its tests one after another in one (sandboxed) process
+    variants = {"stop_on_failure": {"stop_on_failure": True},
+                "stop_on_failure + tests_in_one_process": {"stop_on_failure": True, "tests_in_one_process": True}}
+    own_all, own_stop = programs_own_cpu(plain, False), programs_own_cpu(plain, True)
+    v_over = v_cpu["machine_busy_cpu_s"] - own_stop  # verl runs each program up to its first failure
+    c_over = c_cpu["machine_busy_cpu_s"] - own_all
+    print(f"  the programs' own CPU (run here, no harness): {own_all:.2f} s all tests, {own_stop:.2f} s up to the "
+          f"first failure; harness CPU beyond it: verl {v_over:.2f} s, codeloop {c_over:.2f} s "
+          f"({v_over / max(c_over, 1e-9):.2f}x)")
+    report["overhead"] = {"programs_own_cpu_all_tests": own_all, "programs_own_cpu_to_first_failure": own_stop,
+                          "verl_harness_cpu": v_over, "codeloop_harness_cpu": c_over,
+                          "ratio": v_over / max(c_over, 1e-9)}
+    for label, options in variants.items():
+        vs, vres, vcpu = timed(lambda: codeloop_batch(scorer, plain, **options))
+        vs2, vres, vcpu2 = timed(lambda: codeloop_batch(scorer, plain, **options))  # the first run warms its tasks
+        over = vcpu2["machine_busy_cpu_s"] - own_stop
+        agree_v = sum((c["acc"] == 1.0) == vp for c, (_, vp) in zip(vres, verl_res))
+        print(summary_line(f"codeloop, {label}", len(plain), vs2, vcpu2))
+        print(f"    ratio verl / codeloop: {v_s / vs2:.2f}x; harness CPU beyond the programs' own: {over:.2f} s "
+              f"({v_over / max(over, 1e-9):.2f}x less than verl's); verdicts agree on {agree_v}/{len(plain)}")
+        report[f"no_loops, {label}"] = {"codeloop_s": vs2, "cpu": vcpu2, "ratio": v_s / vs2, "harness_cpu": over,
+                                         "harness_ratio": v_over / max(over, 1e-9), "agree": agree_v}
     report["no_loops"] = {"samples": len(plain), "verl_runs": runs["verl"], "codeloop_steady_runs": runs["codeloop_steady"],
                           "codeloop_cold": [cl_cold_s, cl_cold_cpu], "verl_s": v_s, "codeloop_steady_s": c_s,
                           "ratio_steady": v_s / c_s, "ratio_cold": v_s / cl_cold_s, "agree": agree,

@@ -152,3 +152,45 @@ def test_the_samples_cpu_time_counts_its_runs(plain_judge):
     v = plain_judge.judge(stdio([1, 2], time_limit_per_test=2.0), spin)
     assert v.passed and v.cpu_seconds is not None and v.cpu_seconds >= 0.25, v.cpu_seconds
     assert sum(c.seconds or 0 for c in v.case_results) >= 0.29
+
+
+# -- the cases run one after another in the one sandboxed process (tests_in_one_process) ----------------------
+
+def test_in_one_process_each_case_still_gets_its_status(plain_judge):
+    task = stdio([1, 8, 9, 4, 2], time_limit_per_test=0.5, tests_in_one_process=True)
+    v = plain_judge.judge(task, PROGRAM)
+    assert statuses(v) == [(0, "passed"), (1, "failed"), (2, "error"), (3, "memory_limit"), (4, "passed")]
+    assert v.status is Status.FAILED and (v.tests_passed, v.tests_total) == (2, 5)
+    assert "ValueError: nine" not in (v.failure.actual or "")
+
+
+def test_in_one_process_a_time_out_ends_the_cases_left(plain_judge):
+    v = plain_judge.judge(stdio([1, 7, 2], time_limit_per_test=0.3, tests_in_one_process=True), PROGRAM)
+    assert statuses(v) == [(0, "passed"), (1, "timeout")]
+    assert v.status is Status.TIMEOUT and (v.tests_passed, v.tests_total) == (1, 3)
+    # a real fault ends the process (the candidate is its namespace's first process: a signal it sends
+    # itself is ignored, as for any init, but not the one a fault raises)
+    faults = "import ctypes\nn = int(input())\nif n == 5:\n    ctypes.string_at(0)\nprint(n * 2)\n"
+    v = plain_judge.judge(stdio([1, 5, 2], time_limit_per_test=1.0, tests_in_one_process=True), faults)
+    assert statuses(v) == [(0, "passed"), (1, "killed")] and v.status is Status.KILLED
+
+
+def test_in_one_process_the_program_reads_fd_0_and_writes_fd_1_and_output_is_capped(plain_judge):
+    reads = "import os, sys\ndata = open(0).read().split()\nos.write(1, (str(int(data[0]) * 2) + '\\n').encode())\n"
+    v = plain_judge.judge(stdio([3, 4], tests_in_one_process=True, time_limit=5.0), reads)
+    assert v.passed, v.failure
+    flood = "while True:\n    print('x' * 10000)\n"
+    v = plain_judge.judge(stdio([1, 2], tests_in_one_process=True, time_limit=5.0), flood)
+    assert v.status is Status.OUTPUT_LIMIT and statuses(v)[0] == (0, "output_limit")
+    # state kept between cases is the program's own: here a module-level counter in a module it imports
+    leaks = "import string\nstring.seen = getattr(string, 'seen', 0) + 1\nprint(int(input()) * 2 + string.seen - 1)\n"
+    assert plain_judge.judge(stdio([1, 2], tests_in_one_process=True, time_limit=5.0), leaks).test_results \
+        == (True, False)
+    assert plain_judge.judge(stdio([1, 2], time_limit=5.0), leaks).passed  # a fresh process per case
+
+
+def test_in_one_process_is_read_from_a_row():
+    from codeloop.tasks.formats import task_from_format
+
+    task = task_from_format({"inputs": ["1\n"], "outputs": ["2\n"], "tests_in_one_process": True})
+    assert task.tests_in_one_process and task.key != task_from_format({"inputs": ["1\n"], "outputs": ["2\n"]}).key

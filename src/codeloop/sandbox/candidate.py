@@ -215,6 +215,73 @@ def _standard_streams() -> tuple[Any, Any, Any]:
     return _STREAMS
 
 
+def _run_in_process(code: Any, stdin_text: str, out_cap: int, filename: str) -> dict[str, Any]:
+    """Run the program as __main__ in this process, with fds 0, 1 and 2 on
+    memory files for the run: no fork, as APPS's and verl's harnesses run
+    every test in one process. The judge bounds the run (CPU budget, deadline);
+    a program that exits the process or outlasts them ends this candidate.
+    Output past ``out_cap`` fails to write (a file size limit) and is reported cut."""
+    _limit_file_size(out_cap + 1)
+    files = [os.memfd_create(name) for name in ("stdin", "stdout", "stderr")]
+    os.write(files[0], stdin_text.encode())
+    os.lseek(files[0], 0, os.SEEK_SET)
+    saved_fds = [os.dup(fd) for fd in (0, 1, 2)]
+    saved_streams = sys.stdin, sys.stdout, sys.stderr
+    for fd, file in enumerate(files):
+        os.dup2(file, fd)
+    sys.stdin, sys.stdout, sys.stderr = open(0, "r", closefd=False), open(1, "w", closefd=False), \
+        open(2, "w", closefd=False)
+    fresh_random_state()
+    started, status = time.thread_time(), 0
+    try:
+        exec(code, {"__name__": "__main__", "__builtins__": builtins})
+    except SystemExit as exc:
+        status = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    except MemoryError as exc:
+        _print_own_traceback(exc, filename)
+        status = MEMORY_EXIT
+    except BaseException as exc:  # noqa: BLE001 - the program's own failure, shown on its stderr
+        _print_own_traceback(exc, filename)
+        status = 1
+    finally:
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except BaseException:  # noqa: BLE001 - a closed or over-full stream: what was written is kept
+                pass
+        cpu = time.thread_time() - started
+        sys.stdin, sys.stdout, sys.stderr = saved_streams
+        for fd, saved in enumerate(saved_fds):
+            os.dup2(saved, fd)
+            os.close(saved)
+    out = os.pread(files[1], out_cap + 1, 0)
+    size = os.fstat(files[2]).st_size
+    err = os.pread(files[2], CAP_TRACEBACK, max(0, size - CAP_TRACEBACK))
+    for file in files:
+        os.close(file)
+    reply: dict[str, Any] = {"stdout": out[:out_cap].decode(errors="replace"), "stderr": err.decode(errors="replace"),
+                             "exit": status if isinstance(status, int) and 0 <= status < 256 else 1,
+                             "cut": len(out) > out_cap, "cpu": round(cpu, 6)}
+    if status == MEMORY_EXIT:
+        reply["memory"] = True
+    return reply
+
+
+_FILE_SIZE_SET = False
+
+
+def _limit_file_size(limit: int) -> None:
+    """Cap what one write may make a file grow to (once): past it a write fails
+    with EFBIG instead of filling memory (SIGXFSZ, which would end the process, is ignored)."""
+    global _FILE_SIZE_SET
+    if not _FILE_SIZE_SET:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+        wanted = limit if hard == resource.RLIM_INFINITY else min(limit, hard)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (wanted, hard))
+        _FILE_SIZE_SET = True
+
+
 def _seconds(value: Any) -> float | None:
     return float(value) if type(value) in (int, float) else None
 
@@ -255,6 +322,9 @@ def answer(request: Any, code: Any, namespace: dict[str, Any], filename: str) ->
     if type(request) is not dict:
         return {"exc": {"type": "TypeError", "name": "TypeError", "message": "a request that is not an object",
                         "traceback": "", "line": None}}
+    if "stdin" in request and request.get("in_process") is True:
+        return {"ok": wire.encode_value(_run_in_process(code, request["stdin"], request.get("cap", 1 << 20),
+                                                        filename))}
     if "stdin" in request:
         return {"ok": wire.encode_value(_run_stdio(code, request["stdin"], request.get("cap", 1 << 20), filename,
                                                    _seconds(request.get("cpu_limit")),

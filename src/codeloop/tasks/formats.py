@@ -50,9 +50,10 @@ fields; :func:`task_from_format` reads it. So far:
 A call-based task becomes an ``asserts`` task whose expected values sit in
 its setup, which runs in the judge process only: the program never sees them.
 
-A row (or ``extra_info``) may set ``time_limit_per_test`` (seconds) and
+A row (or ``extra_info``) may set ``time_limit_per_test`` (seconds),
 ``stop_on_failure`` (stop at the first failing test, as verl's and APPS's
-harnesses do), and may cut its tests down: ``max_tests`` keeps the first N,
+harnesses do) and ``tests_in_one_process`` (run them one after another in
+the one sandboxed process, as those harnesses do), and may cut its tests down: ``max_tests`` keeps the first N,
 ``longest_tests`` the N with the longest inputs (DeepCoder's choice for RL).
 verl's ``extra_info`` is merged into the row, so either can come from there.
 """
@@ -116,16 +117,20 @@ def task_from_format(row: Mapping[str, Any], name: str | None = None, task_id: s
 
 
 def _run_options(task: Task, row: Mapping[str, Any]) -> Task:
-    """A row's (or verl ``extra_info``'s) ``time_limit_per_test`` and ``stop_on_failure``, over the format's."""
-    per_test, stop = row.get("time_limit_per_test"), row.get("stop_on_failure")
+    """A row's (or verl ``extra_info``'s) ``time_limit_per_test``, ``stop_on_failure`` and
+    ``tests_in_one_process``, over the format's."""
+    per_test = row.get("time_limit_per_test")
     if per_test is not None:
         if isinstance(per_test, bool) or not isinstance(per_test, (int, float)) or not 0 < per_test <= 60:
             raise TaskNotFound(f"time_limit_per_test must be a number of seconds in (0, 60], not {per_test!r}")
         task = replace(task, time_limit_per_test=float(per_test))
-    if stop is not None:
-        if not isinstance(stop, bool):
-            raise TaskNotFound(f"stop_on_failure must be true or false, not {stop!r}")
-        task = replace(task, stop_on_failure=stop)
+    for name in ("stop_on_failure", "tests_in_one_process"):
+        value = row.get(name)
+        if value is not None:
+            if not isinstance(value, bool):
+                raise TaskNotFound(f"{name} must be true or false, not {value!r}")
+            changes: dict[str, Any] = {name: value}
+            task = replace(task, **changes)
     return task
 
 

@@ -45,6 +45,7 @@ class TaskRecord(BaseModel):
     compare: Optional[Union[str, dict[str, Any]]] = None
     time_limit_per_test: Optional[float] = Field(default=None, gt=0, le=60)
     stop_on_failure: bool = False
+    tests_in_one_process: bool = False
     instructions: list[dict[str, Any]] = Field(default_factory=list)
     metadata: dict[str, Any] = Field(default_factory=dict)
 
@@ -89,6 +90,7 @@ class TaskRecord(BaseModel):
             compare=self.compare if isinstance(self.compare, dict) else None,
             instructions=tuple(self.instructions), origin=origin,
             time_limit_per_test=self.time_limit_per_test, stop_on_failure=self.stop_on_failure,
+            tests_in_one_process=self.tests_in_one_process,
         )
 
 

@@ -40,7 +40,8 @@ def judge_tests(task: Task) -> TestsWire:
             "cases": [{"input": c.input, "output": c.output} for c in task.cases],
             "entry_point": task.entry_point or "main", "reference": task.reference,
             "compare": dict(task.compare) if task.compare is not None else None,
-            "time_limit_per_test": task.time_limit_per_test, "stop_on_failure": task.stop_on_failure}
+            "time_limit_per_test": task.time_limit_per_test, "stop_on_failure": task.stop_on_failure,
+            "tests_in_one_process": task.tests_in_one_process}
 
 
 class Judge:

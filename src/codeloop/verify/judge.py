@@ -149,12 +149,16 @@ class Session:
         self.paused += time.monotonic() - started
         return True
 
-    def exchange(self, request: dict[str, Any], args: Any) -> Any:
+    def exchange(self, request: dict[str, Any], args: Any, cpu_budget: float | None = None,
+                 wall_budget: float | None = None) -> Any:
         """Send a request for call number ``self.calls`` and return the reply,
-        within the limits; raises a CandidateFatal when the candidate cannot answer."""
+        within the limits (a call's own, or the ``cpu_budget`` and ``wall_budget``
+        given, within the session's deadline); raises a CandidateFatal when the
+        candidate cannot answer."""
         index = self.calls
         self.calls += 1
-        budget = self._budget(index, args) if args is not None else None
+        budget = self._budget(index, args) if args is not None else cpu_budget
+        deadline = self.deadline() if wall_budget is None else min(self.deadline(), time.monotonic() + wall_budget)
 
         def outlasted(used: float) -> tuple[float, float | None] | None:
             if not self._calibrate_now():
@@ -162,7 +166,7 @@ class Session:
             return self.deadline(), self._budget(index, args) if args is not None else None
 
         try:
-            reply = self.channel.request(request, self.deadline(), budget, outlasted)
+            reply = self.channel.request(request, deadline, budget, outlasted)
         except ChannelTimeout as exc:
             raise CandidateTimeout(f"no answer within the time limit ({self.wall:.3f} s for all the tests)",
                                    self.last_input()) from exc
@@ -218,17 +222,23 @@ class CandidateProxy:
         except wire.WireError as exc:
             raise CandidateFatal(f"the program sent a value that is not plain data: {exc}", s.last_input()) from exc
 
-    def run_stdin(self, text: str, cap: int, cpu_limit: float | None = None, wall_limit: float | None = None) -> Any:
-        """Run the whole program on ``text``; the candidate stops the run past
-        ``cpu_limit`` CPU seconds or ``wall_limit`` seconds (None: only the
-        session's deadline bounds it)."""
+    def run_stdin(self, text: str, cap: int, cpu_limit: float | None = None, wall_limit: float | None = None,
+                  in_process: bool = False) -> Any:
+        """Run the whole program on ``text``, in a fresh child of the candidate
+        (which stops it past ``cpu_limit`` CPU seconds or ``wall_limit`` seconds;
+        None: only the session's deadline bounds it) or, ``in_process``, in the
+        candidate itself (the judge bounds it, and a run past them ends the candidate)."""
         s = self.session
         s.last = text
         request: dict[str, Any] = {"stdin": text, "cap": cap}
-        if cpu_limit is not None:
-            request["cpu_limit"] = cpu_limit
-            request["wall_limit"] = wall_limit
-        reply = s.exchange(request, None)
+        if in_process:
+            request["in_process"] = True
+            reply = s.exchange(request, None, cpu_limit, wall_limit)
+        else:
+            if cpu_limit is not None:
+                request["cpu_limit"] = cpu_limit
+                request["wall_limit"] = wall_limit
+            reply = s.exchange(request, None)
         if "ok" not in reply:
             raise CandidateFatal("the program broke the result channel", s.last_input())
         try:
@@ -513,17 +523,19 @@ def _judge_stdio(job: JudgeJob, proxy: CandidateProxy, session: Session) -> Reco
     wrong output); the first failing case gives the sample its status and
     failure. A case over its own time limit does not stop the next, unless
     the task says stop at the first failure; a candidate that can answer no
-    more ends the cases there."""
+    more (so, with the cases run in one process, a time-out or an exit) ends
+    the cases there."""
     tests = job["tests"]
     cases, spec = tests["cases"], tests.get("compare")
     per_test = tests.get("time_limit_per_test")
     wall = case_wall_limit(per_test) if per_test is not None else None
+    in_process = bool(tests.get("tests_in_one_process"))
     rec = Recorder([], session.last_input)
     cap = job["max_output"]
     for i, case in enumerate(cases):
         started = time.monotonic()
         try:
-            result = proxy.run_stdin(case["input"], cap, per_test, wall)
+            result = proxy.run_stdin(case["input"], cap, per_test, wall, in_process)
         except CandidateFatal as exc:
             rec.count(False)
             rec.cases.append([i, exc.status, None])

@@ -31,6 +31,7 @@ class TestsWire(TypedDict):
     compare: Optional[dict[str, Any]]  # a checked comparator spec for stdio cases; None: line by line
     time_limit_per_test: Optional[float]  # CPU seconds for each stdio case on its own; None: only the wall limit
     stop_on_failure: bool               # stop at the first failing test
+    tests_in_one_process: bool          # stdio cases run in the candidate itself, not a fresh child each
 
 
 class PolicyWire(TypedDict):
