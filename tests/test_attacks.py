@@ -303,16 +303,37 @@ return len(string)
     return c
 
 
-@pytest.fixture(scope="module")
-def attack_run(tmp_path_factory):
+STDIN_TASK = {"task_id": "strlen", "cases": [{"input": "\n", "output": "0\n"}, {"input": "x\n", "output": "1\n"},
+                                             {"input": "asdasnakj\n", "output": "9\n"}], "time_limit_per_test": 1.0}
+# Each attack also as a whole stdin program (its body in strlen, called on each case's input), judged with a fresh
+# process per case and with the cases in one process: the program then runs in the candidate itself.
+MODES = {"function": None, "stdin": STDIN_TASK, "stdin-one-process": {**STDIN_TASK, "tests_in_one_process": True}}
+PRINTS_TO_STDOUT = {"prints_and_loops"}  # right as a function, wrong output as a stdin program
+
+
+def stdin_program(completion: str) -> str:
+    return "def strlen(string: str) -> int:\n" + completion + "\n\nprint(strlen(input()))\n"
+
+
+@pytest.fixture(scope="module", params=list(MODES))
+def attack_run(tmp_path_factory, request):
+    mode = request.param
     work = tmp_path_factory.mktemp("attacks")
     pwn = work / "pwned"
     rows = cases(pwn)
-    samples = write_jsonl(work / "samples.jsonl", [{"task_id": "HumanEval/23", "completion": c[3]} for c in rows])
+    extra: list[str] = []
+    if MODES[mode] is None:
+        samples = write_jsonl(work / "samples.jsonl", [{"task_id": "HumanEval/23", "completion": c[3]} for c in rows])
+    else:
+        rows = [r for r in rows if r[1] not in PRINTS_TO_STDOUT]
+        samples = write_jsonl(work / "samples.jsonl", [{"task_id": "strlen", "completion": stdin_program(c[3])}
+                                                       for c in rows])
+        extra = ["--tasks", str(write_jsonl(work / "tasks.jsonl", [MODES[mode]]))]
     out = work / "results.jsonl"
     secret = "s3cret-" + secrets.token_hex(8)
     spec = {"port": PORT, "secret": secret, "secret_name": SECRET_NAME,
-            "command": [CODELOOP, "eval", "--samples", str(samples), "--out", str(out), "-q", "--workers", "2"]}
+            "command": [CODELOOP, "eval", "--samples", str(samples), "--out", str(out), "-q", "--workers", "2",
+                        *extra]}
     (work / "spec.json").write_text(json.dumps(spec))
     for leftover in ("/tmp/codeloop_pwned_test", "/tmp/codeloop_cross"):
         if os.path.exists(leftover):
@@ -321,7 +342,7 @@ def attack_run(tmp_path_factory):
     assert proc.returncode == 0, proc.stderr
     report = json.loads(proc.stdout.strip().splitlines()[-1])
     results = read_jsonl(out) if out.exists() else []
-    return rows, results, report, secret, pwn, out
+    return rows, results, report, secret, pwn, out, mode
 
 
 def test_evaluation_completed_with_a_verdict_for_every_sample(attack_run):
@@ -342,7 +363,7 @@ def test_verdicts_by_category(attack_run, category):
 
 
 def test_host_untouched(attack_run):
-    rows, results, report, secret, pwn, out = attack_run
+    rows, results, report, secret, pwn, out, _ = attack_run
     assert not report["listener_hit"], "a program reached the loopback listener"
     assert report["processes_left"] == 0, "processes outlived the evaluation"
     assert not report["secret_printed"]
@@ -358,8 +379,12 @@ def test_host_untouched(attack_run):
 
 
 def test_expected_statuses_for_resource_attacks(attack_run):
-    rows, results, *_ = attack_run
+    rows, results, *_, mode = attack_run
     status = {name: r["status"] for (_, name, _, _), r in zip(rows, results)}
+    if mode != "function":
+        assert status["spin_forever"] == "timeout" and status["sleep_ignoring_signals"] == "timeout"
+        assert status["stderr_flood"] == "output_limit"
+        return
     assert status["spin_forever"] == "timeout"
     assert status["sleep_ignoring_signals"] == "timeout"
     assert status["allocate_without_end"] in ("memory_limit", "timeout")

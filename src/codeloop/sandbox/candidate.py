@@ -86,6 +86,8 @@ def _print_own_traceback(exc: BaseException, filename: str) -> None:
 def _run_stdio(code: Any, stdin_text: str, out_cap: int, filename: str, cpu_limit: float | None = None,
                wall_limit: float | None = None) -> dict[str, Any]:
     """Run the program as __main__ in a child with real stdin/stdout pipes.
+    Past ``out_cap`` bytes printed (stdout and stderr together) the run is
+    stopped and the reply's ``cut`` says so; only stderr's end is kept.
 
     With ``cpu_limit`` the run is stopped once its CPU time passes it (polled,
     then checked exactly from the child's resource usage, with a hard CPU
@@ -141,6 +143,7 @@ def _run_stdio(code: Any, stdin_text: str, out_cap: int, filename: str, cpu_limi
         os.close(in_w)
     bufs = {"out": bytearray(), "err": bytearray()}
     cut = timed_out = False
+    err_total = 0
     open_fds = 2
     while open_fds:
         # once the run is killed, what is left of its pipes gets a moment: a process it started may hold them
@@ -179,7 +182,10 @@ def _run_stdio(code: Any, stdin_text: str, out_cap: int, filename: str, cpu_limi
                 continue
             buf = bufs[key.data]
             buf += chunk
-            if len(bufs["out"]) > out_cap and not cut:
+            if key.data == "err":
+                err_total += len(chunk)
+                del buf[:-CAP_TRACEBACK]  # only its end is reported: a flood must not fill this process
+            if len(bufs["out"]) + err_total > out_cap and not cut:
                 cut = True
                 os.kill(pid, 9)
     for key in list(sel.get_map().values()):
@@ -220,7 +226,8 @@ def _run_in_process(code: Any, stdin_text: str, out_cap: int, filename: str) -> 
     memory files for the run: no fork, as APPS's and verl's harnesses run
     every test in one process. The judge bounds the run (CPU budget, deadline);
     a program that exits the process or outlasts them ends this candidate.
-    Output past ``out_cap`` fails to write (a file size limit) and is reported cut."""
+    Output past ``out_cap`` fails to write (a file size limit), and stdout and
+    stderr together past it are reported cut."""
     _limit_file_size(out_cap + 1)
     files = [os.memfd_create(name) for name in ("stdin", "stdout", "stderr")]
     os.write(files[0], stdin_text.encode())
@@ -261,7 +268,7 @@ def _run_in_process(code: Any, stdin_text: str, out_cap: int, filename: str) -> 
         os.close(file)
     reply: dict[str, Any] = {"stdout": out[:out_cap].decode(errors="replace"), "stderr": err.decode(errors="replace"),
                              "exit": status if isinstance(status, int) and 0 <= status < 256 else 1,
-                             "cut": len(out) > out_cap, "cpu": round(cpu, 6)}
+                             "cut": len(out) + size > out_cap, "cpu": round(cpu, 6)}
     if status == MEMORY_EXIT:
         reply["memory"] = True
     return reply
