@@ -8,7 +8,7 @@ import json
 import os
 from collections import Counter
 from pathlib import Path
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import typer
 
@@ -186,6 +186,31 @@ def _print_summary(summary: dict, out: Path) -> None:
         table.add_row("instructions", f"{i['instruction_level']:.4f} followed (instruction level), "
                       f"{i['all_followed']:.4f} samples follow all, {i['passed_and_all_followed']:.4f} pass and follow all")
     table.add_row("results", f"{out}  (summary: {summary_path(out)})")
+    Console().print(table)
+
+
+@app.command("languages")
+def languages_command(as_json: bool = typer.Option(False, "--json", help="Print the list as JSON.")) -> None:
+    """List the languages a program may be in: names, toolchain version, and whether it is usable here."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from .sandbox.languages import LANGUAGES, availability
+
+    rows: list[dict[str, Any]] = []
+    for lang in LANGUAGES.values():
+        usable, detail = availability(lang)
+        rows.append({"name": lang.name, "aliases": list(lang.aliases), "compiled": lang.compiled, "usable": usable,
+                     "toolchain": detail})
+    if as_json:
+        print(json.dumps(rows, indent=1))
+        return
+    table = Table(title="languages", show_lines=False)
+    for col in ("name", "also called", "compiled", "usable here", "toolchain"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(r["name"], ", ".join(r["aliases"]), "yes" if r["compiled"] else "no",
+                      "[green]yes[/green]" if r["usable"] else "[red]no[/red]", r["toolchain"])
     Console().print(table)
 
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import pyparse
+from .sandbox.languages import PYTHON, UnknownLanguage, language
 
 # End-of-turn markers chat templates leave in decoded text (OpenRLHF passes
 # queries with them in; a sampler may too).
@@ -60,6 +61,36 @@ def fenced_blocks(text: str) -> list[tuple[str, str]]:
             blocks.append((lang, "\n".join(body) + "\n"))
         i += 1
     return blocks
+
+
+def fenced_language(text: str) -> str | None:
+    """The registered language of the first labelled fenced block of a reply
+    (```cpp, ```c++, ```js ...), or None when there is none or its label is no language's."""
+    for label, _ in fenced_blocks(strip_special_tokens(text)):
+        if label:
+            try:
+                return language(label.split()[0]).name
+            except UnknownLanguage:
+                return None
+    return None
+
+
+def extract_source(reply: str, language_name: str) -> Extracted:
+    """The program of a reply in a language other than Python: the first fenced
+    block labelled with that language (or unlabelled), else the whole reply."""
+    text = strip_special_tokens(reply)
+    wanted = language(language_name)
+    for label, body in fenced_blocks(text):
+        name = label.split()[0] if label else ""
+        try:
+            matches = not name or language(name) is wanted
+        except UnknownLanguage:
+            matches = False
+        if matches and has_code(body):
+            return Extracted("solution", body, body)
+    if not has_code(text) or "```" in text:
+        return Extracted("none", "", "")
+    return Extracted("solution", text, text)
 
 
 def _parses(code: str) -> bool:

@@ -87,6 +87,9 @@ class Task:
     cases together then get :func:`wall_for_cases` of wall time.
     ``stop_on_failure``: stop at the first test that fails (verl's and APPS's
     harnesses do); the tests after it are not run and count as not passed.
+    ``language``: what the program is written in (a name of
+    :data:`codeloop.sandbox.languages.LANGUAGES`); other than Python, only
+    ``stdio`` tasks, the program compiled once and run on each case.
     ``tests_in_one_process``: run the stdio cases one after another in the one
     sandboxed process, as APPS's and verl's harnesses do, instead of a fresh
     process forked for each (about 1 ms less a case here; but a case's state
@@ -110,6 +113,7 @@ class Task:
     time_limit_per_test: float | None = None
     stop_on_failure: bool = False
     tests_in_one_process: bool = False
+    language: str = "python"
 
     @cached_property
     def key(self) -> str:
@@ -130,6 +134,8 @@ class Task:
             content.append(["stop_on_failure", True])
         if self.tests_in_one_process:
             content.append(["tests_in_one_process", True])
+        if self.language != "python":
+            content.append(["language", self.language])
         blob = json.dumps(content, separators=(",", ":"), sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()[:24]
 
@@ -161,6 +167,8 @@ class Task:
             record["stop_on_failure"] = True
         if self.tests_in_one_process:
             record["tests_in_one_process"] = True
+        if self.language != "python":
+            record["language"] = self.language
         return record
 
 

@@ -85,29 +85,11 @@ def _print_own_traceback(exc: BaseException, filename: str) -> None:
 
 def _run_stdio(code: Any, stdin_text: str, out_cap: int, filename: str, cpu_limit: float | None = None,
                wall_limit: float | None = None) -> dict[str, Any]:
-    """Run the program as __main__ in a child with real stdin/stdout pipes.
-    Past ``out_cap`` bytes printed (stdout and stderr together) the run is
-    stopped and the reply's ``cut`` says so; only stderr's end is kept.
-
-    With ``cpu_limit`` the run is stopped once its CPU time passes it (polled,
-    then checked exactly from the child's resource usage, with a hard CPU
-    rlimit behind both), or once ``wall_limit`` seconds have passed: the
-    reply's ``timeout`` says so, and the candidate goes on to the next run.
-    """
+    """Run the Python program as __main__ in a child with real stdin/stdout
+    pipes (see :func:`supervised_run` for the limits and the reply)."""
     streams = _standard_streams()
-    in_r, in_w = os.pipe()
-    out_r, out_w = os.pipe()
-    err_r, err_w = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        os.dup2(in_r, 0)
-        os.dup2(out_w, 1)
-        os.dup2(err_w, 2)
-        for fd in (in_r, in_w, out_r, out_w, err_r, err_w):
-            os.close(fd)
-        if cpu_limit is not None:
-            hard = math.ceil(cpu_limit) + 1
-            resource.setrlimit(resource.RLIMIT_CPU, (hard, hard))
+
+    def body() -> None:
         sys.stdin, sys.stdout, sys.stderr = streams
         fresh_random_state()
         status = 0
@@ -126,6 +108,39 @@ def _run_stdio(code: Any, stdin_text: str, out_cap: int, filename: str, cpu_limi
             sys.stderr.flush()
         finally:
             os._exit(status)
+
+    return supervised_run(body, stdin_text, out_cap, cpu_limit, wall_limit)
+
+
+def supervised_run(body: Any, stdin_text: str, out_cap: int, cpu_limit: float | None = None,
+                   wall_limit: float | None = None) -> dict[str, Any]:
+    """Run ``body()`` (which must not return: it execs or exits) in a child
+    with ``stdin_text`` on a pipe as its stdin and pipes for stdout and stderr.
+    Past ``out_cap`` bytes printed (stdout and stderr together) the run is
+    stopped and the reply's ``cut`` says so; only stderr's end is kept.
+
+    With ``cpu_limit`` the run is stopped once its CPU time passes it (polled,
+    then checked exactly from the child's resource usage, with a hard CPU
+    rlimit behind both), or once ``wall_limit`` seconds have passed: the
+    reply's ``timeout`` says so, and the candidate goes on to the next run.
+    """
+    in_r, in_w = os.pipe()
+    out_r, out_w = os.pipe()
+    err_r, err_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.dup2(in_r, 0)
+            os.dup2(out_w, 1)
+            os.dup2(err_w, 2)
+            for fd in (in_r, in_w, out_r, out_w, err_r, err_w):
+                os.close(fd)
+            if cpu_limit is not None:
+                hard = math.ceil(cpu_limit) + 1
+                resource.setrlimit(resource.RLIMIT_CPU, (hard, hard))
+            body()
+        finally:
+            os._exit(127)
     for fd in (in_r, out_w, err_w):
         os.close(fd)
     data = stdin_text.encode()

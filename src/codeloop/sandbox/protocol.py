@@ -32,7 +32,8 @@ class CallJob(TypedDict):
     """Run ``program`` in a fresh candidate and let the judge call into it.
 
     ``as_main``: the program is a whole script (stdin tests), not loaded as a
-    module. ``guard``: seconds after which the zygote stops the sample
+    module. ``language``: not Python, the program is compiled once in the
+    candidate (:mod:`codeloop.sandbox.native`) and run on each stdin request. ``guard``: seconds after which the zygote stops the sample
     whatever the judge says.
     """
 
@@ -42,6 +43,8 @@ class CallJob(TypedDict):
     as_main: bool
     limits: LimitsWire
     guard: float
+    language: str                     # a languages.LANGUAGES name
+    compile_seconds: Optional[float]  # the compiler's time limit; None: the language's default
 
 
 class JudgeOnlyJob(TypedDict):

@@ -40,7 +40,8 @@ import sys
 import time
 from typing import Any, Callable
 
-from . import candidate, linux, rootfs, wire
+from . import candidate, linux, native, rootfs, wire
+from .languages import PYTHON
 from .channel import CandidateChannel
 from .protocol import (CallJob, CallReport, JudgeOnlyJob, JudgeOnlyReport, LimitsWire, MeasureJob, MeasureReport,
                        WorkerFailure)
@@ -288,7 +289,9 @@ class Zygote:
         # before the judge, who is handed that pipe only now, writes a request.
         cand_pid, setup_r = self._spawn({0: self.devnull, 1: out_w, 2: err_w, 3: req_r, 4: resp_w},
                                         {"role": "serve", "limits": limits, "program": program,
-                                         "filename": filename, "as_main": as_main}, req_w)
+                                         "filename": filename, "as_main": as_main,
+                                         "language": job.get("language", PYTHON),
+                                         "compile_seconds": job.get("compile_seconds")}, req_w)
         spawned = time.monotonic()
         socket.send_fds(self.judge_sock, [_PID.pack(cand_pid)], [req_w, resp_r])
         for fd in (req_r, req_w, resp_r, resp_w, out_w, err_w):
@@ -524,7 +527,9 @@ class Spawner:
             except BaseException as exc:  # noqa: BLE001 - told to the zygote, never to the program
                 os.write(status_fd, f"-{type(exc).__name__}: {exc}".encode()[:1000])
                 os._exit(SETUP_FAILED)
-            if job["role"] == "serve":
+            if job["role"] == "serve" and job.get("language", PYTHON) != PYTHON:
+                native.serve(job["program"], job["language"], 3, 4, job.get("compile_seconds"))
+            elif job["role"] == "serve":
                 candidate.serve(job["program"], job["filename"], 3, 4, job["as_main"])
             elif job["role"] == "measure":
                 os.close(3)

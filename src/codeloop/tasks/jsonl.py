@@ -15,6 +15,7 @@ from ..compare import check_spec
 from ..instructions import InstructionError
 from ..instructions import validate as validate_instructions
 from ..jsonl import InputError, json_object, read_jsonl
+from ..sandbox.languages import UnknownLanguage, language
 from ..types import IOCase as TaskCase
 from ..types import Task, TaskKind
 from .labels import in_own_format, verl_record_row
@@ -46,6 +47,7 @@ class TaskRecord(BaseModel):
     time_limit_per_test: Optional[float] = Field(default=None, gt=0, le=60)
     stop_on_failure: bool = False
     tests_in_one_process: bool = False
+    language: str = "python"
     instructions: list[dict[str, Any]] = Field(default_factory=list)
     metadata: dict[str, Any] = Field(default_factory=dict)
 
@@ -55,6 +57,14 @@ class TaskRecord(BaseModel):
         if v is not None and not v.isidentifier():
             raise ValueError(f"{v!r} is not a Python identifier")
         return v
+
+    @field_validator("language")
+    @classmethod
+    def _language(cls, v: str) -> str:
+        try:
+            return language(v).name
+        except UnknownLanguage as exc:
+            raise ValueError(str(exc)) from None
 
     @field_validator("compare")
     @classmethod
@@ -75,6 +85,8 @@ class TaskRecord(BaseModel):
             raise ValueError("give exactly one of 'test' (a check(candidate) function), "
                              "'asserts' (a list of assert statements) or 'cases' (stdin/stdout pairs)"
                              + (f"; got {', '.join(given)}" if given else ""))
+        if given[0] != "cases" and self.language != "python":
+            raise ValueError(f"a {self.language} program is judged on stdin/stdout 'cases' only")
         if given[0] != "cases" and not self.entry_point:
             raise ValueError(f"'entry_point' is required with '{given[0]}'")
         return self
@@ -90,7 +102,7 @@ class TaskRecord(BaseModel):
             compare=self.compare if isinstance(self.compare, dict) else None,
             instructions=tuple(self.instructions), origin=origin,
             time_limit_per_test=self.time_limit_per_test, stop_on_failure=self.stop_on_failure,
-            tests_in_one_process=self.tests_in_one_process,
+            tests_in_one_process=self.tests_in_one_process, language=self.language,
         )
 
 

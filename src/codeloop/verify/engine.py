@@ -17,6 +17,7 @@ from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
 from typing import Any, Sequence
 
 from ..extract import has_code
+from ..sandbox.languages import availability, language
 from ..sandbox.limits import Limits
 from ..sandbox.pool import InfraError, Outcome, SandboxPool
 from ..sandbox.protocol import CallJob, CallReport, JudgeOnlyJob
@@ -67,6 +68,7 @@ class Judge:
         self._follow_up = ThreadPoolExecutor(max_workers=max(2, pool.size), thread_name_prefix="codeloop-judge")
         self._tests: dict[str, tuple[TestsWire, bytes]] = {}
         self._stdio_timing: dict[str, Future[Budgets]] = {}
+        self._toolchains: dict[str, str | None] = {"python": None}
         self._lock = threading.Lock()
 
     @property
@@ -90,6 +92,10 @@ class Judge:
         if not has_code(program if code is None else code):
             out.set_result(Verdict(status=Status.NO_CODE, failure=NoCode(), isolation=self.isolation, attempts=0))
             return out
+        missing = self._toolchain_missing(task.language)
+        if missing is not None:
+            out.set_result(evaluator_failure(missing, self.isolation, attempts=0))
+            return out
         holder: list[Future[Any]] = []
         out.add_done_callback(lambda f: [inner.cancel() for inner in holder] if f.cancelled() else None)
         if task.kind is TaskKind.STDIO and self.limits.known(task) is None:
@@ -97,6 +103,13 @@ class Judge:
         else:
             self._start(out, holder, task, program, code, 1)
         return out
+
+    def _toolchain_missing(self, name: str) -> str | None:
+        """Why programs in language ``name`` cannot be judged here (None: they can); asked once per language."""
+        if name not in self._toolchains:
+            usable, detail = availability(language(name))
+            self._toolchains[name] = None if usable else f"no {name} toolchain here: {detail}"
+        return self._toolchains[name]
 
     def memory_of(self, task: Task) -> int:
         """The memory limit (MiB) a sample of ``task`` runs with: the task's own, else the judge's."""
@@ -108,7 +121,13 @@ class Judge:
         wall = budgets.wall if budgets is not None else self.policy.max  # not calibrated yet: the policy's cap
         if budgets is None and task.kind is TaskKind.STDIO:
             wall += STDIO_CALIBRATION_LIMIT  # its reference runs first, as a program, to time it
-        return self.load_limit + wall + GUARD_MARGIN
+        return self.load_limit_of(task) + wall + GUARD_MARGIN
+
+    def load_limit_of(self, task: Task) -> float:
+        """Seconds a sample of ``task`` may take to load: the judge's, or for a compiled language the
+        compiler's wall limit (twice its CPU limit and a second) if that is longer."""
+        lang = language(task.language)
+        return max(self.load_limit, lang.compile_seconds * 2 + 1) if lang.compiled else self.load_limit
 
     def judge(self, task: Task, program: str, code: str | None = None) -> Verdict:
         """:meth:`submit` and wait."""
@@ -169,15 +188,18 @@ class Judge:
             wall, guard_wall = budgets.wall, budgets.wall
         else:
             wall, guard_wall = policy.max, policy.max + CALIBRATION_CPU
-        limits = Limits(time_limit=wall, load_limit=self.load_limit, memory_mb=self.memory_of(task),
+        load_limit = self.load_limit_of(task)
+        lang = language(task.language)
+        limits = Limits(time_limit=wall, load_limit=load_limit, memory_mb=self.memory_of(task),
                         output_bytes=self.output_bytes)
         job: CallJob = {"kind": "call", "program": program, "filename": FILENAME,
                         "as_main": task.kind is TaskKind.STDIO, "limits": limits.to_wire(),
-                        "guard": self.load_limit + guard_wall + GUARD_MARGIN}
+                        "guard": load_limit + guard_wall + GUARD_MARGIN, "language": lang.name,
+                        "compile_seconds": None}
         judge_job: JudgeJob = {
             "tests": self._tests_of(task)[0], "budgets": budgets.to_wire() if budgets is not None else None,
             "provisional": provisional(policy.to_wire()) if budgets is None else None,
-            "policy": policy.to_wire() if budgets is None else None, "load_limit": self.load_limit,
+            "policy": policy.to_wire() if budgets is None else None, "load_limit": load_limit,
             "max_output": limits.output_bytes, "record_calls": self.meter is not None, "program": None}
         return job, judge_job
 

@@ -272,6 +272,11 @@ def _wait_ready(channel: CandidateChannel, deadline: float) -> JudgeResult | Non
             "kind": "compile_error", "message": str(info.get("message", ""))[:2000], "line": _int(info.get("line")),
             "offset": _int(info.get("offset")), "text": str(info.get("text") or "")[:200],
             "formatted": str(info.get("formatted") or "")[:4000]}}
+    if "compile_error" in msg:
+        info = msg["compile_error"] if type(msg["compile_error"]) is dict else {}
+        return {"status": "syntax_error", "failure": {
+            "kind": "compile_error", "message": str(info.get("message", ""))[:4000], "line": _int(info.get("line")),
+            "formatted": str(info.get("formatted") or "")[:4000]}}
     if "load_error" in msg:
         info = msg["load_error"] if type(msg["load_error"]) is dict else {}
         if info.get("name") == "MemoryError":

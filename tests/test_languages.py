@@ -1,0 +1,138 @@
+"""Programs in other languages: compiled once in the sandbox, run on every test (issue 11).
+
+Only the languages whose toolchain this machine has are judged (``.ci/run``
+installs them); the registry itself is tested everywhere.
+"""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from codeloop.sandbox.languages import LANGUAGES, UnknownLanguage, language, toolchain_version
+from codeloop.types import CompileError, Crashed, IOCase, Status, Task, TaskKind
+
+
+def needs(tool: str):
+    return pytest.mark.skipif(shutil.which(tool) is None, reason=f"{tool} is not installed")
+
+
+def sums(lang: str, **kw) -> Task:
+    return Task(task_id=f"sum-{lang}", kind=TaskKind.STDIO, language=lang, time_limit_per_test=1.0,
+                cases=(IOCase("2 3\n", "5\n"), IOCase("10 -4\n", "6\n"), IOCase("7 7\n", "14\n")), **kw)
+
+
+CPP_SUM = "#include <bits/stdc++.h>\nusing namespace std;\nint main() { long long a, b; cin >> a >> b; cout << a + b << endl; }\n"
+C_SUM = "#include <stdio.h>\nint main(void) { long a, b; scanf(\"%ld %ld\", &a, &b); printf(\"%ld\\n\", a + b); return 0; }\n"
+JS_SUM = "const [a, b] = require('fs').readFileSync(0, 'utf8').trim().split(/\\s+/).map(Number);\nconsole.log(a + b);\n"
+BASH_SUM = "read a b\necho $((a + b))\n"
+
+
+def test_the_registry_knows_the_names_people_use():
+    assert language("C++").name == "cpp" and language("nodejs").name == "javascript" and language("sh").name == "bash"
+    assert language("python3").name == "python"
+    with pytest.raises(UnknownLanguage, match="known: bash, c, cpp, javascript, python"):
+        language("cobol")
+    assert set(LANGUAGES) >= {"python", "cpp", "c", "javascript", "bash"}
+    assert toolchain_version(language("bash")).startswith("GNU bash")
+
+
+@pytest.mark.parametrize("lang, program", [
+    pytest.param("cpp", CPP_SUM, marks=needs("g++")), pytest.param("c", C_SUM, marks=needs("gcc")),
+    pytest.param("javascript", JS_SUM, marks=needs("node")), pytest.param("bash", BASH_SUM, marks=needs("bash"))])
+def test_a_right_program_passes_every_case(judge, lang, program):
+    v = judge.judge(sums(lang), program)
+    assert v.passed, v.failure
+    assert [c.status.value for c in v.case_results] == ["passed"] * 3
+
+
+@needs("g++")
+def test_compile_error_names_the_programs_line(judge):
+    v = judge.judge(sums("cpp"), "#include <cstdio>\nint main() {\n  undeclared_thing(1);\n}\n")
+    assert v.status is Status.SYNTAX_ERROR and isinstance(v.failure, CompileError)
+    assert v.failure.line == 3 and "undeclared_thing" in v.failure.message and "main.cpp:3" in v.failure.message
+    assert "/program/" not in v.failure.message  # the sandbox's folder is not the program's business
+
+
+@needs("g++")
+def test_wrong_crashing_and_slow_programs_in_cpp(judge):
+    wrong = CPP_SUM.replace("a + b", "a + b + (a > 5)")
+    v = judge.judge(sums("cpp"), wrong)
+    assert v.status is Status.FAILED and v.test_results == (True, False, False) and v.failure.case == 1
+    segv = "#include <cstdio>\nint main() { volatile int *p = nullptr; *p = 1; }\n"
+    v = judge.judge(sums("cpp"), segv)
+    assert v.status is Status.KILLED and isinstance(v.failure, Crashed) and v.failure.signal == "SIGSEGV"
+    spin = "int main() { volatile unsigned long x = 0; for (;;) x++; }\n"
+    v = judge.judge(sums("cpp", stop_on_failure=True), spin)
+    assert v.status is Status.TIMEOUT and [c.status.value for c in v.case_results] == ["timeout"]
+    exits = "#include <cstdlib>\nint main() { return 3; }\n"
+    assert judge.judge(sums("cpp"), exits).status is Status.ERROR
+
+
+@needs("g++")
+def test_the_compiler_itself_is_bounded(judge):
+    # the compiler reading an endless file: its time limit, not the host's
+    v = judge.judge(sums("cpp"), '#include "/dev/zero"\nint main() {}\n')
+    assert v.status is Status.SYNTAX_ERROR, v.failure
+
+
+def test_a_task_file_names_an_unknown_language_and_a_language_without_cases(tmp_path):
+    from codeloop.jsonl import InputError
+    from codeloop.tasks.jsonl import load_task_file
+
+    path = tmp_path / "t.jsonl"
+    path.write_text('{"task_id": "a", "cases": [{"input": "", "output": ""}], "language": "cobol"}\n')
+    with pytest.raises(InputError, match=r"t.jsonl:1.*language.*unknown language 'cobol'"):
+        load_task_file(str(path))
+    path.write_text('{"task_id": "a", "asserts": ["assert f() == 1"], "entry_point": "f", "language": "cpp"}\n')
+    with pytest.raises(InputError, match="stdin/stdout 'cases' only"):
+        load_task_file(str(path))
+    path.write_text('{"task_id": "a", "cases": [{"input": "", "output": ""}], "language": "C++"}\n')
+    assert load_task_file(str(path))["a"].language == "cpp"
+
+
+@needs("g++")
+def test_a_reply_in_cpp_to_a_codecontests_row_is_judged_as_cpp():
+    """CodeContests takes Python or C++: the reply's fence says which (verl's compute_score, unchanged)."""
+    from codeloop.integrations.verl import compute_score
+    from codeloop.scoring.local import LocalScorer
+
+    truth = {"inputs": ["2 3\n", "10 -4\n"], "outputs": ["5\n", "6\n"]}
+    scorer = LocalScorer({}, workers=1)
+    try:
+        cpp = compute_score("codecontests", f"Here it is:\n```cpp\n{CPP_SUM}```\n", truth, None, scorer=scorer)
+        py = compute_score("codecontests", "```python\na, b = map(int, input().split())\nprint(a + b)\n```", truth,
+                           None, scorer=scorer)
+        bad = compute_score("codecontests", "```c++\nint main() { return }\n```", truth, None, scorer=scorer)
+    finally:
+        scorer.close()
+    assert cpp["acc"] == 1.0 and py["acc"] == 1.0 and cpp["infra_error"] == 0.0
+    assert bad["acc"] == 0.0 and bad["syntax_error"] == 1.0
+
+
+def test_the_program_of_a_reply_in_another_language():
+    from codeloop.extract import extract_source, fenced_language
+
+    reply = "Idea first.\n```js\nconsole.log(1)\n```\nand\n```cpp\nint main() {}\n```\n"
+    assert fenced_language(reply) == "javascript"
+    assert extract_source(reply, "cpp").program == "int main() {}\n"
+    assert extract_source("echo hi\n", "bash").program == "echo hi\n"
+    assert extract_source("```python\nprint(1)\n```", "cpp").kind == "none"
+    assert fenced_language("```text\nhello\n```") is None
+
+
+def test_a_missing_toolchain_is_an_evaluator_failure_naming_the_package(judge, monkeypatch):
+    from codeloop.sandbox import languages
+    from codeloop.verify.engine import Judge
+
+    fake = languages.Language("fortran", ("f90",), "main.f90", ("gfortran-not-here", "{src}"), ("{exe}",),
+                              ("gfortran-not-here", "--version"), "gfortran")
+    monkeypatch.setitem(languages.LANGUAGES, "fortran", fake)
+    monkeypatch.setitem(languages._BY_NAME, "fortran", fake)
+    j = Judge(judge.pool)
+    try:
+        v = j.judge(sums("fortran"), "program x\nend program x\n")
+    finally:
+        j.close()
+    assert v.status is Status.INFRA_ERROR and "apt-get install gfortran" in v.failure.message
