@@ -136,3 +136,18 @@ def test_a_missing_toolchain_is_an_evaluator_failure_naming_the_package(judge, m
     finally:
         j.close()
     assert v.status is Status.INFRA_ERROR and "apt-get install gfortran" in v.failure.message
+
+
+@needs("g++")
+def test_the_same_source_compiles_once_and_a_different_one_again(pool):
+    from codeloop.verify.engine import Judge
+
+    j = Judge(pool)
+    try:
+        first = j.judge(sums("cpp"), CPP_SUM)
+        again = j.judge_many([(sums("cpp"), CPP_SUM)] * 3)
+        other = j.judge(sums("cpp"), CPP_SUM.replace("endl", "'\\n'"))
+    finally:
+        j.close()
+    assert first.passed and all(v.passed for v in again) and other.passed
+    assert (len(j.compiled), j.compiled.hits) == (2, 3)  # the three copies were handed the first one's program

@@ -14,6 +14,7 @@ request. Replies on the response channel:
 
 from __future__ import annotations
 
+import base64
 import os
 import re
 import shutil
@@ -78,6 +79,18 @@ def _first_line(diagnostics: str, source: str) -> int | None:
     return int(match.group(1)) if match else None
 
 
+def _install(lang: Language, program: str, folder: str, binary: str) -> dict[str, Any]:
+    """Put a program compiled earlier in place of compiling it again."""
+    os.makedirs(folder, exist_ok=True)
+    with open(os.path.join(folder, lang.source), "w", encoding="utf-8", errors="surrogatepass") as fh:
+        fh.write(program)
+    exe = os.path.join(folder, "program")
+    with open(exe, "wb") as fh:
+        fh.write(base64.b64decode(binary))
+    os.chmod(exe, 0o700)
+    return {"ready": True, "cached": True}
+
+
 def answer(request: Any, lang: Language, folder: str) -> dict[str, Any]:
     """The reply to one request: a run of the program on stdin (calls into it are Python's only)."""
     if type(request) is not dict or "stdin" not in request:
@@ -89,11 +102,29 @@ def answer(request: Any, lang: Language, folder: str) -> dict[str, Any]:
     return {"ok": wire.encode_value(result)}
 
 
-def serve(program: str, language_name: str, req_fd: int, resp_fd: int, compile_seconds: float | None = None) -> None:
-    """Compile ``program`` and answer the judge's requests until the channel closes. Never returns."""
+MAX_SENT_BINARY = 8 << 20  # a compiled program larger than this is not sent back to be kept
+
+
+def serve(program: str, language_name: str, req_fd: int, resp_fd: int, compile_seconds: float | None = None,
+          binary: str | None = None) -> None:
+    """Compile ``program`` (or take ``binary``, base64 of the program compiled
+    from the same source earlier) and answer the judge's requests until the
+    channel closes. Never returns.
+
+    A program compiled here is sent back with the ready message, base64, so
+    the orchestrator can keep it: nothing of the program has run in this
+    process yet (the compiler ran in a child), so the bytes are the compiler's.
+    """
     lang = language(language_name)
     folder = os.path.abspath(FOLDER)
-    reply = compile_program(lang, program, folder, compile_seconds)
+    if binary is not None and lang.compiled:
+        reply = _install(lang, program, folder, binary)
+    else:
+        reply = compile_program(lang, program, folder, compile_seconds)
+        exe = os.path.join(folder, "program")
+        if "ready" in reply and lang.compiled and os.path.getsize(exe) <= MAX_SENT_BINARY:
+            with open(exe, "rb") as fh:
+                reply["binary"] = base64.b64encode(fh.read()).decode()
     _reply(resp_fd, reply)
     if "ready" not in reply:
         os._exit(0)

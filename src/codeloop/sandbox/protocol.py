@@ -45,6 +45,7 @@ class CallJob(TypedDict):
     guard: float
     language: str                     # a languages.LANGUAGES name
     compile_seconds: Optional[float]  # the compiler's time limit; None: the language's default
+    binary: Optional[str]             # base64 of the program compiled from this source before: no compiling
 
 
 class JudgeOnlyJob(TypedDict):

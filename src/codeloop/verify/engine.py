@@ -23,6 +23,7 @@ from ..sandbox.pool import InfraError, Outcome, SandboxPool
 from ..sandbox.protocol import CallJob, CallReport, JudgeOnlyJob
 from ..types import (Cost, InstructionResult, NoCode, Status, Task, TaskKind, Verdict, evaluator_failure)
 from .assemble import BrokenTaskResult, assemble
+from .binaries import CompiledPrograms, program_key
 from .budget import provisional
 from .efficiency import METHOD, CostMeter, Unmeasurable
 from .judge import CALIBRATION_CPU
@@ -69,6 +70,8 @@ class Judge:
         self._tests: dict[str, tuple[TestsWire, bytes]] = {}
         self._stdio_timing: dict[str, Future[Budgets]] = {}
         self._toolchains: dict[str, str | None] = {"python": None}
+        self._versions: dict[str, str] = {}
+        self.compiled = CompiledPrograms()  # programs in compiled languages, by source: each compiles once
         self._lock = threading.Lock()
 
     @property
@@ -109,7 +112,12 @@ class Judge:
         if name not in self._toolchains:
             usable, detail = availability(language(name))
             self._toolchains[name] = None if usable else f"no {name} toolchain here: {detail}"
+            self._versions[name] = detail
         return self._toolchains[name]
+
+    def _program_key(self, task: Task, program: str) -> str:
+        lang = language(task.language)
+        return program_key(lang, self._versions.get(lang.name, ""), program)
 
     def memory_of(self, task: Task) -> int:
         """The memory limit (MiB) a sample of ``task`` runs with: the task's own, else the judge's."""
@@ -195,7 +203,8 @@ class Judge:
         job: CallJob = {"kind": "call", "program": program, "filename": FILENAME,
                         "as_main": task.kind is TaskKind.STDIO, "limits": limits.to_wire(),
                         "guard": load_limit + guard_wall + GUARD_MARGIN, "language": lang.name,
-                        "compile_seconds": None}
+                        "compile_seconds": None,
+                        "binary": self.compiled.get(self._program_key(task, program)) if lang.compiled else None}
         judge_job: JudgeJob = {
             "tests": self._tests_of(task)[0], "budgets": budgets.to_wire() if budgets is not None else None,
             "provisional": provisional(policy.to_wire()) if budgets is None else None,
@@ -246,6 +255,8 @@ class Judge:
             return
         if isinstance(result, dict) and "calibration" in result:
             self.limits.learn(task, result["calibration"])
+        if isinstance(result, dict) and type(result.get("compiled")) is str and language(task.language).compiled:
+            self.compiled.put(self._program_key(task, program), result["compiled"])
         call_report: CallReport = report  # type: ignore[assignment]
         try:
             verdict = assemble(call_report, result, isolation=self.isolation, memory_mb=self.memory_of(task),

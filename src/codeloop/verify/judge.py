@@ -254,8 +254,9 @@ def _encode_call(args: tuple, kwargs: dict) -> tuple[Any, Any]:
         raise BrokenTask(f"the test passes an argument that is not plain data: {exc}") from exc
 
 
-def _wait_ready(channel: CandidateChannel, deadline: float) -> JudgeResult | None:
-    """Wait for the candidate to load; returns a result if it did not."""
+def _wait_ready(channel: CandidateChannel, deadline: float, ready: dict[str, Any] | None = None) -> JudgeResult | None:
+    """Wait for the candidate to load; returns a result if it did not. The
+    ready message's other fields go into ``ready`` (a compiled program's bytes)."""
     try:
         msg = channel.reader.read(deadline)
     except wire.FrameTimeout:
@@ -286,6 +287,8 @@ def _wait_ready(channel: CandidateChannel, deadline: float) -> JudgeResult | Non
                                                "while_loading": True}}
     if msg.get("ready") is not True:
         return {"status": "killed", "failure": {"kind": "crashed", "message": "the program broke the result channel"}}
+    if ready is not None:
+        ready.update(msg)
     return None
 
 
@@ -318,7 +321,8 @@ def judge(job: JudgeJob, channel: CandidateChannel) -> JudgeResult:
     except BrokenTask as exc:
         return {"status": "infra_error", "broken_task": str(exc), "tests_total": None, "tests_passed": None,
                 "seconds": 0.0}
-    early = _wait_ready(channel, start + job["load_limit"])
+    ready: dict[str, Any] = {}
+    early = _wait_ready(channel, start + job["load_limit"], ready)
     loaded = time.monotonic()
     if early is not None:
         early["tests_total"] = early["tests_passed"] = 0
@@ -347,6 +351,10 @@ def judge(job: JudgeJob, channel: CandidateChannel) -> JudgeResult:
     if session.paused:
         result["calibration_seconds"] = round(session.paused, 6)
     result["time_limit"] = session.wall
+    if type(ready.get("binary")) is str:
+        # a compiled program's bytes, sent before anything of the program ran (the compiler's output): the
+        # orchestrator may keep them for the next sample of the same source
+        result["compiled"] = ready["binary"]
     if session.calibration is not None:
         result["calibration"] = session.calibration
     if session.call_log is not None and result["status"] == "passed":

@@ -106,3 +106,4 @@ class JudgeResult(TypedDict, total=False):
     load: float               # seconds from the hand-off until the program was loaded
     calibration_seconds: float  # seconds the judge spent timing the reference during this sample
     judge_crashed: str        # set by the sandbox when the judge raised
+    compiled: str             # base64 of the program the candidate compiled (compiled languages)
