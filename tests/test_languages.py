@@ -151,3 +151,21 @@ def test_the_same_source_compiles_once_and_a_different_one_again(pool):
         j.close()
     assert first.passed and all(v.passed for v in again) and other.passed
     assert (len(j.compiled), j.compiled.hits) == (2, 3)  # the three copies were handed the first one's program
+
+
+@needs("g++")
+def test_the_precompiled_header_is_valid_for_the_compile_options(tmp_path):
+    import subprocess
+
+    from codeloop.sandbox.headers import precompiled
+
+    cpp = language("cpp")
+    folder = precompiled(cpp, toolchain_version(cpp))
+    assert folder is not None
+    src = tmp_path / "main.cpp"
+    src.write_text(CPP_SUM)
+    argv = cpp.argv(cpp.compile, str(tmp_path))
+    argv[1:1] = ["-I", folder, "-H", "-fsyntax-only"]
+    done = subprocess.run([a for a in argv if a not in ("-o", str(tmp_path / "program"))], capture_output=True,
+                          text=True)
+    assert done.returncode == 0 and f"! {folder}/bits/stdc++.h.gch" in done.stderr  # "!": GCC used it

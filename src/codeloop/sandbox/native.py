@@ -29,9 +29,11 @@ CAP_DIAGNOSTICS = 64 << 10    # what the compiler may print before it is stopped
 CAP_REPORTED = 4000           # what of it the verdict keeps
 
 
-def compile_program(lang: Language, program: str, folder: str, seconds: float | None = None) -> dict[str, Any]:
+def compile_program(lang: Language, program: str, folder: str, seconds: float | None = None,
+                    include: str | None = None) -> dict[str, Any]:
     """Write ``program`` into ``folder`` and compile it (nothing to do for an
-    interpreted language). Returns ``{"ready": True}`` or ``{"compile_error": ...}``
+    interpreted language), with ``include`` (a folder of precompiled headers)
+    searched first. Returns ``{"ready": True}`` or ``{"compile_error": ...}``
     with the compiler's first errors, cut to the program's own file."""
     os.makedirs(folder, exist_ok=True)
     with open(os.path.join(folder, lang.source), "w", encoding="utf-8", errors="surrogatepass") as fh:
@@ -40,6 +42,8 @@ def compile_program(lang: Language, program: str, folder: str, seconds: float | 
         return {"ready": True}
     limit = seconds if seconds is not None else lang.compile_seconds
     argv = lang.argv(lang.compile, folder)
+    if include is not None:
+        argv[1:1] = ["-I", include]
     result = supervised_run(_exec(argv), "", CAP_DIAGNOSTICS, limit, 2 * limit + 1)
     if result.get("exit") == 0 and not result.get("timeout"):
         return {"ready": True}
@@ -106,7 +110,7 @@ MAX_SENT_BINARY = 8 << 20  # a compiled program larger than this is not sent bac
 
 
 def serve(program: str, language_name: str, req_fd: int, resp_fd: int, compile_seconds: float | None = None,
-          binary: str | None = None) -> None:
+          binary: str | None = None, include: str | None = None) -> None:
     """Compile ``program`` (or take ``binary``, base64 of the program compiled
     from the same source earlier) and answer the judge's requests until the
     channel closes. Never returns.
@@ -120,7 +124,7 @@ def serve(program: str, language_name: str, req_fd: int, resp_fd: int, compile_s
     if binary is not None and lang.compiled:
         reply = _install(lang, program, folder, binary)
     else:
-        reply = compile_program(lang, program, folder, compile_seconds)
+        reply = compile_program(lang, program, folder, compile_seconds, include)
         exe = os.path.join(folder, "program")
         if "ready" in reply and lang.compiled and os.path.getsize(exe) <= MAX_SENT_BINARY:
             with open(exe, "rb") as fh:

@@ -29,6 +29,7 @@ from concurrent.futures import Future
 from typing import Any, Literal
 
 from . import wire
+from .headers import headers_root
 from .limits import Limits
 from .protocol import Hello, Job, Report
 
@@ -132,7 +133,8 @@ class Worker:
         judge_r, judge_w = os.pipe()
         result_r, result_w = os.pipe()
         config = {"judge_in": judge_r, "result_out": result_w, "isolation": self.isolation,
-                  "tmpfs_mb": self.tmpfs_mb, "cpu": self.cpu, "judge": self.judge}
+                  "tmpfs_mb": self.tmpfs_mb, "cpu": self.cpu, "judge": self.judge,
+                  "extra_binds": [headers_root()]}  # precompiled headers, read-only (sandbox/headers.py)
         try:
             self.proc = subprocess.Popen(
                 [sys.executable, "-I", "-c", "from codeloop.sandbox.worker import main; main()", json.dumps(config)],

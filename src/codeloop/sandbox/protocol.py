@@ -46,6 +46,7 @@ class CallJob(TypedDict):
     language: str                     # a languages.LANGUAGES name
     compile_seconds: Optional[float]  # the compiler's time limit; None: the language's default
     binary: Optional[str]             # base64 of the program compiled from this source before: no compiling
+    include: Optional[str]            # a folder of precompiled headers (sandbox/headers.py), searched first
 
 
 class JudgeOnlyJob(TypedDict):

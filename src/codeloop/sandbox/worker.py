@@ -292,7 +292,7 @@ class Zygote:
                                          "filename": filename, "as_main": as_main,
                                          "language": job.get("language", PYTHON),
                                          "compile_seconds": job.get("compile_seconds"),
-                                         "binary": job.get("binary")}, req_w)
+                                         "binary": job.get("binary"), "include": job.get("include")}, req_w)
         spawned = time.monotonic()
         socket.send_fds(self.judge_sock, [_PID.pack(cand_pid)], [req_w, resp_r])
         for fd in (req_r, req_w, resp_r, resp_w, out_w, err_w):
@@ -529,7 +529,8 @@ class Spawner:
                 os.write(status_fd, f"-{type(exc).__name__}: {exc}".encode()[:1000])
                 os._exit(SETUP_FAILED)
             if job["role"] == "serve" and job.get("language", PYTHON) != PYTHON:
-                native.serve(job["program"], job["language"], 3, 4, job.get("compile_seconds"), job.get("binary"))
+                native.serve(job["program"], job["language"], 3, 4, job.get("compile_seconds"), job.get("binary"),
+                             job.get("include"))
             elif job["role"] == "serve":
                 candidate.serve(job["program"], job["filename"], 3, 4, job["as_main"])
             elif job["role"] == "measure":

@@ -17,6 +17,7 @@ from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
 from typing import Any, Sequence
 
 from ..extract import has_code
+from ..sandbox.headers import precompiled
 from ..sandbox.languages import availability, language
 from ..sandbox.limits import Limits
 from ..sandbox.pool import InfraError, Outcome, SandboxPool
@@ -71,6 +72,7 @@ class Judge:
         self._stdio_timing: dict[str, Future[Budgets]] = {}
         self._toolchains: dict[str, str | None] = {"python": None}
         self._versions: dict[str, str] = {}
+        self._headers: dict[str, str | None] = {}  # a language's folder of precompiled headers
         self.compiled = CompiledPrograms()  # programs in compiled languages, by source: each compiles once
         self._lock = threading.Lock()
 
@@ -113,6 +115,8 @@ class Judge:
             usable, detail = availability(language(name))
             self._toolchains[name] = None if usable else f"no {name} toolchain here: {detail}"
             self._versions[name] = detail
+            if usable:
+                self._headers[name] = precompiled(language(name), detail)  # built once per machine
         return self._toolchains[name]
 
     def _program_key(self, task: Task, program: str) -> str:
@@ -204,7 +208,8 @@ class Judge:
                         "as_main": task.kind is TaskKind.STDIO, "limits": limits.to_wire(),
                         "guard": load_limit + guard_wall + GUARD_MARGIN, "language": lang.name,
                         "compile_seconds": None,
-                        "binary": self.compiled.get(self._program_key(task, program)) if lang.compiled else None}
+                        "binary": self.compiled.get(self._program_key(task, program)) if lang.compiled else None,
+                        "include": self._headers.get(lang.name)}
         judge_job: JudgeJob = {
             "tests": self._tests_of(task)[0], "budgets": budgets.to_wire() if budgets is not None else None,
             "provisional": provisional(policy.to_wire()) if budgets is None else None,
