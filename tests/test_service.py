@@ -1,6 +1,7 @@
 """codeloop serve on loopback: endpoints, trainers' wire shapes, limits, faults, the client."""
 
 import asyncio
+import shutil
 import socket
 import threading
 import time
@@ -149,8 +150,19 @@ def test_sandboxfusion_run_code_shape(server):
     assert slow["status"] == "Failed" and slow["run_result"]["status"] == "TimeLimitExceeded"
     fences = post(server, "/run_code", {"code": 'fence = "```"\nprint(len(fence))'}).json()  # runs as given
     assert fences["status"] == "Success" and fences["run_result"]["stdout"] == "3\n"
-    other = post(server, "/run_code", {"code": "int main(){}", "language": "cpp"}).json()
-    assert other["status"] == "SandboxError"
+    other = post(server, "/run_code", {"code": "program x", "language": "cobol"}).json()
+    assert other["status"] == "SandboxError" and "known: bash, c, cpp" in other["message"]
+
+
+@pytest.mark.skipif(shutil.which("g++") is None, reason="g++ is not installed")
+def test_run_code_compiles_cpp_as_sandboxfusion_answers(server):
+    code = "#include <bits/stdc++.h>\nint main() { int n; std::cin >> n; std::cout << n * 2 << std::endl; return 0; }\n"
+    out = post(server, "/run_code", {"code": code, "stdin": "21\n", "language": "cpp"}).json()
+    assert out["status"] == "Success" and out["run_result"]["stdout"] == "42\n"
+    assert out["compile_result"]["status"] == "Finished" and out["compile_result"]["return_code"] == 0
+    broken = post(server, "/run_code", {"code": "int main() { return }", "language": "cpp"}).json()
+    assert broken["status"] == "Failed" and broken["run_result"] is None
+    assert broken["compile_result"]["return_code"] == 1 and "error" in broken["compile_result"]["stderr"]
 
 
 def test_backpressure_answers_429_with_retry_after(server):

@@ -41,6 +41,7 @@ from .. import rewards as rewards_mod
 from ..extract import response_of
 from ..scoring.local import LocalScorer
 from ..scoring.shapes import openrlhf_result
+from ..sandbox.languages import UnknownLanguage, language
 from ..tasks.errors import TaskNotFound
 from ..tasks.rows import row_from_label
 from ..types import CompileError, EvaluatorFailed, IOCase, Status, Task, TaskKind, Verdict, evaluator_failure
@@ -290,10 +291,12 @@ def create_app(scorer: LocalScorer, token: str | None = None, max_batch: int = 5
 
     @app.post("/run_code")
     async def run_code(body: RunCodeRequest, request: Request) -> dict[str, Any]:
-        """SandboxFusion's run_code: run a Python program on stdin; what it printed and how it ended."""
-        if body.language.lower() not in ("python", "python3"):
-            return {"status": "SandboxError", "message": f"language {body.language!r} is not supported (python only)",
-                    "compile_result": None, "run_result": None}
+        """SandboxFusion's run_code: run a program on stdin (compiled first, for a compiled language);
+        what the compiler and the program printed and how they ended."""
+        try:
+            lang = language(body.language)
+        except UnknownLanguage as exc:
+            return {"status": "SandboxError", "message": str(exc), "compile_result": None, "run_result": None}
         if body.files:
             return {"status": "SandboxError", "message": "files are not supported", "compile_result": None,
                     "run_result": None}
@@ -305,11 +308,11 @@ def create_app(scorer: LocalScorer, token: str | None = None, max_batch: int = 5
             raise HTTPException(422, f"memory_limit_MB must be -1 (the server's default) or 16 to 65536, "
                                      f"not {body.memory_limit_MB}")
         task = Task(task_id="run_code", kind=TaskKind.STDIO, cases=(IOCase(body.stdin or "", None),),
-                    time_limit=body.run_timeout, memory_limit=memory, origin="inline")
+                    time_limit=body.run_timeout, memory_limit=memory, origin="inline", language=lang.name)
         start = time.monotonic()
         (v,) = await judge(request, [(task, body.code)], raw=True)
         metrics.record("run_code", time.monotonic() - start, [v])
-        return run_code_answer(v)
+        return run_code_answer(v, lang.compiled)
 
     @app.get("/healthz")
     async def healthz() -> dict[str, Any]:
@@ -343,11 +346,23 @@ def create_app(scorer: LocalScorer, token: str | None = None, max_batch: int = 5
     return app
 
 
-def run_code_answer(v: Verdict) -> dict[str, Any]:
-    """SandboxFusion's answer for one run: how the program ended, what it printed."""
+def run_code_answer(v: Verdict, compiled: bool = False) -> dict[str, Any]:
+    """SandboxFusion's answer for one run: how the program ended, what it printed; for a compiled
+    language also how the compiler ended (``compile_result``; ``run_result`` None when it failed)."""
     if v.status is Status.INFRA_ERROR:
         message = v.failure.message if isinstance(v.failure, EvaluatorFailed) else ""
         return {"status": "SandboxError", "message": message, "compile_result": None, "run_result": None}
+    if compiled:
+        compile_time = v.timing.load if v.timing is not None else None
+        if isinstance(v.failure, CompileError):
+            return {"status": "Failed", "message": "", "run_result": None,
+                    "compile_result": {"status": "Finished", "return_code": 1, "stdout": "",
+                                       "stderr": v.failure.formatted or v.failure.message,
+                                       "execution_time": compile_time}}
+        answer = run_code_answer(v)
+        answer["compile_result"] = {"status": "Finished", "return_code": 0, "stdout": "", "stderr": "",
+                                    "execution_time": compile_time}
+        return answer
     run = v.runs[0] if v.runs else None
     run_status = "TimeLimitExceeded" if v.status is Status.TIMEOUT else "Finished"
     if v.status in (Status.MEMORY_LIMIT, Status.OUTPUT_LIMIT, Status.KILLED):
