@@ -169,3 +169,66 @@ def test_the_precompiled_header_is_valid_for_the_compile_options(tmp_path):
     done = subprocess.run([a for a in argv if a not in ("-o", str(tmp_path / "program"))], capture_output=True,
                           text=True)
     assert done.returncode == 0 and f"! {folder}/bits/stdc++.h.gch" in done.stderr  # "!": GCC used it
+
+
+# -- hostile programs in C, inside the sandbox, the whole run inside a PID and network namespace guard --------
+
+C_PRELUDE = ("#include <stdio.h>\n#include <stdlib.h>\n#include <string.h>\n#include <signal.h>\n#include <unistd.h>\n"
+             "#include <fcntl.h>\n#include <sys/socket.h>\n#include <netinet/in.h>\n#include <arpa/inet.h>\n")
+HOSTILE_C = {
+    # (expected statuses, the program's main body); every one answers wrongly, so "passed" would be a cheat
+    "fork_without_end": ({"timeout", "killed", "failed", "error"}, "for (;;) fork(); return 0;"),
+    "kill_every_process": ({"killed", "failed", "error", "timeout"}, "kill(-1, SIGKILL); return 0;"),
+    "fill_memory": ({"killed", "failed", "error", "timeout", "memory_limit"},
+                    "for (;;) { char *p = malloc(1 << 24); if (!p) return 3; memset(p, 1, 1 << 24); } return 0;"),
+    "write_outside": ({"failed", "error"},
+                      'FILE *f = fopen("{pwn}", "w"); if (f) { fputs("x", f); fclose(f); }\n'
+                      'f = fopen("/tmp/codeloop_pwned_c", "w"); if (f) { fputs("x", f); fclose(f); } return 0;'),
+    "reach_the_network": ({"failed", "error"},
+                          "int s = socket(AF_INET, SOCK_STREAM, 0); struct sockaddr_in a = {0}; a.sin_family = AF_INET;"
+                          " a.sin_port = htons({port}); a.sin_addr.s_addr = inet_addr(\"127.0.0.1\");"
+                          " if (connect(s, (struct sockaddr *)&a, sizeof a) == 0) puts(\"connected\"); return 0;"),
+    "read_the_secret": ({"failed"}, 'const char *s = getenv("{secret_name}"); puts(s ? s : "none"); return 0;'),
+    "print_without_end": ({"output_limit"}, "for (;;) puts(\"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\"); return 0;"),
+}
+
+
+@needs("gcc")
+@pytest.mark.sandbox
+def test_hostile_c_programs_are_contained(tmp_path):
+    import json
+    import os
+    import secrets
+    import sys
+    from pathlib import Path
+
+    from conftest import CODELOOP, guarded, read_jsonl, write_jsonl
+
+    port, secret_name, secret = 47933, "CODELOOP_TEST_SECRET", "s3cret-" + secrets.token_hex(8)
+    pwn = tmp_path / "pwned"
+    task = {"task_id": "c", "language": "c", "time_limit_per_test": 1.0,
+            "cases": [{"input": "1\n", "output": "2\n"}, {"input": "2\n", "output": "4\n"}]}
+    names = list(HOSTILE_C)
+    programs = [C_PRELUDE + "int main(void) {\n" + HOSTILE_C[n][1].replace("{pwn}", str(pwn)).replace(
+        "{port}", str(port)).replace("{secret_name}", secret_name) + "\n}\n" for n in names]
+    legit = C_PRELUDE + "int main(void) { int n; scanf(\"%d\", &n); printf(\"%d\\n\", 2 * n); return 0; }\n"
+    samples = write_jsonl(tmp_path / "samples.jsonl", [{"task_id": "c", "completion": p} for p in [*programs, legit]])
+    tasks = write_jsonl(tmp_path / "tasks.jsonl", [task])
+    out = tmp_path / "results.jsonl"
+    spec = {"port": port, "secret": secret, "secret_name": secret_name,
+            "command": [CODELOOP, "eval", "--tasks", str(tasks), "--samples", str(samples), "--out", str(out), "-q",
+                        "--workers", "2"]}
+    (tmp_path / "spec.json").write_text(json.dumps(spec))
+    proc = guarded([sys.executable, str(Path(__file__).parent / "guard_driver.py"), str(tmp_path / "spec.json")],
+                   net=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert report["rc"] == 0, report["stderr"]
+    results = read_jsonl(out)
+    got = {n: r["status"] for n, r in zip([*names, "legit"], results)}
+    assert got.pop("legit") == "passed"
+    for name, status in got.items():
+        assert status in HOSTILE_C[name][0], (name, status)
+    assert not report["listener_hit"] and report["processes_left"] == 0 and not report["secret_printed"]
+    assert secret not in out.read_text()
+    assert not pwn.exists() and not os.path.exists("/tmp/codeloop_pwned_c")
