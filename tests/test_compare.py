@@ -14,7 +14,7 @@ def ok(name: str, actual: str, expected: str, **params) -> bool:
 
 
 # apps's cascade is lax on purpose; a checker decides for itself
-@pytest.mark.parametrize("name", sorted(set(COMPARATORS) - {"apps", "checker"}))
+@pytest.mark.parametrize("name", sorted(set(COMPARATORS) - {"apps", "checker", "checker_program"}))
 def test_missing_and_extra_lines_are_always_caught(name):
     assert ok(name, "1\n2\n3\n", "1\n2\n3\n")
     assert not ok(name, "1\n2\n", "1\n2\n3\n")      # a missing line
@@ -155,3 +155,55 @@ def test_a_task_judged_by_its_checker_in_the_judge():
         assert v.status is Status.INFRA_ERROR and "ZeroDivisionError" in v.failure.message  # the task's fault
     finally:
         scorer.close()
+
+
+# The same pair problem, judged by a checker program in testlib's convention (checker INPUT OUTPUT ANSWER, exit
+# status 0 / 1 / 2 / 3), written here with a header of its own standing in for testlib.h.
+PAIR_HEADER = '''#include <fstream>
+#include <set>
+inline std::set<long> read_numbers(std::ifstream &in, long count) {
+    std::set<long> out; long x; for (long i = 0; i < count && in >> x; i++) out.insert(x); return out;
+}
+'''
+PAIR_CHECKER_CPP = '''#include "pairs.h"
+#include <cstdlib>
+int main(int argc, char **argv) {
+    if (argc != 4) return 3;
+    std::ifstream in(argv[1]), out(argv[2]);
+    long target, n = 0; in >> target;
+    std::set<long> numbers; long x; while (in >> x) numbers.insert(x);
+    long a, b;
+    if (!(out >> a >> b)) return 2;                        // presentation error: not two numbers
+    if (getenv("CODELOOP_CHECKER_FAIL")) return 3;
+    return (a + b == target && numbers.count(a) && numbers.count(b)) ? 0 : 1;
+}
+'''
+
+
+@pytest.mark.sandbox
+@pytest.mark.skipif(__import__("shutil").which("g++") is None, reason="g++ is not installed")
+def test_a_task_judged_by_its_checker_program():
+    from codeloop.scoring.local import LocalScorer
+    from codeloop.types import Status
+
+    spec = {"name": "checker_program", "source": PAIR_CHECKER_CPP, "language": "cpp",
+            "headers": {"pairs.h": PAIR_HEADER}}
+    scorer = LocalScorer({}, workers=1)
+    try:
+        row = {"task_id": "pair-cpp", "cases": [{"input": "5\n1 2 3 4\n", "output": "2 3\n"},
+                                                {"input": "7\n3 4 9\n", "output": "3 4\n"}], "compare": spec}
+        task = scorer.resolve(row)
+        other_pair = "t = int(input())\nxs = list(map(int, input().split()))\n" \
+                     "print(*next((a, t - a) for a in xs if t - a in xs and t - a != a))\n"
+        assert scorer.judge_one(task, other_pair, raw=True).status is Status.PASSED
+        assert scorer.judge_one(task, "print(1, 1)\n", raw=True).status is Status.FAILED
+        assert scorer.judge_one(task, "print('two three')\n", raw=True).status is Status.FAILED  # presentation
+        broken = scorer.resolve({**row, "task_id": "broken", "compare": {**spec, "source": "int main( {"}})
+        v = scorer.judge_one(broken, other_pair, raw=True)
+        assert v.status is Status.INFRA_ERROR and "did not compile" in v.failure.message
+    finally:
+        scorer.close()
+    with pytest.raises(ValueError, match="plain file names"):
+        check_spec({**spec, "headers": {"../evil.h": ""}})
+    with pytest.raises(ValueError, match="unknown language"):
+        check_spec({**spec, "language": "cobol"})

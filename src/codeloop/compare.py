@@ -36,6 +36,7 @@ class Comparator:
     doc: str
     needs_input: bool = False  # the function takes the case's input as a fourth argument
     validate: Callable[[Mapping[str, Any]], None] | None = None  # more checks of a spec, at load time
+    prepare: Callable[[Mapping[str, Any]], None] | None = None   # slow set-up, in the judge, before the clock
 
 
 COMPARATORS: dict[str, Comparator] = {}
@@ -43,11 +44,12 @@ COMPARATORS: dict[str, Comparator] = {}
 
 def register(name: str, doc: str, *, needs_input: bool = False,
              validate: Callable[[Mapping[str, Any]], None] | None = None,
+             prepare: Callable[[Mapping[str, Any]], None] | None = None,
              **defaults: Any) -> Callable[[Callable[..., bool]], Callable[..., bool]]:
     """Register ``func(actual, expected, params) -> bool`` under ``name``
     (``func(actual, expected, params, input)`` with ``needs_input``)."""
     def add(func: Callable[..., bool]) -> Callable[..., bool]:
-        COMPARATORS[name] = Comparator(name, func, dict(defaults), doc, needs_input, validate)
+        COMPARATORS[name] = Comparator(name, func, dict(defaults), doc, needs_input, validate, prepare)
         return func
     return add
 
@@ -82,6 +84,13 @@ def check_spec(spec: Any) -> dict[str, Any]:
     if comparator.validate is not None:
         comparator.validate(out)
     return out
+
+
+def prepare(spec: Mapping[str, Any] | None) -> None:
+    """Do a comparator's slow set-up now (compiling a checker program), so that
+    it is not charged to a program's time. Raises CheckerBroken."""
+    if spec is not None and COMPARATORS[spec["name"]].prepare is not None:
+        COMPARATORS[spec["name"]].prepare(spec)  # type: ignore[misc]
 
 
 def matches(spec: Mapping[str, Any] | None, actual: str, expected: str, case_input: str = "") -> bool:
@@ -257,6 +266,54 @@ def _check_with_function(actual: str, expected: str, params: Params, case_input:
         return False
 
 
+# -- a checker program (testlib's convention) ---------------------------------------------------
+
+
+def _validate_checker_program(spec: Mapping[str, Any]) -> None:
+    """At load time, without compiling or running it: a source, a known language, header files by plain name."""
+    from .sandbox.languages import UnknownLanguage, language
+
+    if not isinstance(spec.get("source"), str) or not spec["source"].strip():
+        raise ValueError("comparator 'checker_program' needs 'source': the checker's code")
+    try:
+        language(str(spec.get("language")))
+    except UnknownLanguage as exc:
+        raise ValueError(f"comparator 'checker_program': {exc}") from None
+    headers = spec.get("headers")
+    if not isinstance(headers, Mapping) or not all(
+            isinstance(k, str) and isinstance(v, str) and k and "/" not in k and not k.startswith(".")
+            for k, v in headers.items()):
+        raise ValueError("comparator 'checker_program': 'headers' maps plain file names to their text")
+
+
+@register("checker_program", "the task's checker program, run as testlib's are: checker INPUT OUTPUT ANSWER, "
+          "exit status 0 accepted, 1 wrong answer, 2 presentation error (wrong), 3 the checker failed (the task's "
+          "fault); compiled once in the judge; 'headers' are files it includes (testlib.h comes with the task)",
+          needs_input=True, validate=_validate_checker_program,
+          prepare=lambda spec: _build_only(spec), source="", language="cpp", headers={})
+def _check_with_program(actual: str, expected: str, params: Params, case_input: str) -> bool:
+    from .sandbox.checkers import ACCEPTED, CheckerFailed, check
+
+    try:
+        return check(_checker_program(params), case_input, actual, expected) == ACCEPTED
+    except CheckerFailed as exc:
+        raise CheckerBroken(str(exc)) from None
+
+
+def _build_only(params: Params) -> None:
+    _checker_program(params)
+
+
+def _checker_program(params: Params) -> list[str]:
+    """The command running the task's checker program, compiled on first use (in the judge)."""
+    from .sandbox.checkers import CheckerFailed, build
+
+    try:
+        return build(str(params["source"]), str(params["language"]), dict(params.get("headers") or {}))
+    except CheckerFailed as exc:
+        raise CheckerBroken(str(exc)) from None
+
+
 # -- helpers -------------------------------------------------------------------------------------
 
 
@@ -305,4 +362,4 @@ def _rounded_sets(lines: list[str]) -> set[frozenset[float]] | None:
     return out
 
 
-__all__ = ["COMPARATORS", "CheckerBroken", "Comparator", "check_spec", "matches", "register"]
+__all__ = ["COMPARATORS", "CheckerBroken", "Comparator", "check_spec", "matches", "prepare", "register"]

@@ -28,6 +28,7 @@ import signal
 import time
 from typing import Any
 
+from ..sandbox import checkers as _checkers  # noqa: F401 - loaded before the sandbox: a checker program's runner
 from ..sandbox import wire
 from ..sandbox.candidate import resolve_entry
 from ..sandbox.channel import (CandidateChannel, ChannelClosed, ChannelError, ChannelOverflow, ChannelTimeout,
@@ -35,6 +36,7 @@ from ..sandbox.channel import (CandidateChannel, ChannelClosed, ChannelError, Ch
 from .asserts import FATAL, RECORDER, rewrite_asserts
 from .budget import call_key, derive, fallback
 from ..compare import CheckerBroken, matches
+from ..compare import prepare as prepare_comparator
 from .protocol import BudgetsWire, CalibrationWire, JudgeJob, JudgeResult, TestsWire
 from .recorder import BrokenTask, CandidateRaised, Recorder, StopTests, capped_repr
 from ..types import case_wall_limit
@@ -314,8 +316,14 @@ def judge(job: JudgeJob, channel: CandidateChannel) -> JudgeResult:
     The test is compiled while the candidate loads, and the compiled code is
     kept for the next sample of the same task.
     """
-    start = time.monotonic()
     tests = job["tests"]
+    try:
+        # before the clock: a checker program compiles here once, not in a program's time
+        prepare_comparator(tests.get("compare")) if tests["kind"] == "stdio" else None
+    except CheckerBroken as exc:
+        return {"status": "infra_error", "broken_task": str(exc), "tests_total": None, "tests_passed": None,
+                "seconds": 0.0}
+    start = time.monotonic()
     try:
         prepared = None if tests["kind"] == "stdio" else _prepare(tests)
     except BrokenTask as exc:

@@ -1,0 +1,87 @@
+"""Checker programs: a task's own program that says whether an output is right.
+
+testlib's convention, which Codeforces and CodeContests' checkers follow: the
+checker is run as ``checker INPUT OUTPUT ANSWER`` (three files: the test's
+input, the program's output, the expected answer) and says by its exit
+status: 0 accepted, 1 wrong answer, 2 presentation error, 3 the checker
+failed, 7 partial points. It is the task's code, so it runs in the judge's
+process tree (inside the worker's sandbox, never in the program's), compiled
+once per source and kept for every later sample in that judge.
+
+Headers the checker includes (``testlib.h``) come with the task: codeloop
+ships none. Runs with what the judge's process already holds (it cannot
+import once inside the sandbox): children through the candidate's own
+supervised run, no subprocess module.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+from typing import Any, Mapping
+
+from .candidate import supervised_run
+from .languages import language
+
+ACCEPTED, WRONG, PRESENTATION, FAILED, PARTIAL = 0, 1, 2, 3, 7
+RUN_SECONDS = 10.0
+COMPILE_SECONDS = 30.0
+
+_BUILT: dict[str, list[str]] = {}   # digest of (language, source, headers) -> argv to run it
+
+
+class CheckerFailed(Exception):
+    """The checker did not compile, crashed, hung or said it failed (exit 3): the task's fault."""
+
+
+CAP = 1 << 20
+
+
+def _folder() -> str:
+    root = os.path.join("/tmp", f"codeloop-checkers-{os.getpid()}")
+    os.makedirs(root, exist_ok=True)
+    return root
+
+
+def _run(argv: list[str], seconds: float) -> dict[str, Any]:
+    def body() -> None:
+        os.execv(shutil.which(argv[0]) or argv[0], argv)
+    return supervised_run(body, "", CAP, seconds, 2 * seconds)
+
+
+def build(source: str, language_name: str, headers: Mapping[str, str]) -> list[str]:
+    """The command that runs the checker, compiling it first (once per source). Raises CheckerFailed."""
+    lang = language(language_name)
+    digest = hashlib.sha256(repr((lang.name, source, sorted(headers.items()))).encode()).hexdigest()[:24]
+    if digest in _BUILT:
+        return _BUILT[digest]
+    folder = os.path.join(_folder(), digest)
+    os.makedirs(folder, exist_ok=True)
+    for name, text in {**headers, lang.source: source}.items():
+        with open(os.path.join(folder, name), "w", encoding="utf-8") as fh:
+            fh.write(text)
+    if lang.compile is not None:
+        done = _run(lang.argv(lang.compile, folder), COMPILE_SECONDS)
+        if done.get("timeout") or done.get("exit") != 0:
+            raise CheckerFailed("the task's checker did not compile: " + str(done.get("stderr", "")).strip()[-1500:])
+    _BUILT[digest] = lang.argv(lang.run, folder)
+    return _BUILT[digest]
+
+
+def check(argv: list[str], case_input: str, output: str, answer: str) -> int:
+    """Run the checker on one test; its verdict (ACCEPTED, WRONG, PRESENTATION, PARTIAL). Raises CheckerFailed."""
+    work = os.path.join(_folder(), "run")
+    os.makedirs(work, exist_ok=True)
+    paths = []
+    for name, text in (("input.txt", case_input), ("output.txt", output), ("answer.txt", answer)):
+        paths.append(os.path.join(work, name))
+        with open(paths[-1], "w", encoding="utf-8", errors="surrogateescape") as fh:
+            fh.write(text)
+    done = _run([*argv, *paths], RUN_SECONDS)
+    if done.get("timeout"):
+        raise CheckerFailed(f"the task's checker ran past {RUN_SECONDS:g} s")
+    if done.get("exit") in (ACCEPTED, WRONG, PRESENTATION, PARTIAL):
+        return int(done["exit"])
+    raise CheckerFailed(f"the task's checker failed (exit status {done.get('exit')}): "
+                        + str(done.get("stderr", "")).strip()[-500:])
