@@ -150,7 +150,24 @@ def test_the_same_source_compiles_once_and_a_different_one_again(pool):
     finally:
         j.close()
     assert first.passed and all(v.passed for v in again) and other.passed
-    assert (len(j.compiled), j.compiled.hits) == (2, 3)  # the three copies were handed the first one's program
+    assert len(j.compiled) == 2 and j.compiled.hits >= 3  # the three copies were handed the first one's program
+
+
+@needs("g++")
+def test_copies_submitted_together_compile_once_even_when_the_compile_fails(pool):
+    from codeloop.verify.engine import Judge
+
+    j = Judge(pool)
+    try:
+        program = CPP_SUM + "// a batch\n"
+        verdicts = j.judge_many([(sums("cpp"), program)] * 6 + [(sums("cpp"), "int main() { return }\n")] * 3)
+        compiles = j.compile_jobs
+    finally:
+        j.close()
+    assert [v.status.value for v in verdicts] == ["passed"] * 6 + ["syntax_error"] * 3
+    assert verdicts[-1].failure == verdicts[-3].failure and verdicts[-1].failure.line == 1
+    assert len(j.compiled) == 1  # one program kept; the compile error is each copy's verdict, compiled once
+    assert compiles == 2  # each source compiled once, before its copies ran
 
 
 @needs("g++")

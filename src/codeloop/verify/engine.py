@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import threading
+from dataclasses import replace
 from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
 from typing import Any, Sequence
 
@@ -75,6 +76,8 @@ class Judge:
         self._versions: dict[str, str] = {}
         self._headers: dict[str, str | None] = {}  # a language's folder of precompiled headers
         self.compiled = CompiledPrograms()  # programs in compiled languages, by source: each compiles once
+        self._compiling: dict[str, Future[Verdict | None]] = {}  # a compile in flight, by program key
+        self.compile_jobs = 0  # programs compiled on their own before their samples (one per new source)
         self._lock = threading.Lock()
 
     @property
@@ -104,11 +107,65 @@ class Judge:
             return out
         holder: list[Future[Any]] = []
         out.add_done_callback(lambda f: [inner.cancel() for inner in holder] if f.cancelled() else None)
+        if language(task.language).compiled and self.compiled.get(self._program_key(task, program)) is None:
+            self._after_compiling(out, holder, task, program, code)
+        else:
+            self._begin(out, holder, task, program, code)
+        return out
+
+    def _begin(self, out: Future[Verdict], holder: list[Future[Any]], task: Task, program: str,
+               code: str | None) -> None:
         if task.kind is TaskKind.STDIO and self.limits.known(task) is None:
             holder.append(self._follow_up.submit(self._after_stdio_timing, out, holder, task, program, code))
         else:
             self._start(out, holder, task, program, code, 1)
-        return out
+
+    def _after_compiling(self, out: Future[Verdict], holder: list[Future[Any]], task: Task, program: str,
+                         code: str | None) -> None:
+        """A program in a compiled language not compiled yet: compile it once (a sample with no tests), then
+        judge this and every copy submitted meanwhile with the compiled program, or with its compile error."""
+        key = self._program_key(task, program)
+        with self._lock:
+            pending = self._compiling.get(key)
+            mine = pending is None
+            if pending is None:
+                pending = self._compiling[key] = Future()
+                self.compile_jobs += 1
+
+        def go(done: Future[Verdict | None]) -> None:
+            failed = done.result()
+            if failed is not None:
+                _settle(out, failed)  # the same source, the same compile error
+            elif not out.done():
+                self._begin(out, holder, task, program, code)
+
+        pending.add_done_callback(go)
+        if not mine:
+            return
+        compile_only = replace(task, cases=())
+        job, judge_job = self._jobs(compile_only, program, Budgets(1.0, source="fixed"))
+
+        def compiled(inner: Future[Outcome]) -> None:
+            verdict: Verdict | None = None
+            try:
+                report, result = inner.result()
+                if isinstance(result, dict) and type(result.get("compiled")) is str:
+                    self.compiled.put(key, result["compiled"])
+                elif isinstance(result, dict) and result.get("status") == Status.SYNTAX_ERROR.value:
+                    verdict = assemble(report, result, isolation=self.isolation,  # type: ignore[arg-type]
+                                       memory_mb=self.memory_of(task), time_limit=None)
+            except Exception:  # noqa: BLE001 - the samples then compile for themselves
+                verdict = None
+            with self._lock:
+                self._compiling.pop(key, None)
+            pending.set_result(verdict)
+
+        try:
+            self.pool.submit(job, self._encoded_job(compile_only, judge_job)).add_done_callback(compiled)
+        except Exception:  # noqa: BLE001 - the pool is closed or full: the samples compile for themselves
+            with self._lock:
+                self._compiling.pop(key, None)
+            pending.set_result(None)
 
     def _toolchain_missing(self, name: str) -> str | None:
         """Why programs in language ``name`` cannot be judged here (None: they can); asked once per language."""
