@@ -73,8 +73,6 @@ import asyncio
 import copy
 import json
 import multiprocessing
-import os
-import platform
 import statistics
 import sys
 import time
@@ -83,11 +81,10 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-import proccpu  # noqa: E402
 import taco_like  # noqa: E402
+from report import machine, timed, write_report
 
 DATA_SOURCE = "taco"
-ME = "load generator (this process)"
 
 
 # -- verl's side -------------------------------------------------------------------------------------
@@ -172,17 +169,6 @@ class VerlWorkers:
 
 # -- measuring -----------------------------------------------------------------------------------------
 
-def timed(fn):
-    sampler = proccpu.CpuSampler({}, interval=0.2).start()
-    t0 = time.perf_counter()
-    result = fn()
-    seconds = time.perf_counter() - t0
-    acc = sampler.stop()
-    cpu = {"machine_busy_cpu_s": round(acc.total_busy, 2), "this_tree_cpu_s": round(acc.groups.get(ME, 0.0), 2),
-           "others_cpu_s": round(sum(o["cpu_s"] for o in acc.others), 2)}
-    return seconds, result, cpu
-
-
 def verl_items(samples):
     return [(DATA_SOURCE, s.reply, s.ground_truth) for s in samples]
 
@@ -208,27 +194,6 @@ def programs_own_cpu(samples, stop_on_failure: bool) -> float:
             if stop_on_failure and (err is not None or not taco_like.same_output(got, want)):
                 break
     return total
-
-
-def machine() -> dict:
-    model = ""
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    mem = ""
-    try:
-        mem = next(line.split(":", 1)[1].strip() for line in open("/proc/meminfo") if line.startswith("MemTotal"))
-    except (OSError, StopIteration):
-        pass
-    import codeloop
-    return {"cpus_online": os.cpu_count(), "cpus_usable": len(os.sched_getaffinity(0)), "cpu_model": model,
-            "memory": mem, "kernel": platform.release(), "python": platform.python_version(),
-            "loadavg_at_start": os.getloadavg(), "verl": _verl_version(),
-            "codeloop": getattr(codeloop, "__version__", "?")}
 
 
 def _verl_version() -> str:
@@ -278,7 +243,7 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=HERE / "out" / "taco_speed.json")
     args = ap.parse_args()
     t_start = time.perf_counter()
-    report: dict = {"machine": machine(), "args": {k: str(v) for k, v in vars(args).items()}}
+    report: dict = {"machine": machine(verl=_verl_version()), "args": {k: str(v) for k, v in vars(args).items()}}
     print("machine:", json.dumps(report["machine"]))
 
     t0 = time.perf_counter()
@@ -426,10 +391,7 @@ def main() -> None:
     verl.close()
     if scorer is not None:
         scorer.close()
-    report["total_seconds"] = time.perf_counter() - t_start
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=1, default=str))
-    print(f"\ntotal {report['total_seconds']:.0f} s; written {args.out}")
+    write_report(report, args.out, t_start)
 
 
 if __name__ == "__main__":
