@@ -249,3 +249,13 @@ def test_hostile_c_programs_are_contained(tmp_path):
     assert not report["listener_hit"] and report["processes_left"] == 0 and not report["secret_printed"]
     assert secret not in out.read_text()
     assert not pwn.exists() and not os.path.exists("/tmp/codeloop_pwned_c")
+
+
+def test_feedback_on_a_compile_error_shows_the_compilers_report():
+    from codeloop.feedback import render
+    from codeloop.types import Verdict
+
+    message = "main.cpp:1:20: error: expected primary-expression before '}' token\n    1 | int main(){ return }"
+    v = Verdict(status=Status.SYNTAX_ERROR, failure=CompileError(message, line=1))
+    text = render(v, "first_failure", hidden=True)
+    assert "The compiler's first errors:" in text and "main.cpp:1:20: error" in text and "SyntaxError" not in text

@@ -49,6 +49,8 @@ def _unusable(exc: ExceptionInfo, hidden: bool) -> list[str]:
 
 
 def _syntax(f: CompileError) -> list[str]:
+    if ": error" in f.message:  # a compiler's own report (C, C++): shown as it printed it
+        return ["The compiler's first errors:", f.message.rstrip()]
     where = f"line {f.line}" + (f", column {f.offset}" if f.offset else "")
     out = [f"SyntaxError at {where}: {_v(f.message)}"]
     if f.text:
