@@ -92,17 +92,7 @@ def _run_stdio(code: Any, stdin_text: str, out_cap: int, filename: str, cpu_limi
     def body() -> None:
         sys.stdin, sys.stdout, sys.stderr = streams
         fresh_random_state()
-        status = 0
-        try:
-            exec(code, {"__name__": "__main__", "__builtins__": builtins})
-        except SystemExit as exc:
-            status = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-        except MemoryError as exc:
-            _print_own_traceback(exc, filename)
-            status = MEMORY_EXIT
-        except BaseException as exc:  # noqa: BLE001 - the program's own failure, shown on its stderr
-            _print_own_traceback(exc, filename)
-            status = 1
+        status = _run_as_main(code, filename)
         try:
             sys.stdout.flush()
             sys.stderr.flush()
@@ -110,6 +100,22 @@ def _run_stdio(code: Any, stdin_text: str, out_cap: int, filename: str, cpu_limi
             os._exit(status)
 
     return supervised_run(body, stdin_text, out_cap, cpu_limit, wall_limit)
+
+
+def _run_as_main(code: Any, filename: str) -> int:
+    """Run the program as __main__; its exit status (a traceback of its own
+    frames on stderr when it raised; MEMORY_EXIT when it ran out of memory)."""
+    try:
+        exec(code, {"__name__": "__main__", "__builtins__": builtins})
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    except MemoryError as exc:
+        _print_own_traceback(exc, filename)
+        return MEMORY_EXIT
+    except BaseException as exc:  # noqa: BLE001 - the program's own failure, shown on its stderr
+        _print_own_traceback(exc, filename)
+        return 1
+    return 0
 
 
 def supervised_run(body: Any, stdin_text: str, out_cap: int, cpu_limit: float | None = None,
@@ -254,17 +260,9 @@ def _run_in_process(code: Any, stdin_text: str, out_cap: int, filename: str) -> 
     sys.stdin, sys.stdout, sys.stderr = open(0, "r", closefd=False), open(1, "w", closefd=False), \
         open(2, "w", closefd=False)
     fresh_random_state()
-    started, status = time.thread_time(), 0
+    started, status = time.thread_time(), 1
     try:
-        exec(code, {"__name__": "__main__", "__builtins__": builtins})
-    except SystemExit as exc:
-        status = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-    except MemoryError as exc:
-        _print_own_traceback(exc, filename)
-        status = MEMORY_EXIT
-    except BaseException as exc:  # noqa: BLE001 - the program's own failure, shown on its stderr
-        _print_own_traceback(exc, filename)
-        status = 1
+        status = _run_as_main(code, filename)
     finally:
         for stream in (sys.stdout, sys.stderr):
             try:
@@ -389,8 +387,14 @@ def serve(program: str, filename: str, req_fd: int, resp_fd: int, as_main: bool)
     """
     fresh_random_state()
     reply, code, namespace = load(program, filename, as_main)
-    _reply(resp_fd, reply)
-    if "ready" not in reply:
+    answer_until_closed(reply, req_fd, resp_fd, lambda request: answer(request, code, namespace, filename))
+
+
+def answer_until_closed(ready: dict[str, Any], req_fd: int, resp_fd: int, respond: Any) -> None:
+    """Send ``ready`` (the load's outcome); unless the program is ready, exit.
+    Then reply ``respond(request)`` to each request until the judge closes the channel. Never returns."""
+    _reply(resp_fd, ready)
+    if "ready" not in ready:
         os._exit(0)
     requests = wire.FrameReader(req_fd)
     while True:
@@ -398,7 +402,7 @@ def serve(program: str, filename: str, req_fd: int, resp_fd: int, as_main: bool)
             request = requests.read()
         except wire.WireError:
             os._exit(0)
-        _reply(resp_fd, answer(request, code, namespace, filename))
+        _reply(resp_fd, respond(request))
 
 
 _WARM_PROGRAM = """from typing import List

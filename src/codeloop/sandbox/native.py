@@ -21,7 +21,7 @@ import shutil
 from typing import Any
 
 from . import wire
-from .candidate import _reply, _seconds, supervised_run
+from .candidate import _seconds, answer_until_closed, supervised_run
 from .languages import Language, language
 
 FOLDER = "program"            # under the candidate's working folder (the sandbox's scratch space)
@@ -129,13 +129,4 @@ def serve(program: str, language_name: str, req_fd: int, resp_fd: int, compile_s
         if "ready" in reply and lang.compiled and os.path.getsize(exe) <= MAX_SENT_BINARY:
             with open(exe, "rb") as fh:
                 reply["binary"] = base64.b64encode(fh.read()).decode()
-    _reply(resp_fd, reply)
-    if "ready" not in reply:
-        os._exit(0)
-    requests = wire.FrameReader(req_fd)
-    while True:
-        try:
-            request = requests.read()
-        except wire.WireError:
-            os._exit(0)
-        _reply(resp_fd, answer(request, lang, folder))
+    answer_until_closed(reply, req_fd, resp_fd, lambda request: answer(request, lang, folder))
