@@ -188,31 +188,60 @@ def test_the_precompiled_header_is_valid_for_the_compile_options(tmp_path):
     assert done.returncode == 0 and f"! {folder}/bits/stdc++.h.gch" in done.stderr  # "!": GCC used it
 
 
-# -- hostile programs in C, inside the sandbox, the whole run inside a PID and network namespace guard --------
+# -- hostile programs in each language, inside the sandbox, the whole run inside a PID and network namespace guard --
 
 C_PRELUDE = ("#include <stdio.h>\n#include <stdlib.h>\n#include <string.h>\n#include <signal.h>\n#include <unistd.h>\n"
-             "#include <fcntl.h>\n#include <sys/socket.h>\n#include <netinet/in.h>\n#include <arpa/inet.h>\n")
-HOSTILE_C = {
-    # (expected statuses, the program's main body); every one answers wrongly, so "passed" would be a cheat
-    "fork_without_end": ({"timeout", "killed", "failed", "error"}, "for (;;) fork(); return 0;"),
-    "kill_every_process": ({"killed", "failed", "error", "timeout"}, "kill(-1, SIGKILL); return 0;"),
-    "fill_memory": ({"killed", "failed", "error", "timeout", "memory_limit"},
-                    "for (;;) { char *p = malloc(1 << 24); if (!p) return 3; memset(p, 1, 1 << 24); } return 0;"),
-    "write_outside": ({"failed", "error"},
-                      'FILE *f = fopen("{pwn}", "w"); if (f) { fputs("x", f); fclose(f); }\n'
-                      'f = fopen("/tmp/codeloop_pwned_c", "w"); if (f) { fputs("x", f); fclose(f); } return 0;'),
-    "reach_the_network": ({"failed", "error"},
-                          "int s = socket(AF_INET, SOCK_STREAM, 0); struct sockaddr_in a = {0}; a.sin_family = AF_INET;"
-                          " a.sin_port = htons({port}); a.sin_addr.s_addr = inet_addr(\"127.0.0.1\");"
-                          " if (connect(s, (struct sockaddr *)&a, sizeof a) == 0) puts(\"connected\"); return 0;"),
-    "read_the_secret": ({"failed"}, 'const char *s = getenv("{secret_name}"); puts(s ? s : "none"); return 0;'),
-    "print_without_end": ({"output_limit"}, "for (;;) puts(\"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\"); return 0;"),
+             "#include <fcntl.h>\n#include <sys/socket.h>\n#include <netinet/in.h>\n#include <arpa/inet.h>\n"
+             "int main(void) {\n")
+ANY_END = {"timeout", "killed", "failed", "error", "memory_limit", "output_limit"}
+WRONG = {"failed", "error"}
+# Per language: (expected statuses, program) by attack; every hostile one answers wrongly, so "passed" would be
+# a cheat; "legit" doubles its input and must pass. {pwn}, {port} and {secret_name} are filled in by the test.
+HOSTILE = {
+    "c": (C_PRELUDE, "}\n", {
+        "fork_without_end": (ANY_END, "for (;;) fork(); return 0;"),
+        "kill_every_process": (ANY_END, "kill(-1, SIGKILL); return 0;"),
+        "fill_memory": (ANY_END, "for (;;) { char *p = malloc(1 << 24); if (!p) return 3; memset(p, 1, 1 << 24); }"),
+        "write_outside": (WRONG, 'FILE *f = fopen("{pwn}", "w"); if (f) { fputs("x", f); fclose(f); }\n'
+                                 'f = fopen("/tmp/codeloop_pwned_lang", "w"); if (f) { fputs("x", f); fclose(f); }'),
+        "reach_the_network": (WRONG, "int s = socket(AF_INET, SOCK_STREAM, 0); struct sockaddr_in a = {0};"
+                                     " a.sin_family = AF_INET; a.sin_port = htons({port});"
+                                     " a.sin_addr.s_addr = inet_addr(\"127.0.0.1\");"
+                                     " if (connect(s, (struct sockaddr *)&a, sizeof a) == 0) puts(\"connected\");"),
+        "read_the_secret": ({"failed"}, 'const char *s = getenv("{secret_name}"); puts(s ? s : "none"); return 0;'),
+        "print_without_end": ({"output_limit"}, "for (;;) puts(\"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\");"),
+        "legit": ({"passed"}, "int n; scanf(\"%d\", &n); printf(\"%d\\n\", 2 * n); return 0;"),
+    }),
+    "bash": ("", "", {
+        "fork_without_end": (ANY_END, "f() { f | f & }; f"),
+        "kill_every_process": (ANY_END, "kill -9 -1"),
+        "fill_memory": (ANY_END, "x=aaaaaaaa; while true; do x=$x$x; done"),
+        "write_outside": (WRONG, "echo x > {pwn}; echo x > /tmp/codeloop_pwned_lang"),
+        "reach_the_network": (WRONG, "exec 3<>/dev/tcp/127.0.0.1/{port} && echo connected"),
+        "read_the_secret": ({"failed"}, 'echo "${{secret_name}:-none}"'),
+        "print_without_end": ({"output_limit"}, "yes xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"),
+        "legit": ({"passed"}, "read n; echo $((2 * n))"),
+    }),
+    "javascript": ("const fs = require('fs');\n", "", {
+        "fork_without_end": (ANY_END, "const {spawn} = require('child_process');\n"
+                                      "for (;;) { try { spawn(process.execPath, ['-e', 'for(;;){}']); } catch (e) {} }"),
+        "kill_every_process": (ANY_END, "try { process.kill(-1, 'SIGKILL'); } catch (e) {}"),
+        "fill_memory": (ANY_END, "const a = []; for (;;) a.push(Buffer.alloc(1 << 24, 1));"),
+        "write_outside": (WRONG, "for (const p of ['{pwn}', '/tmp/codeloop_pwned_lang']) "
+                                 "{ try { fs.writeFileSync(p, 'x'); } catch (e) {} }"),
+        "reach_the_network": (WRONG, "const s = require('net').connect({port}, '127.0.0.1', () => "
+                                     "{ console.log('connected'); s.end(); }); s.on('error', () => {});"),
+        "read_the_secret": ({"failed"}, "console.log(process.env['{secret_name}'] || 'none');"),
+        "print_without_end": ({"output_limit"}, "for (;;) fs.writeSync(1, 'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\\n');"),
+        "legit": ({"passed"}, "console.log(2 * parseInt(fs.readFileSync(0, 'utf8')));"),
+    }),
 }
+TOOL = {"c": "gcc", "bash": "bash", "javascript": "node"}
 
 
-@needs("gcc")
 @pytest.mark.sandbox
-def test_hostile_c_programs_are_contained(tmp_path):
+@pytest.mark.parametrize("lang", list(HOSTILE))
+def test_hostile_programs_are_contained(tmp_path, lang):
     import json
     import os
     import secrets
@@ -221,15 +250,17 @@ def test_hostile_c_programs_are_contained(tmp_path):
 
     from conftest import CODELOOP, guarded, read_jsonl, write_jsonl
 
+    if shutil.which(TOOL[lang]) is None:
+        pytest.skip(f"{TOOL[lang]} is not installed")
     port, secret_name, secret = 47933, "CODELOOP_TEST_SECRET", "s3cret-" + secrets.token_hex(8)
     pwn = tmp_path / "pwned"
-    task = {"task_id": "c", "language": "c", "time_limit_per_test": 1.0,
+    head, tail, attacks = HOSTILE[lang]
+    task = {"task_id": "t", "language": lang, "time_limit_per_test": 1.0,
             "cases": [{"input": "1\n", "output": "2\n"}, {"input": "2\n", "output": "4\n"}]}
-    names = list(HOSTILE_C)
-    programs = [C_PRELUDE + "int main(void) {\n" + HOSTILE_C[n][1].replace("{pwn}", str(pwn)).replace(
-        "{port}", str(port)).replace("{secret_name}", secret_name) + "\n}\n" for n in names]
-    legit = C_PRELUDE + "int main(void) { int n; scanf(\"%d\", &n); printf(\"%d\\n\", 2 * n); return 0; }\n"
-    samples = write_jsonl(tmp_path / "samples.jsonl", [{"task_id": "c", "completion": p} for p in [*programs, legit]])
+    names = list(attacks)
+    programs = [head + attacks[n][1].replace("{pwn}", str(pwn)).replace("{port}", str(port)).replace(
+        "{secret_name}", secret_name) + "\n" + tail for n in names]
+    samples = write_jsonl(tmp_path / "samples.jsonl", [{"task_id": "t", "completion": p} for p in programs])
     tasks = write_jsonl(tmp_path / "tasks.jsonl", [task])
     out = tmp_path / "results.jsonl"
     spec = {"port": port, "secret": secret, "secret_name": secret_name,
@@ -241,21 +272,8 @@ def test_hostile_c_programs_are_contained(tmp_path):
     assert proc.returncode == 0, proc.stderr
     report = json.loads(proc.stdout.strip().splitlines()[-1])
     assert report["rc"] == 0, report["stderr"]
-    results = read_jsonl(out)
-    got = {n: r["status"] for n, r in zip([*names, "legit"], results)}
-    assert got.pop("legit") == "passed"
-    for name, status in got.items():
-        assert status in HOSTILE_C[name][0], (name, status)
+    got = {n: r["status"] for n, r in zip(names, read_jsonl(out))}
+    assert {n: s for n, s in got.items() if s not in attacks[n][0]} == {}, got
     assert not report["listener_hit"] and report["processes_left"] == 0 and not report["secret_printed"]
     assert secret not in out.read_text()
-    assert not pwn.exists() and not os.path.exists("/tmp/codeloop_pwned_c")
-
-
-def test_feedback_on_a_compile_error_shows_the_compilers_report():
-    from codeloop.feedback import render
-    from codeloop.types import Verdict
-
-    message = "main.cpp:1:20: error: expected primary-expression before '}' token\n    1 | int main(){ return }"
-    v = Verdict(status=Status.SYNTAX_ERROR, failure=CompileError(message, line=1))
-    text = render(v, "first_failure", hidden=True)
-    assert "The compiler's first errors:" in text and "main.cpp:1:20: error" in text and "SyntaxError" not in text
+    assert not pwn.exists() and not os.path.exists("/tmp/codeloop_pwned_lang")

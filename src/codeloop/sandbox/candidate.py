@@ -136,6 +136,7 @@ def supervised_run(body: Any, stdin_text: str, out_cap: int, cpu_limit: float | 
     pid = os.fork()
     if pid == 0:
         try:
+            os.setpgid(0, 0)  # the run and what it starts, stopped together (see _kill_run)
             os.dup2(in_r, 0)
             os.dup2(out_w, 1)
             os.dup2(err_w, 2)
@@ -165,9 +166,12 @@ def supervised_run(body: Any, stdin_text: str, out_cap: int, cpu_limit: float | 
     bufs = {"out": bytearray(), "err": bytearray()}
     cut = timed_out = False
     err_total = 0
+    drain_until = 0.0
     open_fds = 2
     while open_fds:
         # once the run is killed, what is left of its pipes gets a moment: a process it started may hold them
+        if (timed_out or cut) and time.monotonic() > drain_until:
+            break
         wait = DRAIN if timed_out or cut else None
         if cpu_limit is not None or wall_deadline is not None:
             now = time.monotonic()
@@ -176,8 +180,9 @@ def supervised_run(body: Any, stdin_text: str, out_cap: int, cpu_limit: float | 
             if (wall_deadline is not None and now >= wall_deadline) or (
                     cpu_limit is not None and now - started >= cpu_limit and _cpu_of(pid) > cpu_limit):
                 timed_out = True
-                os.kill(pid, signal.SIGKILL)
+                _kill_run(pid)
                 cpu_limit = wall_deadline = None
+                drain_until = time.monotonic() + DRAIN
                 wait = DRAIN
             else:
                 look = now + CPU_POLL if cpu_limit is None or now - started >= cpu_limit else started + cpu_limit
@@ -201,14 +206,17 @@ def supervised_run(body: Any, stdin_text: str, out_cap: int, cpu_limit: float | 
                 os.close(key.fd)
                 open_fds -= 1
                 continue
+            if cut or timed_out:
+                continue  # what it prints after it was stopped is not kept
             buf = bufs[key.data]
             buf += chunk
             if key.data == "err":
                 err_total += len(chunk)
                 del buf[:-CAP_TRACEBACK]  # only its end is reported: a flood must not fill this process
-            if len(bufs["out"]) + err_total > out_cap and not cut:
+            if len(bufs["out"]) + err_total > out_cap:
                 cut = True
-                os.kill(pid, 9)
+                _kill_run(pid)
+                drain_until = time.monotonic() + DRAIN
     for key in list(sel.get_map().values()):
         os.close(key.fd)
     sel.close()
@@ -227,6 +235,15 @@ def supervised_run(body: Any, stdin_text: str, out_cap: int, cpu_limit: float | 
     if exit_code == MEMORY_EXIT:
         reply["memory"] = True
     return reply
+
+
+def _kill_run(pid: int) -> None:
+    """Stop a run and the processes it started (its process group; one that left the
+    group still ends with this candidate, whose PID namespace it is in)."""
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except OSError:
+        os.kill(pid, signal.SIGKILL)
 
 
 _STREAMS: tuple[Any, Any, Any] | None = None
