@@ -194,3 +194,17 @@ def test_in_one_process_is_read_from_a_row():
 
     task = task_from_format({"inputs": ["1\n"], "outputs": ["2\n"], "tests_in_one_process": True})
     assert task.tests_in_one_process and task.key != task_from_format({"inputs": ["1\n"], "outputs": ["2\n"]}).key
+
+
+def test_the_output_cap_is_a_scorer_setting():
+    from codeloop.scoring.local import LocalScorer
+
+    big = "print('x' * (2 << 20))\n"  # 2 MiB and a newline
+    task = Task(task_id="big", kind=TaskKind.STDIO, cases=(IOCase("", "x" * (2 << 20) + "\n"),), time_limit=5.0)
+    small, large = LocalScorer({}, workers=1), LocalScorer({}, workers=1, output_bytes=4 << 20)
+    try:
+        assert small.judge_one(task, big, raw=True).status is Status.OUTPUT_LIMIT
+        assert large.judge_one(task, big, raw=True).passed
+    finally:
+        small.close()
+        large.close()

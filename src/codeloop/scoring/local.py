@@ -44,18 +44,21 @@ class LocalScorer:
     use). ``depth``: samples written ahead to each worker (1 for a service,
     where a sample queued behind a slow one would wait for it; 2 for batch
     throughput). ``policy``: how time limits are chosen. ``efficiency``: also count
-    the cost of passing programs (slow; needs valgrind). Thread-safe; the
-    pool starts at once and lives until :meth:`close`.
+    the cost of passing programs (slow; needs valgrind). ``output_bytes``: what a
+    program may print (stdout and stderr together, per run of a stdin program)
+    before it is stopped with ``output_limit``; contest problems with large
+    outputs need more than the default 1 MiB. Thread-safe; the pool starts at
+    once and lives until :meth:`close`.
     """
 
     def __init__(self, tasks: dict[str, Task] | None = None, workers: int | None = None,
                  isolation: Isolation = "full", efficiency: bool = False, policy: TimePolicy | None = None,
-                 load_limit: float = 1.0, memory_mb: int = 1024, depth: int = 2) -> None:
+                 load_limit: float = 1.0, memory_mb: int = 1024, depth: int = 2, output_bytes: int = 1 << 20) -> None:
         self.tasks = tasks if tasks is not None else load_benchmark("humaneval")
         self.workers = workers or len(os.sched_getaffinity(0))
         self.pool = SandboxPool(self.workers, isolation, depth=depth)
         self.judge = Judge(self.pool, TimeLimits(policy), load_limit=load_limit, memory_mb=memory_mb,
-                           efficiency=efficiency)
+                           efficiency=efficiency, output_bytes=output_bytes)
 
     def resolve(self, row: Row) -> Task:
         return resolve_row(self.tasks, row)
