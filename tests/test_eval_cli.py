@@ -199,3 +199,14 @@ def test_reference_failed_lists_only_the_tasks_that_were_timed(tmp_path):
     assert [r["status"] for r in read_jsonl(out)] == ["timeout", "passed"]
     limits = json.loads((tmp_path / "r.summary.json").read_text())["time_limits"]
     assert limits["tasks_timed"] == 1 and list(limits["reference_failed"]) == ["slow"]
+
+
+def test_the_output_cap_is_an_eval_option(tmp_path):
+    tasks = write_jsonl(tmp_path / "tasks.jsonl", [{"task_id": "big", "time_limit": 5,
+                                                    "cases": [{"input": "", "output": "x" * (2 << 20) + "\n"}]}])
+    samples = write_jsonl(tmp_path / "samples.jsonl", [{"task_id": "big", "completion": "print('x' * (2 << 20))\n"}])
+    for option, status in (([], "output_limit"), (["--output-mb", "4"], "passed")):
+        out = tmp_path / f"out{len(option)}.jsonl"
+        done = cli("eval", "--tasks", str(tasks), "-s", str(samples), "-o", str(out), "-q", *option)
+        assert done.returncode == 0, done.stderr
+        assert read_jsonl(out)[0]["status"] == status

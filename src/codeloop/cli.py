@@ -60,6 +60,9 @@ def eval_command(
     timeout_floor: float = typer.Option(1.0, help="Calibrated limits are at least this many seconds."),
     timeout_factor: float = typer.Option(10.0, help="Calibrated limit = factor x the reference's test time."),
     memory_mb: int = typer.Option(1024, "--memory-mb", min=64, help="Address-space limit per process."),
+    output_mb: float = typer.Option(1.0, "--output-mb", min=0.01, max=256, help="What a program may print "
+                                    "(stdout and stderr together; per run of a stdin program) before it is "
+                                    "stopped with output_limit."),
     allow_weak_isolation: bool = typer.Option(False, "--allow-weak-isolation", help="Run without namespaces "
                                               "where they cannot be created (results are marked weak)."),
     efficiency: bool = typer.Option(False, "--efficiency", help="Also count the work of each passing program "
@@ -73,14 +76,14 @@ def eval_command(
     pool = SandboxPool(workers, "full")
     try:
         _eval(pool, samples, out, benchmark, tasks_file, workers, timeout, timeout_floor, timeout_factor, memory_mb,
-              allow_weak_isolation, efficiency, quiet)
+              allow_weak_isolation, efficiency, quiet, int(output_mb * (1 << 20)))
     finally:
         pool.close()
 
 
 def _eval(pool: SandboxPool, samples: Optional[Path], out: Path, benchmark: str, tasks_file: Optional[Path],
           workers: int, timeout: Optional[float], timeout_floor: float, timeout_factor: float, memory_mb: int,
-          allow_weak_isolation: bool, efficiency: bool, quiet: bool) -> None:
+          allow_weak_isolation: bool, efficiency: bool, quiet: bool, output_bytes: int = 1 << 20) -> None:
     from .evaluate.runner import EvalConfig
     from .evaluate.samples import read_samples, reference_samples
     from .verify.limits import TimePolicy
@@ -107,7 +110,7 @@ def _eval(pool: SandboxPool, samples: Optional[Path], out: Path, benchmark: str,
                       "(apt-get install valgrind).")
         raise typer.Exit(2)
     cfg = EvalConfig(workers=workers, policy=TimePolicy(fixed=timeout, floor=timeout_floor, factor=timeout_factor),
-                     memory_mb=memory_mb, efficiency=efficiency)
+                     memory_mb=memory_mb, efficiency=efficiency, output_bytes=output_bytes)
     # What is loaded now lives for the whole run: the collector need not walk it again and again.
     gc.collect()
     gc.freeze()

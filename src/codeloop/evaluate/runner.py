@@ -40,6 +40,7 @@ class EvalConfig:
     policy: TimePolicy = field(default_factory=TimePolicy)
     load_limit: float = 1.0
     memory_mb: int = 1024
+    output_bytes: int = 1 << 20
     retries: int = 2
     ks: tuple[int, ...] = (1, 10, 100)
     efficiency: bool = False
@@ -151,7 +152,7 @@ def evaluate(tasks: dict[str, Task], samples: list[Sample], out: str | Path, cfg
             if on_phase:
                 on_phase("judging and measuring" if cfg.efficiency else "judging")
             judge = Judge(pool, limits, load_limit=cfg.load_limit, memory_mb=cfg.memory_mb, retries=cfg.retries,
-                          efficiency=cfg.efficiency)
+                          efficiency=cfg.efficiency, output_bytes=cfg.output_bytes)
             futures: dict[Future[Verdict], Sample] = {}
             finished: queue.SimpleQueue[Future[Verdict]] = queue.SimpleQueue()
             try:
