@@ -366,6 +366,9 @@ def serve_command(
                                           "(422 beyond)."),
     max_body_mb: float = typer.Option(8.0, "--max-body-mb", min=0.01, help="Request bodies over this many MiB "
                                       "get 413."),
+    output_mb: float = typer.Option(1.0, "--output-mb", min=0.01, max=256, help="What a program may print "
+                                    "(stdout and stderr together; per run of a stdin program) before it is "
+                                    "stopped with output_limit; answers carry it, so it bounds their size too."),
     header_timeout: float = typer.Option(10.0, "--header-timeout", min=0.1, help="Seconds for a request's "
                                          "headers to arrive (the connection is closed beyond)."),
     body_timeout: float = typer.Option(30.0, "--body-timeout", min=0.1, help="Seconds for a request's body to "
@@ -409,7 +412,7 @@ def serve_command(
     limits = SchedulerLimits(cpu_slots=cpus, max_slots=total, long_after=long_after, max_wait=max_wait,
                              max_queued=queue, max_seconds=max_queued_seconds, client_seconds=client_seconds,
                              client_slots=client_slots)
-    scorer = LocalScorer(_load_tasks(tasks_file), workers=total, depth=1)
+    scorer = LocalScorer(_load_tasks(tasks_file), workers=total, depth=1, output_bytes=int(output_mb * (1 << 20)))
     try:
         scorer.check()
     except IsolationUnavailable as exc:
