@@ -88,18 +88,11 @@ def _verl_score(scorer, truth, code):
 
 
 @pytest.mark.sandbox
-@pytest.mark.parametrize("name", list(STDIN_SOLUTIONS))
-def test_stdin_fixtures_through_verls_compute_score(scorer, name):
-    want, code = STDIN_SOLUTIONS[name]
-    result = _verl_score(scorer, MEAN, code)
-    assert result["acc"] == float(want) and result["infra_error"] == 0.0, (name, result)
-
-
-@pytest.mark.sandbox
-@pytest.mark.parametrize("name", list(CALL_SOLUTIONS))
-def test_call_based_fixtures_through_verls_compute_score(scorer, name):
-    want, code = CALL_SOLUTIONS[name]
-    result = _verl_score(scorer, PAIRS, code)
+@pytest.mark.parametrize("truth, name", [(MEAN, n) for n in STDIN_SOLUTIONS] + [(PAIRS, n) for n in CALL_SOLUTIONS],
+                         ids=[f"stdin-{n}" for n in STDIN_SOLUTIONS] + [f"call-{n}" for n in CALL_SOLUTIONS])
+def test_fixtures_through_verls_compute_score(scorer, truth, name):
+    want, code = (STDIN_SOLUTIONS if truth is MEAN else CALL_SOLUTIONS)[name]
+    result = _verl_score(scorer, truth, code)
     assert result["acc"] == float(want) and result["infra_error"] == 0.0, (name, result)
 
 

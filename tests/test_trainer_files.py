@@ -174,3 +174,20 @@ def test_verl_imports_the_module_by_pkg_name_and_scores_apps_truths(fresh_defaul
     assert (good["score"], good["acc"], good["infra_error"]) == (1.0, 1.0, 0.0)
     assert (wrong["score"], wrong["acc"], wrong["infra_error"]) == (0.0, 0.0, 0.0)
     assert wrong["tests_fraction"] == 0.0
+
+
+@pytest.mark.skipif(__import__("shutil").which("g++") is None, reason="g++ is not installed")
+def test_verl_scores_cpp_replies_to_codecontests_rows_by_path(fresh_default_scorer):
+    """A ```cpp reply to verl's codecontests data is judged as C++ (verl's compute_score_batch, loaded by path,
+    numpy object arrays as its batch reward manager passes them); a compile error is that row's syntax_error."""
+    module = load_like_a_trainer("custom_module", "verl.py")
+    good = "```cpp\n#include <bits/stdc++.h>\nint main() { long long a, b; std::cin >> a >> b; " \
+           "std::cout << a + b << std::endl; }\n```"
+    out = module.compute_score_batch(
+        data_sources=np.array(["codecontests", "codecontests", "codecontests"], dtype=object),
+        solution_strs=[good, "```c++\nint main() { return }\n```", SUM_GOOD],
+        ground_truths=np.array([SUM_TRUTH] * 3, dtype=object),
+        extra_infos=np.array([{"index": i} for i in range(3)], dtype=object),
+    )
+    assert [r["score"] for r in out] == [1.0, 0.0, 1.0]
+    assert out[1]["syntax_error"] == 1.0 and all(r["infra_error"] == 0.0 for r in out)

@@ -167,3 +167,23 @@ def test_verl_scores_every_correct_sample_while_loops_hold_the_sandbox(verl_sf: 
         else:
             assert score == 1.0, detail
             assert all(m.get("status") == "success" for m in metadata), detail
+
+
+CPP_SUM = "#include <bits/stdc++.h>\nint main() { long long a, b; std::cin >> a >> b; std::cout << a + b << std::endl; }\n"
+
+
+@pytest.mark.skipif(__import__("shutil").which("g++") is None, reason="g++ is not installed")
+def test_verl_checks_cpp_and_nodejs_programs_through_run_code(verl_sf: ModuleType, run_code_url: str) -> None:
+    """verl's check_correctness with language="cpp" / "nodejs", as its callers pass a language: each test is a
+    /run_code request with SandboxFusion's fields; a compile error fails every test."""
+    in_outs = {"inputs": ["1 2\n", "-5 5\n", "100 23\n"], "outputs": ["3", "0", "123"]}
+    right, _ = verl_sf.utils.check_correctness(run_code_url, in_outs, CPP_SUM, timeout=10, language="cpp")
+    wrong, _ = verl_sf.utils.check_correctness(run_code_url, in_outs, CPP_SUM.replace("a + b", "a + b + (a > 50)"), timeout=10,
+                                                language="cpp")
+    broken, meta = verl_sf.utils.check_correctness(run_code_url, in_outs, "int main() { return }", timeout=10,
+                                                    language="cpp")
+    js = "const [a, b] = require('fs').readFileSync(0, 'utf8').trim().split(/\\s+/).map(Number);\nconsole.log(a + b);\n"
+    node, _ = verl_sf.utils.check_correctness(run_code_url, in_outs, js, timeout=10, language="nodejs")
+    assert right == [True, True, True] and node == [True, True, True]
+    assert wrong == [True, True, False]
+    assert all(r is not True for r in broken), meta

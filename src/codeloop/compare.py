@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any, Callable, Mapping
 
+from .sandbox.checkers import COMPILE_SECONDS as CHECKER_COMPILE_SECONDS
+
 Params = Mapping[str, Any]
 
 
@@ -37,6 +39,7 @@ class Comparator:
     needs_input: bool = False  # the function takes the case's input as a fourth argument
     validate: Callable[[Mapping[str, Any]], None] | None = None  # more checks of a spec, at load time
     prepare: Callable[[Mapping[str, Any]], None] | None = None   # slow set-up, in the judge, before the clock
+    prepare_seconds: float = 0.0  # the longest ``prepare`` may take (a sample's guard allows for it)
 
 
 COMPARATORS: dict[str, Comparator] = {}
@@ -44,12 +47,13 @@ COMPARATORS: dict[str, Comparator] = {}
 
 def register(name: str, doc: str, *, needs_input: bool = False,
              validate: Callable[[Mapping[str, Any]], None] | None = None,
-             prepare: Callable[[Mapping[str, Any]], None] | None = None,
+             prepare: Callable[[Mapping[str, Any]], None] | None = None, prepare_seconds: float = 0.0,
              **defaults: Any) -> Callable[[Callable[..., bool]], Callable[..., bool]]:
     """Register ``func(actual, expected, params) -> bool`` under ``name``
     (``func(actual, expected, params, input)`` with ``needs_input``)."""
     def add(func: Callable[..., bool]) -> Callable[..., bool]:
-        COMPARATORS[name] = Comparator(name, func, dict(defaults), doc, needs_input, validate, prepare)
+        COMPARATORS[name] = Comparator(name, func, dict(defaults), doc, needs_input, validate, prepare,
+                                       prepare_seconds)
         return func
     return add
 
@@ -91,6 +95,11 @@ def prepare(spec: Mapping[str, Any] | None) -> None:
     it is not charged to a program's time. Raises CheckerBroken."""
     if spec is not None and COMPARATORS[spec["name"]].prepare is not None:
         COMPARATORS[spec["name"]].prepare(spec)  # type: ignore[misc]
+
+
+def prepare_seconds(spec: Mapping[str, Any] | None) -> float:
+    """The longest :func:`prepare` may take for ``spec`` (0 for most comparators)."""
+    return COMPARATORS[spec["name"]].prepare_seconds if spec is not None else 0.0
 
 
 def matches(spec: Mapping[str, Any] | None, actual: str, expected: str, case_input: str = "") -> bool:
@@ -290,7 +299,8 @@ def _validate_checker_program(spec: Mapping[str, Any]) -> None:
           "exit status 0 accepted, 1 wrong answer, 2 presentation error (wrong), 3 the checker failed (the task's "
           "fault); compiled once in the judge; 'headers' are files it includes (testlib.h comes with the task)",
           needs_input=True, validate=_validate_checker_program,
-          prepare=lambda spec: _build_only(spec), source="", language="cpp", headers={})
+          prepare=lambda spec: _build_only(spec), prepare_seconds=CHECKER_COMPILE_SECONDS, source="",
+          language="cpp", headers={})
 def _check_with_program(actual: str, expected: str, params: Params, case_input: str) -> bool:
     from .sandbox.checkers import ACCEPTED, CheckerFailed, check
 
@@ -362,4 +372,4 @@ def _rounded_sets(lines: list[str]) -> set[frozenset[float]] | None:
     return out
 
 
-__all__ = ["COMPARATORS", "CheckerBroken", "Comparator", "check_spec", "matches", "prepare", "register"]
+__all__ = ["COMPARATORS", "CheckerBroken", "Comparator", "check_spec", "matches", "prepare", "prepare_seconds", "register"]

@@ -10,19 +10,18 @@ once per source and kept for every later sample in that judge.
 
 Headers the checker includes (``testlib.h``) come with the task: codeloop
 ships none. Runs with what the judge's process already holds (it cannot
-import once inside the sandbox): children through the candidate's own
-supervised run, no subprocess module.
+import once inside the sandbox): compiled and run as a program in another
+language is (:mod:`codeloop.sandbox.native`), no subprocess module.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
-import shutil
-from typing import Any, Mapping
+from typing import Mapping
 
-from .candidate import supervised_run
 from .languages import language
+from .native import compile_program, run_command, write_files
 
 ACCEPTED, WRONG, PRESENTATION, FAILED, PARTIAL = 0, 1, 2, 3, 7
 RUN_SECONDS = 10.0
@@ -44,41 +43,28 @@ def _folder() -> str:
     return root
 
 
-def _run(argv: list[str], seconds: float) -> dict[str, Any]:
-    def body() -> None:
-        os.execv(shutil.which(argv[0]) or argv[0], argv)
-    return supervised_run(body, "", CAP, seconds, 2 * seconds)
-
-
 def build(source: str, language_name: str, headers: Mapping[str, str]) -> list[str]:
-    """The command that runs the checker, compiling it first (once per source). Raises CheckerFailed."""
+    """The command that runs the checker, compiling it first (once per source), as a program
+    is compiled (:func:`~codeloop.sandbox.native.compile_program`). Raises CheckerFailed."""
     lang = language(language_name)
     digest = hashlib.sha256(repr((lang.name, source, sorted(headers.items()))).encode()).hexdigest()[:24]
-    if digest in _BUILT:
-        return _BUILT[digest]
-    folder = os.path.join(_folder(), digest)
-    os.makedirs(folder, exist_ok=True)
-    for name, text in {**headers, lang.source: source}.items():
-        with open(os.path.join(folder, name), "w", encoding="utf-8") as fh:
-            fh.write(text)
-    if lang.compile is not None:
-        done = _run(lang.argv(lang.compile, folder), COMPILE_SECONDS)
-        if done.get("timeout") or done.get("exit") != 0:
-            raise CheckerFailed("the task's checker did not compile: " + str(done.get("stderr", "")).strip()[-1500:])
-    _BUILT[digest] = lang.argv(lang.run, folder)
+    if digest not in _BUILT:
+        folder = os.path.join(_folder(), digest)
+        write_files(folder, headers)
+        compiled = compile_program(lang, source, folder, COMPILE_SECONDS)
+        if "compile_error" in compiled:
+            raise CheckerFailed(f"the task's checker did not compile: {compiled['compile_error']['message']}")
+        _BUILT[digest] = lang.argv(lang.run, folder)
     return _BUILT[digest]
 
 
 def check(argv: list[str], case_input: str, output: str, answer: str) -> int:
     """Run the checker on one test; its verdict (ACCEPTED, WRONG, PRESENTATION, PARTIAL). Raises CheckerFailed."""
     work = os.path.join(_folder(), "run")
-    os.makedirs(work, exist_ok=True)
-    paths = []
-    for name, text in (("input.txt", case_input), ("output.txt", output), ("answer.txt", answer)):
-        paths.append(os.path.join(work, name))
-        with open(paths[-1], "w", encoding="utf-8", errors="surrogateescape") as fh:
-            fh.write(text)
-    done = _run([*argv, *paths], RUN_SECONDS)
+    files = {"input.txt": case_input, "output.txt": output, "answer.txt": answer}
+    write_files(work, files)
+    done = run_command([*argv, *(os.path.join(work, name) for name in files)], "", CAP, RUN_SECONDS,
+                       2 * RUN_SECONDS)
     if done.get("timeout"):
         raise CheckerFailed(f"the task's checker ran past {RUN_SECONDS:g} s")
     if done.get("exit") in (ACCEPTED, WRONG, PRESENTATION, PARTIAL):

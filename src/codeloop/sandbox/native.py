@@ -18,7 +18,7 @@ import base64
 import os
 import re
 import shutil
-from typing import Any
+from typing import Any, Mapping
 
 from . import wire
 from .candidate import _seconds, answer_until_closed, supervised_run
@@ -35,16 +35,14 @@ def compile_program(lang: Language, program: str, folder: str, seconds: float | 
     interpreted language), with ``include`` (a folder of precompiled headers)
     searched first. Returns ``{"ready": True}`` or ``{"compile_error": ...}``
     with the compiler's first errors, cut to the program's own file."""
-    os.makedirs(folder, exist_ok=True)
-    with open(os.path.join(folder, lang.source), "w", encoding="utf-8", errors="surrogatepass") as fh:
-        fh.write(program)
+    write_files(folder, {lang.source: program})
     if lang.compile is None:
         return {"ready": True}
     limit = seconds if seconds is not None else lang.compile_seconds
     argv = lang.argv(lang.compile, folder)
     if include is not None:
         argv[1:1] = ["-I", include]
-    result = supervised_run(_exec(argv), "", CAP_DIAGNOSTICS, limit, 2 * limit + 1)
+    result = run_command(argv, "", CAP_DIAGNOSTICS, limit, 2 * limit + 1)
     if result.get("exit") == 0 and not result.get("timeout"):
         return {"ready": True}
     text = result.get("stderr", "") + result.get("stdout", "")
@@ -58,11 +56,20 @@ def compile_program(lang: Language, program: str, folder: str, seconds: float | 
                               "formatted": text[-CAP_REPORTED:]}}
 
 
-def _exec(argv: list[str]) -> Any:
+def run_command(argv: list[str], stdin_text: str, out_cap: int, cpu_limit: float | None,
+                wall_limit: float | None) -> dict[str, Any]:
+    """Run ``argv`` (its program found on PATH) as :func:`~codeloop.sandbox.candidate.supervised_run` runs a child."""
     def body() -> None:
-        path = shutil.which(argv[0]) or argv[0]
-        os.execv(path, argv)
-    return body
+        os.execv(shutil.which(argv[0]) or argv[0], argv)
+    return supervised_run(body, stdin_text, out_cap, cpu_limit, wall_limit)
+
+
+def write_files(folder: str, files: Mapping[str, str]) -> None:
+    """Write each file (name to text) into ``folder``, made if missing."""
+    os.makedirs(folder, exist_ok=True)
+    for name, text in files.items():
+        with open(os.path.join(folder, name), "w", encoding="utf-8", errors="surrogatepass") as fh:
+            fh.write(text)
 
 
 def first_errors(diagnostics: str, source: str, lines: int = 12) -> str:
@@ -85,9 +92,7 @@ def _first_line(diagnostics: str, source: str) -> int | None:
 
 def _install(lang: Language, program: str, folder: str, binary: str) -> dict[str, Any]:
     """Put a program compiled earlier in place of compiling it again."""
-    os.makedirs(folder, exist_ok=True)
-    with open(os.path.join(folder, lang.source), "w", encoding="utf-8", errors="surrogatepass") as fh:
-        fh.write(program)
+    write_files(folder, {lang.source: program})
     exe = os.path.join(folder, "program")
     with open(exe, "wb") as fh:
         fh.write(base64.b64decode(binary))
@@ -101,8 +106,8 @@ def answer(request: Any, lang: Language, folder: str) -> dict[str, Any]:
         return {"exc": {"type": "TypeError", "name": "TypeError", "line": None, "traceback": "",
                         "message": f"a {lang.name} program is run on stdin; it has no functions to call"}}
     argv = lang.argv(lang.run, folder)
-    result = supervised_run(_exec(argv), str(request["stdin"]), request.get("cap", 1 << 20),
-                            _seconds(request.get("cpu_limit")), _seconds(request.get("wall_limit")))
+    result = run_command(argv, str(request["stdin"]), request.get("cap", 1 << 20),
+                         _seconds(request.get("cpu_limit")), _seconds(request.get("wall_limit")))
     return {"ok": wire.encode_value(result)}
 
 

@@ -18,7 +18,7 @@ from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
 from typing import Any, Sequence
 
 from ..extract import has_code
-from ..sandbox.checkers import COMPILE_SECONDS as CHECKER_COMPILE_SECONDS
+from ..compare import prepare_seconds
 from ..sandbox.headers import precompiled
 from ..sandbox.languages import availability, language
 from ..sandbox.limits import Limits
@@ -193,12 +193,6 @@ class Judge:
             wall += STDIO_CALIBRATION_LIMIT  # its reference runs first, as a program, to time it
         return self.load_limit_of(task) + wall + GUARD_MARGIN
 
-    @staticmethod
-    def _set_up_seconds(task: Task) -> float:
-        """The judge's own set-up before a sample's clock starts: compiling a checker program (the first time)."""
-        return CHECKER_COMPILE_SECONDS if task.compare is not None and task.compare.get("name") == "checker_program" \
-            else 0.0
-
     def load_limit_of(self, task: Task) -> float:
         """Seconds a sample of ``task`` may take to load: the judge's, or for a compiled language the
         compiler's wall limit (twice its CPU limit and a second) if that is longer."""
@@ -270,7 +264,7 @@ class Judge:
                         output_bytes=self.output_bytes)
         job: CallJob = {"kind": "call", "program": program, "filename": FILENAME,
                         "as_main": task.kind is TaskKind.STDIO, "limits": limits.to_wire(),
-                        "guard": load_limit + guard_wall + GUARD_MARGIN + self._set_up_seconds(task),
+                        "guard": load_limit + guard_wall + GUARD_MARGIN + prepare_seconds(task.compare),
                         "language": lang.name,
                         "compile_seconds": None,
                         "binary": self.compiled.get(self._program_key(task, program)) if lang.compiled else None,

@@ -318,8 +318,8 @@ def judge(job: JudgeJob, channel: CandidateChannel) -> JudgeResult:
     """
     tests = job["tests"]
     try:
-        # before the clock: a checker program compiles here once, not in a program's time
-        prepare_comparator(tests.get("compare")) if tests["kind"] == "stdio" else None
+        if tests["kind"] == "stdio":
+            prepare_comparator(tests.get("compare"))  # before the clock: a checker program compiles once, here
     except CheckerBroken as exc:
         return {"status": "infra_error", "broken_task": str(exc), "tests_total": None, "tests_passed": None,
                 "seconds": 0.0}
