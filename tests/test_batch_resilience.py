@@ -61,14 +61,14 @@ def test_one_item_failing_to_prepare_costs_that_item_only(monkeypatch):
     from codeloop.scoring.local import LocalScorer
     from codeloop.tasks import load_benchmark
 
-    real = local.extract_program
+    real = local.extract_for_task
 
-    def flaky(reply, *args, **kwargs):
+    def flaky(task, reply):
         if "POISON" in reply:
             raise SystemError("AST constructor recursion depth mismatch (before=18, after=8)")
-        return real(reply, *args, **kwargs)
+        return real(task, reply)
 
-    monkeypatch.setattr(local, "extract_program", flaky)
+    monkeypatch.setattr(local, "extract_for_task", flaky)
     scorer = LocalScorer(load_benchmark("humaneval"), workers=1)
     try:
         task = scorer.resolve({"task_id": "HumanEval/35"})

@@ -12,6 +12,7 @@ import pytest
 
 from codeloop.sandbox.languages import LANGUAGES, UnknownLanguage, language, toolchain_version
 from codeloop.types import CompileError, Crashed, IOCase, Status, Task, TaskKind
+from lang_programs import COMPILE_ERROR_LINE, EXPECTED, PROGRAMS, RUNTIME_MESSAGE, RUNTIME_STATUS
 
 
 def needs(tool: str):
@@ -32,9 +33,10 @@ BASH_SUM = "read a b\necho $((a + b))\n"
 def test_the_registry_knows_the_names_people_use():
     assert language("C++").name == "cpp" and language("nodejs").name == "javascript" and language("sh").name == "bash"
     assert language("python3").name == "python"
-    with pytest.raises(UnknownLanguage, match="known: bash, c, cpp, javascript, python"):
+    with pytest.raises(UnknownLanguage, match="known: bash, c, cpp, go, java, javascript, python, rust, typescript"):
         language("cobol")
-    assert set(LANGUAGES) >= {"python", "cpp", "c", "javascript", "bash"}
+    assert language("golang").name == "go" and language("rs").name == "rust" and language("ts").name == "typescript"
+    assert set(LANGUAGES) >= {"python", "cpp", "c", "java", "javascript", "typescript", "rust", "go", "bash"}
     assert toolchain_version(language("bash")).startswith("GNU bash")
 
 
@@ -45,6 +47,45 @@ def test_a_right_program_passes_every_case(judge, lang, program):
     v = judge.judge(sums(lang), program)
     assert v.passed, v.failure
     assert [c.status.value for c in v.case_results] == ["passed"] * 3
+
+
+def usable(lang: str):
+    from codeloop.sandbox.languages import availability
+
+    ok, why = availability(language(lang))
+    return pytest.mark.skipif(not ok, reason=why)
+
+
+@pytest.mark.parametrize("lang", [pytest.param(name, marks=usable(name)) for name in PROGRAMS])
+@pytest.mark.parametrize("outcome", list(EXPECTED))
+def test_every_language_gets_every_verdict(judge, lang, outcome):
+    """Accepted, wrong, too slow, crashing, not compiling and too big, in each language, under a 128 MiB limit."""
+    task = sums(lang, memory_limit=128)
+    v = judge.judge(task, PROGRAMS[lang][outcome])
+    expected = RUNTIME_STATUS.get(lang, "error") if outcome == "runtime_error" else EXPECTED[outcome]
+    assert v.status.value == expected, v.failure
+    if outcome == "compile_error":
+        assert isinstance(v.failure, CompileError) and v.failure.line == COMPILE_ERROR_LINE, v.failure
+        assert "/program/" not in v.failure.message and v.failure.message.strip()
+    elif outcome == "runtime_error":
+        said = v.failure.signal if isinstance(v.failure, Crashed) else v.failure.exception.traceback
+        assert RUNTIME_MESSAGE[lang] in said, v.failure
+        if lang in ("java", "rust", "go", "javascript", "typescript"):  # the runtime's report, read
+            assert v.failure.exception.message in ("/ by zero", "bad input"), v.failure
+    elif outcome in ("accepted", "wrong"):
+        assert len(v.case_results) == 3
+
+
+def test_java_is_named_after_its_public_class_and_starts_where_main_is():
+    from codeloop.sandbox.languages import java_layout
+
+    assert java_layout("public class Main { static class A {} public static void main(String[] a) {} }") == {
+        "source": "Main.java", "main": "Main"}
+    text = ('// public class Decoy {}\nimport java.util.*;\nclass Helper { String s = "class X {"; }\n'
+            'class Solution {\n  static class Inner {}\n  public static void main(String[] args) {}\n}\n')
+    assert java_layout(text) == {"source": "Main.java", "main": "Solution"}
+    assert java_layout("public final class Codeforces { public static void main(String[] a) {} }") == {
+        "source": "Codeforces.java", "main": "Codeforces"}
 
 
 @needs("g++")

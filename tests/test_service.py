@@ -151,7 +151,7 @@ def test_sandboxfusion_run_code_shape(server):
     fences = post(server, "/run_code", {"code": 'fence = "```"\nprint(len(fence))'}).json()  # runs as given
     assert fences["status"] == "Success" and fences["run_result"]["stdout"] == "3\n"
     other = post(server, "/run_code", {"code": "program x", "language": "cobol"}).json()
-    assert other["status"] == "SandboxError" and "known: bash, c, cpp" in other["message"]
+    assert other["status"] == "SandboxError" and "known: bash, c, cpp, go, java" in other["message"]
 
 
 @pytest.mark.skipif(shutil.which("g++") is None, reason="g++ is not installed")
@@ -163,6 +163,28 @@ def test_run_code_compiles_cpp_as_sandboxfusion_answers(server):
     broken = post(server, "/run_code", {"code": "int main() { return }", "language": "cpp"}).json()
     assert broken["status"] == "Failed" and broken["run_result"] is None
     assert broken["compile_result"]["return_code"] == 1 and "error" in broken["compile_result"]["stderr"]
+
+
+def test_run_code_places_files_and_bounds_the_compiler(server):
+    import base64
+
+    data = {"data/numbers.txt": base64.b64encode(b"4 5 6\n").decode()}
+    py = post(server, "/run_code", {"code": "print(sum(map(int, open('data/numbers.txt').read().split())))",
+                                    "files": data}).json()
+    assert py["status"] == "Success" and py["run_result"]["stdout"] == "15\n"
+    for bad in ({"../escape.txt": "eA=="}, {"/etc/x": "eA=="}, {"ok.txt": "not base64!"}):
+        refused = post(server, "/run_code", {"code": "print(1)", "files": bad})
+        assert refused.status_code == 422 and "files" in refused.text
+    if shutil.which("g++") is not None:
+        cpp = ("#include <bits/stdc++.h>\nint main() { std::ifstream f(\"data/numbers.txt\"); long s = 0, x;\n"
+               "  while (f >> x) s += x; std::cout << s << std::endl; }\n")
+        out = post(server, "/run_code", {"code": cpp, "language": "cpp", "files": data}).json()
+        assert out["status"] == "Success" and out["run_result"]["stdout"] == "15\n", out
+        # constant evaluation of 4e10 steps: the compiler works long past 0.2 s
+        bomb = ("constexpr long f() { long s = 0; for (int i = 0; i < 200000; i++) for (int j = 0; j < 200000; j++)"
+                " s += i ^ j; return s; }\nconstexpr long v = f();\nint main() { return v > 0; }\n")
+        slow = post(server, "/run_code", {"code": bomb, "language": "cpp", "compile_timeout": 0.2}).json()
+        assert slow["status"] == "Failed" and slow["compile_result"]["status"] == "TimeLimitExceeded", slow
 
 
 def test_backpressure_answers_429_with_retry_after(server):

@@ -24,6 +24,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, Callable, Mapping
 
 from .sandbox.checkers import COMPILE_SECONDS as CHECKER_COMPILE_SECONDS
+from .sandbox.checkers import Built
 
 Params = Mapping[str, Any]
 
@@ -314,7 +315,7 @@ def _build_only(params: Params) -> None:
     _checker_program(params)
 
 
-def _checker_program(params: Params) -> list[str]:
+def _checker_program(params: Params) -> Built:
     """The command running the task's checker program, compiled on first use (in the judge)."""
     from .sandbox.checkers import CheckerFailed, build
 

@@ -12,11 +12,12 @@ import ast
 import io
 import json
 import tokenize
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from . import pyparse
 from .sandbox.languages import PYTHON, UnknownLanguage, language
+from .types import Task, TaskKind
 
 # End-of-turn markers chat templates leave in decoded text (OpenRLHF passes
 # queries with them in; a sampler may too).
@@ -209,6 +210,19 @@ def _indented(code: str) -> bool:
 def _looks_like_code(code: str) -> bool:
     first = next((line.strip() for line in code.splitlines() if line.strip()), "")
     return first.startswith(CODE_STARTS) or first.startswith(("return", "pass", "raise"))
+
+
+def extract_for_task(task: Task, reply: str) -> tuple[Task, Extracted]:
+    """The program of ``reply`` to ``task`` and the task to judge it as. A
+    stdin task takes the program in the language the reply's fence names
+    (a C++ reply to a task given in Python is judged as C++, as CodeContests'
+    and open-r1's rewards take either); otherwise the task's own language."""
+    fence = fenced_language(reply) if task.kind is TaskKind.STDIO else None
+    if fence is not None and fence != task.language:
+        task = replace(task, language=fence)
+    if task.language == PYTHON:
+        return task, extract_program(reply, task.prompt, task.entry_point)
+    return task, extract_source(reply, task.language)
 
 
 def reply_text(completion: Any) -> str:

@@ -94,6 +94,10 @@ class Task:
     sandboxed process, as APPS's and verl's harnesses do, instead of a fresh
     process forked for each (about 1 ms less a case here; but a case's state
     can leak into the next, and a time-out or an exit ends the cases left).
+    ``files``: files the program finds in its working folder (name to the
+    base64 of its bytes, as SandboxFusion's ``files``; names are relative,
+    checked by :func:`check_files`). ``compile_time_limit``: seconds the
+    compiler may take (None: the language's default).
     """
 
     task_id: str
@@ -114,6 +118,8 @@ class Task:
     stop_on_failure: bool = False
     tests_in_one_process: bool = False
     language: str = "python"
+    files: Mapping[str, str] | None = None
+    compile_time_limit: float | None = None
 
     @cached_property
     def key(self) -> str:
@@ -136,6 +142,10 @@ class Task:
             content.append(["tests_in_one_process", True])
         if self.language != "python":
             content.append(["language", self.language])
+        if self.files:
+            content.append(["files", dict(self.files)])
+        if self.compile_time_limit is not None:
+            content.append(["compile_time_limit", self.compile_time_limit])
         blob = json.dumps(content, separators=(",", ":"), sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()[:24]
 
@@ -169,7 +179,42 @@ class Task:
             record["tests_in_one_process"] = True
         if self.language != "python":
             record["language"] = self.language
+        if self.files:
+            record["files"] = dict(self.files)
+        if self.compile_time_limit is not None:
+            record["compile_time_limit"] = self.compile_time_limit
         return record
+
+
+MAX_FILES = 64
+MAX_FILES_BYTES = 16 << 20
+
+
+def check_files(files: Mapping[str, Any]) -> dict[str, str]:
+    """``files`` (name to base64 of the bytes) checked: each name a relative
+    path without ``..`` or NUL, at most :data:`MAX_FILES` files and
+    :data:`MAX_FILES_BYTES` decoded bytes in all, each value valid base64.
+    Returns them as a plain dict; raises ValueError naming the file at fault."""
+    import base64
+    import binascii
+    import posixpath
+
+    if len(files) > MAX_FILES:
+        raise ValueError(f"at most {MAX_FILES} files, not {len(files)}")
+    total = 0
+    for name, content in files.items():
+        parts = name.split("/")
+        if (not name or "\0" in name or posixpath.isabs(name) or ".." in parts or "" in parts or len(name) > 255):
+            raise ValueError(f"file name {name!r} must be a relative path inside the working folder")
+        if type(content) is not str:
+            raise ValueError(f"file {name!r}: its content must be base64 text")
+        try:
+            total += len(base64.b64decode(content, validate=True))
+        except (binascii.Error, ValueError):
+            raise ValueError(f"file {name!r}: its content is not valid base64") from None
+    if total > MAX_FILES_BYTES:
+        raise ValueError(f"files hold {total} bytes, over the {MAX_FILES_BYTES} allowed")
+    return dict(files)
 
 
 CASE_WALL_FACTOR = 2.0   # wall time a case may take per second of its CPU limit (a busy machine)
@@ -538,4 +583,5 @@ __all__ = ["Status", "STATUSES", "TaskKind", "Isolation", "IOCase", "Task", "Exc
            "UnusableResult", "ProgramRaised", "CompileError", "LimitExceeded", "Crashed", "NoCode",
            "EvaluatorFailed", "Failure", "case_wall_limit", "wall_for_cases", "failure_to_dict", "failure_from_dict",
            "ViolationInfo",
-           "InstructionResult", "Cost", "StdioRun", "CaseResult", "Timing", "Verdict", "evaluator_failure"]
+           "InstructionResult", "Cost", "StdioRun", "CaseResult", "Timing", "Verdict", "evaluator_failure",
+           "check_files", "MAX_FILES", "MAX_FILES_BYTES"]

@@ -144,6 +144,9 @@ def supervised_run(body: Any, stdin_text: str, out_cap: int, cpu_limit: float | 
                 os.close(fd)
             if cpu_limit is not None:
                 hard = math.ceil(cpu_limit) + 1
+                ceiling = resource.getrlimit(resource.RLIMIT_CPU)[1]  # the sample's own: never raised
+                if ceiling != resource.RLIM_INFINITY:
+                    hard = min(hard, ceiling)
                 resource.setrlimit(resource.RLIMIT_CPU, (hard, hard))
             body()
         finally:
@@ -229,6 +232,7 @@ def supervised_run(body: Any, stdin_text: str, out_cap: int, cpu_limit: float | 
         "exit": exit_code,
         "cut": cut,
         "cpu": round(cpu, 6),
+        "maxrss_kb": usage.ru_maxrss,
     }
     if timed_out or exit_code == -signal.SIGXCPU or (limit is not None and cpu > limit):
         reply["timeout"] = True
@@ -324,13 +328,26 @@ def _seconds(value: Any) -> float | None:
 
 
 def _cpu_of(pid: int) -> float:
-    """CPU seconds (user and system, all threads) a running child has used; 0 if it cannot be read."""
+    """CPU seconds (user and system, all threads) a run has used: the process
+    ``pid`` and every process in its process group (a compiler driver's
+    cc1plus, a shell's commands), each with the children it has reaped; 0 if
+    nothing can be read. Reads this PID namespace's /proc: a few entries."""
+    total = 0.0
     try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            fields = f.read().rsplit(b")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
-    except (OSError, IndexError, ValueError):
-        return 0.0
+        names = os.listdir("/proc")
+    except OSError:
+        names = [str(pid)]
+    for name in names:
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat", "rb") as f:
+                fields = f.read().rsplit(b")", 1)[1].split()
+            if int(name) == pid or int(fields[2]) == pid:
+                total += sum(int(x) for x in fields[11:15]) / CLOCK_TICKS
+        except (OSError, IndexError, ValueError):
+            continue
+    return total
 
 
 def load(program: str, filename: str, as_main: bool) -> tuple[dict[str, Any], Any, dict[str, Any]]:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from typing import Mapping
+from typing import Mapping, NamedTuple
 
 from .languages import language
 from .native import compile_program, run_command, write_files
@@ -27,7 +27,13 @@ ACCEPTED, WRONG, PRESENTATION, FAILED, PARTIAL = 0, 1, 2, 3, 7
 RUN_SECONDS = 10.0
 COMPILE_SECONDS = 30.0
 
-_BUILT: dict[str, list[str]] = {}   # digest of (language, source, headers) -> argv to run it
+class Built(NamedTuple):
+    """A checker ready to run: its command and the variables its language sets."""
+    argv: list[str]
+    env: dict[str, str]
+
+
+_BUILT: dict[str, Built] = {}   # digest of (language, source, headers) -> the checker
 
 
 class CheckerFailed(Exception):
@@ -43,7 +49,7 @@ def _folder() -> str:
     return root
 
 
-def build(source: str, language_name: str, headers: Mapping[str, str]) -> list[str]:
+def build(source: str, language_name: str, headers: Mapping[str, str]) -> Built:
     """The command that runs the checker, compiling it first (once per source), as a program
     is compiled (:func:`~codeloop.sandbox.native.compile_program`). Raises CheckerFailed."""
     lang = language(language_name)
@@ -54,17 +60,17 @@ def build(source: str, language_name: str, headers: Mapping[str, str]) -> list[s
         compiled = compile_program(lang, source, folder, COMPILE_SECONDS)
         if "compile_error" in compiled:
             raise CheckerFailed(f"the task's checker did not compile: {compiled['compile_error']['message']}")
-        _BUILT[digest] = lang.argv(lang.run, folder)
+        _BUILT[digest] = Built(lang.argv(lang.run, folder, source), lang.environment(folder))
     return _BUILT[digest]
 
 
-def check(argv: list[str], case_input: str, output: str, answer: str) -> int:
+def check(checker: Built, case_input: str, output: str, answer: str) -> int:
     """Run the checker on one test; its verdict (ACCEPTED, WRONG, PRESENTATION, PARTIAL). Raises CheckerFailed."""
     work = os.path.join(_folder(), "run")
     files = {"input.txt": case_input, "output.txt": output, "answer.txt": answer}
     write_files(work, files)
-    done = run_command([*argv, *(os.path.join(work, name) for name in files)], "", CAP, RUN_SECONDS,
-                       2 * RUN_SECONDS)
+    done = run_command([*checker.argv, *(os.path.join(work, name) for name in files)], "", CAP, RUN_SECONDS,
+                       2 * RUN_SECONDS, checker.env)
     if done.get("timeout"):
         raise CheckerFailed(f"the task's checker ran past {RUN_SECONDS:g} s")
     if done.get("exit") in (ACCEPTED, WRONG, PRESENTATION, PARTIAL):

@@ -47,6 +47,7 @@ class CallJob(TypedDict):
     compile_seconds: Optional[float]  # the compiler's time limit; None: the language's default
     binary: Optional[str]             # base64 of the program compiled from this source before: no compiling
     include: Optional[str]            # a folder of precompiled headers (sandbox/headers.py), searched first
+    files: Optional[dict[str, str]]   # name (relative) -> base64: placed in the working folder before the program
 
 
 class JudgeOnlyJob(TypedDict):

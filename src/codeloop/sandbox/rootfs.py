@@ -19,6 +19,7 @@ from . import linux
 ETC_FILES = (
     "passwd", "group", "hosts", "nsswitch.conf", "localtime", "ld.so.cache", "ld.so.conf",
     "ld.so.conf.d", "ssl", "alternatives", "mime.types",
+    "java-*-openjdk",  # the JDK's own settings (its conf/ links here): the JVM does not start without them
 )
 DEVICES = ("null", "zero", "full", "random", "urandom")
 SCRATCH = ("/tmp", "/sandbox", "/dev/shm")
@@ -60,9 +61,7 @@ def plan_root(extra_binds: tuple[str, ...] = ()) -> RootPlan:
         elif os.path.isdir(top):
             plan.binds.append(top)
     for name in ETC_FILES:
-        path = os.path.join("/etc", name)
-        if os.path.exists(path):
-            plan.binds.append(path)
+        plan.binds.extend(path for path in sorted(glob.glob(os.path.join("/etc", name))) if os.path.exists(path))
     for prefix in (sys.base_prefix, sys.prefix, os.path.dirname(os.path.dirname(os.path.realpath(sys.executable)))):
         real = os.path.realpath(prefix)
         if not any(real == b or real.startswith(b + "/") for b in plan.binds):

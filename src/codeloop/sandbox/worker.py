@@ -41,7 +41,7 @@ import time
 from typing import Any, Callable
 
 from . import candidate, linux, native, rootfs, wire
-from .languages import PYTHON
+from .languages import PYTHON, SANDBOX_PATH, language
 from .channel import CandidateChannel
 from .protocol import (CallJob, CallReport, JudgeOnlyJob, JudgeOnlyReport, LimitsWire, MeasureJob, MeasureReport,
                        WorkerFailure)
@@ -51,7 +51,7 @@ NOBODY = 65534
 OUTPUT_KEEP = 4096
 SETUP_FAILED = 71  # a candidate's exit code when it could not be set up: an evaluator failure
 SETUP_FD = 5       # the candidate's end of its set-up pipe, closed before the program runs
-CLEAN_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": "/sandbox", "TMPDIR": "/tmp",
+CLEAN_ENV = {"PATH": SANDBOX_PATH, "HOME": "/sandbox", "TMPDIR": "/tmp",
              "LANG": "C.UTF-8", "PYTHONDONTWRITEBYTECODE": "1"}
 JUDGE_LIMITS: LimitsWire = {"memory_mb": 8192, "file_mb": 64, "open_files": 256, "processes": 0, "output_bytes": 0,
                             "tmpfs_mb": 0, "cpu_seconds": 0}
@@ -292,7 +292,8 @@ class Zygote:
                                          "filename": filename, "as_main": as_main,
                                          "language": job.get("language", PYTHON),
                                          "compile_seconds": job.get("compile_seconds"),
-                                         "binary": job.get("binary"), "include": job.get("include")}, req_w)
+                                         "binary": job.get("binary"), "include": job.get("include"),
+                                         "files": job.get("files")}, req_w)
         spawned = time.monotonic()
         socket.send_fds(self.judge_sock, [_PID.pack(cand_pid)], [req_w, resp_r])
         for fd in (req_r, req_w, resp_r, resp_w, out_w, err_w):
@@ -522,7 +523,14 @@ class Spawner:
                 _place_descriptors(keep)
                 status_fd = SETUP_FD
                 job = wire.read_frame(3)
-                self._enter_sandbox(job["limits"])
+                limits = job["limits"]
+                if job["role"] == "serve" and job.get("language", PYTHON) != PYTHON:
+                    # the compiler and the runtime's reservations get room; each run is held to the program's own
+                    space = language(job["language"]).supervisor_address_space(limits["memory_mb"])
+                    limits = dict(limits, memory_mb=space)
+                self._enter_sandbox(limits)
+                if job.get("files"):
+                    native.place_files(job["files"])
                 os.write(status_fd, b"+")
                 os.close(status_fd)
             except BaseException as exc:  # noqa: BLE001 - told to the zygote, never to the program
@@ -530,7 +538,7 @@ class Spawner:
                 os._exit(SETUP_FAILED)
             if job["role"] == "serve" and job.get("language", PYTHON) != PYTHON:
                 native.serve(job["program"], job["language"], 3, 4, job.get("compile_seconds"), job.get("binary"),
-                             job.get("include"))
+                             job.get("include"), job["limits"]["memory_mb"])
             elif job["role"] == "serve":
                 candidate.serve(job["program"], job["filename"], 3, 4, job["as_main"])
             elif job["role"] == "measure":

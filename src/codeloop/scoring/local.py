@@ -9,16 +9,16 @@ from __future__ import annotations
 
 import asyncio
 import os
-from dataclasses import dataclass, replace
+from collections.abc import Sequence
 from concurrent.futures import Future
-from typing import Any, Sequence
+from dataclasses import dataclass
+from typing import Any
 
-from ..extract import extract_program, extract_source, fenced_language
-from ..sandbox.languages import PYTHON
+from ..extract import extract_for_task
+from ..sandbox.pool import InfraError, SandboxPool
 from ..tasks import load_benchmark
 from ..tasks.rows import resolve_row
-from ..sandbox.pool import InfraError, SandboxPool
-from ..types import Isolation, Task, TaskKind, Verdict, evaluator_failure
+from ..types import Isolation, Task, Verdict, evaluator_failure
 from ..verify.engine import Judge
 from ..verify.limits import TimeLimits, TimePolicy
 from . import Row
@@ -71,11 +71,7 @@ class LocalScorer:
         if raw:
             return Prepared(task, reply, None)
         try:
-            fence = fenced_language(reply) if task.kind is TaskKind.STDIO else None
-            if fence is not None and fence != task.language:
-                task = replace(task, language=fence)  # a stdin task takes the program in the language it came in
-            ex = extract_program(reply, task.prompt, task.entry_point) if task.language == PYTHON \
-                else extract_source(reply, task.language)
+            task, ex = extract_for_task(task, reply)
         except Exception as exc:  # noqa: BLE001 - one item's failure must not cost its batch
             return Prepared(task, "", "", evaluator_failure(
                 f"preparing this item failed: {type(exc).__name__}: {exc}"[:500], self.pool.isolation))

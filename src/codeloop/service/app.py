@@ -42,9 +42,11 @@ from ..extract import response_of
 from ..scoring.local import LocalScorer
 from ..scoring.shapes import openrlhf_result
 from ..sandbox.languages import UnknownLanguage, language
+from ..sandbox.native import COMPILER_TIMED_OUT
 from ..tasks.errors import TaskNotFound
 from ..tasks.rows import row_from_label
-from ..types import CompileError, EvaluatorFailed, IOCase, Status, Task, TaskKind, Verdict, evaluator_failure
+from ..types import (CompileError, EvaluatorFailed, IOCase, Status, Task, TaskKind, Verdict, check_files,
+                     evaluator_failure)
 from .gate import Gate
 from .schedule import FairScheduler, Refused, SchedulerLimits
 
@@ -90,13 +92,15 @@ class RunCodeRequest(BaseModel):
     code: Text = Field(max_length=MAX_CODE)
     stdin: Optional[Text] = ""
     language: str = "python"
-    compile_timeout: float = 10.0
+    compile_timeout: float = Field(10.0, gt=0, le=120, allow_inf_nan=False,
+                                   description="Seconds of CPU the compiler may take (compiled languages).")
     run_timeout: float = Field(10.0, gt=0, strict=True, allow_inf_nan=False,
                                description="Seconds; at most the server's --max-run-timeout.")
     memory_limit_MB: int = Field(DEFAULT_MEMORY_MB, strict=True,
                                  description="The program's memory limit (MiB, 16 to 65536); "
                                  "-1 for the server's default.")
-    files: dict[str, str] = Field(default_factory=dict)
+    files: dict[str, str] = Field(default_factory=dict, description=(
+        "Files placed in the program's working folder before it runs: relative name -> base64 of the bytes."))
 
 
 class Metrics:
@@ -297,9 +301,10 @@ def create_app(scorer: LocalScorer, token: str | None = None, max_batch: int = 5
             lang = language(body.language)
         except UnknownLanguage as exc:
             return {"status": "SandboxError", "message": str(exc), "compile_result": None, "run_result": None}
-        if body.files:
-            return {"status": "SandboxError", "message": "files are not supported", "compile_result": None,
-                    "run_result": None}
+        try:
+            files = check_files(body.files) if body.files else None
+        except ValueError as exc:
+            raise HTTPException(422, f"files: {exc}") from None
         if body.run_timeout > max_run_timeout:
             raise HTTPException(422, f"run_timeout {body.run_timeout:g} is over this server's maximum "
                                      f"({max_run_timeout:g} s)")
@@ -308,11 +313,12 @@ def create_app(scorer: LocalScorer, token: str | None = None, max_batch: int = 5
             raise HTTPException(422, f"memory_limit_MB must be -1 (the server's default) or 16 to 65536, "
                                      f"not {body.memory_limit_MB}")
         task = Task(task_id="run_code", kind=TaskKind.STDIO, cases=(IOCase(body.stdin or "", None),),
-                    time_limit=body.run_timeout, memory_limit=memory, origin="inline", language=lang.name)
+                    time_limit=body.run_timeout, memory_limit=memory, origin="inline", language=lang.name,
+                    files=files, compile_time_limit=body.compile_timeout if lang.compiled else None)
         start = time.monotonic()
         (v,) = await judge(request, [(task, body.code)], raw=True)
         metrics.record("run_code", time.monotonic() - start, [v])
-        return run_code_answer(v, lang.compiled)
+        return run_code_answer(v, lang.compiled, scorer.judge.compile_seconds(task, body.code))
 
     @app.get("/healthz")
     async def healthz() -> dict[str, Any]:
@@ -346,17 +352,22 @@ def create_app(scorer: LocalScorer, token: str | None = None, max_batch: int = 5
     return app
 
 
-def run_code_answer(v: Verdict, compiled: bool = False) -> dict[str, Any]:
+def run_code_answer(v: Verdict, compiled: bool = False, compile_seconds: float | None = None) -> dict[str, Any]:
     """SandboxFusion's answer for one run: how the program ended, what it printed; for a compiled
-    language also how the compiler ended (``compile_result``; ``run_result`` None when it failed)."""
+    language also how the compiler ended (``compile_result``; ``run_result`` None when it failed),
+    its ``execution_time`` the compile's (``compile_seconds``, when the program was compiled before
+    this sample and kept), else this sample's load time."""
     if v.status is Status.INFRA_ERROR:
         message = v.failure.message if isinstance(v.failure, EvaluatorFailed) else ""
         return {"status": "SandboxError", "message": message, "compile_result": None, "run_result": None}
     if compiled:
-        compile_time = v.timing.load if v.timing is not None else None
+        compile_time = compile_seconds if compile_seconds is not None else (
+            v.timing.load if v.timing is not None else None)
         if isinstance(v.failure, CompileError):
+            timed_out = v.failure.message.startswith(COMPILER_TIMED_OUT)
             return {"status": "Failed", "message": "", "run_result": None,
-                    "compile_result": {"status": "Finished", "return_code": 1, "stdout": "",
+                    "compile_result": {"status": "TimeLimitExceeded" if timed_out else "Finished",
+                                       "return_code": None if timed_out else 1, "stdout": "",
                                        "stderr": v.failure.formatted or v.failure.message,
                                        "execution_time": compile_time}}
         answer = run_code_answer(v)

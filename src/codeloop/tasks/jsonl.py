@@ -17,7 +17,7 @@ from ..instructions import validate as validate_instructions
 from ..jsonl import InputError, json_object, read_jsonl
 from ..sandbox.languages import UnknownLanguage, language
 from ..types import IOCase as TaskCase
-from ..types import Task, TaskKind
+from ..types import Task, TaskKind, check_files
 from .labels import in_own_format, verl_record_row
 
 
@@ -48,6 +48,8 @@ class TaskRecord(BaseModel):
     stop_on_failure: bool = False
     tests_in_one_process: bool = False
     language: str = "python"
+    files: Optional[dict[str, str]] = None
+    compile_time_limit: Optional[float] = Field(default=None, gt=0, le=120)
     instructions: list[dict[str, Any]] = Field(default_factory=list)
     metadata: dict[str, Any] = Field(default_factory=dict)
 
@@ -65,6 +67,11 @@ class TaskRecord(BaseModel):
             return language(v).name
         except UnknownLanguage as exc:
             raise ValueError(str(exc)) from None
+
+    @field_validator("files")
+    @classmethod
+    def _files(cls, v: Optional[dict[str, str]]) -> Optional[dict[str, str]]:
+        return check_files(v) if v else None
 
     @field_validator("compare")
     @classmethod
@@ -102,7 +109,8 @@ class TaskRecord(BaseModel):
             compare=self.compare if isinstance(self.compare, dict) else None,
             instructions=tuple(self.instructions), origin=origin,
             time_limit_per_test=self.time_limit_per_test, stop_on_failure=self.stop_on_failure,
-            tests_in_one_process=self.tests_in_one_process, language=self.language,
+            tests_in_one_process=self.tests_in_one_process, language=self.language, files=self.files,
+            compile_time_limit=self.compile_time_limit,
         )
 
 

@@ -150,7 +150,8 @@ class Judge:
             try:
                 report, result = inner.result()
                 if isinstance(result, dict) and type(result.get("compiled")) is str:
-                    self.compiled.put(key, result["compiled"])
+                    load = result.get("load")
+                    self.compiled.put(key, result["compiled"], load if isinstance(load, (int, float)) else None)
                 elif isinstance(result, dict) and result.get("status") == Status.SYNTAX_ERROR.value:
                     verdict = assemble(report, result, isolation=self.isolation,  # type: ignore[arg-type]
                                        memory_mb=self.memory_of(task), time_limit=None)
@@ -177,9 +178,13 @@ class Judge:
                 self._headers[name] = precompiled(language(name), detail)  # built once per machine
         return self._toolchains[name]
 
+    def compile_seconds(self, task: Task, program: str) -> float | None:
+        """Seconds ``program`` took to compile for ``task`` (its compiled program kept), or None if not known."""
+        return self.compiled.compile_seconds(self._program_key(task, program))
+
     def _program_key(self, task: Task, program: str) -> str:
         lang = language(task.language)
-        return program_key(lang, self._versions.get(lang.name, ""), program)
+        return program_key(lang, self._versions.get(lang.name, ""), program, task.files)
 
     def memory_of(self, task: Task) -> int:
         """The memory limit (MiB) a sample of ``task`` runs with: the task's own, else the judge's."""
@@ -194,10 +199,13 @@ class Judge:
         return self.load_limit_of(task) + wall + GUARD_MARGIN
 
     def load_limit_of(self, task: Task) -> float:
-        """Seconds a sample of ``task`` may take to load: the judge's, or for a compiled language the
-        compiler's wall limit (twice its CPU limit and a second) if that is longer."""
+        """Seconds a sample of ``task`` may take to load: the judge's, or for a compiled language (or one
+        whose syntax is checked first) the compiler's wall limit (twice its CPU limit and a second) and a second
+        more, if longer."""
         lang = language(task.language)
-        return max(self.load_limit, lang.compile_seconds * 2 + 1) if lang.compiled else self.load_limit
+        seconds = task.compile_time_limit if task.compile_time_limit is not None else lang.compile_seconds
+        checked = lang.compiled or lang.check is not None
+        return max(self.load_limit, seconds * 2 + 2) if checked else self.load_limit
 
     def judge(self, task: Task, program: str, code: str | None = None) -> Verdict:
         """:meth:`submit` and wait."""
@@ -266,7 +274,8 @@ class Judge:
                         "as_main": task.kind is TaskKind.STDIO, "limits": limits.to_wire(),
                         "guard": load_limit + guard_wall + GUARD_MARGIN + prepare_seconds(task.compare),
                         "language": lang.name,
-                        "compile_seconds": None,
+                        "compile_seconds": task.compile_time_limit,
+                        "files": dict(task.files) if task.files else None,
                         "binary": self.compiled.get(self._program_key(task, program)) if lang.compiled else None,
                         "include": self._headers.get(lang.name)}
         judge_job: JudgeJob = {

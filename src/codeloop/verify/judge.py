@@ -585,9 +585,13 @@ def _judge_stdio(job: JudgeJob, proxy: CandidateProxy, session: Session) -> Reco
             rec.fail(status, "wrong_answer", None, case=i, input=text, expected=capped_repr(case["output"]),
                      actual=capped_repr(result["stdout"]))
         elif status == "error":
+            raised = result.get("raised")
+            found: dict[str, Any] = raised if type(raised) is dict else {}  # the runtime's own report
+            name = str(found.get("name") or "RuntimeError")[:200]
             rec.fail(status, "raised", None, case=i, input=text, exception={
-                "type": "RuntimeError", "name": "RuntimeError",
-                "message": f"the program exited with status {exit_code}", "traceback": stderr[-2000:]})
+                "type": name, "name": name,
+                "message": str(found.get("message") or f"the program exited with status {exit_code}")[:2000],
+                "traceback": stderr[-2000:]})
         elif status == "killed":
             rec.fail_with(status, {"kind": "crashed", "message": f"the program died on a signal on test {i}",
                                    "input": text, "case": i, "signal": _signal_name(-int(exit_code or 0))})
