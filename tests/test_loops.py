@@ -1,6 +1,7 @@
 """Strategies with a scripted model: real sandbox, real verdicts, replayed replies."""
 
 import json
+import shutil
 
 import pytest
 from conftest import CODELOOP, read_jsonl
@@ -11,6 +12,7 @@ from codeloop.models import ModelError, ScriptedModel
 from codeloop.records import Trajectory
 from codeloop.scoring.local import LocalScorer
 from codeloop.tasks import load_benchmark
+from codeloop.types import IOCase, Task, TaskKind
 
 pytestmark = pytest.mark.sandbox
 
@@ -166,3 +168,44 @@ def test_run_command_errors_are_clear(tmp_path):
     assert proc.returncode == 2 and "--base-url" in " ".join(proc.stderr.split())
     proc = subprocess.run([CODELOOP, "run", "--task-ids", "HumanEval/999"], capture_output=True, text=True)
     assert proc.returncode == 2 and "unknown task id" in proc.stderr
+
+
+DOUBLE = Task(task_id="double", kind=TaskKind.STDIO, language="cpp", time_limit_per_test=2.0,
+              prompt="Print twice the given integer.\n\n-----Input-----\nOne integer n.\n\n-----Output-----\n2n.\n\n"
+                     "-----Examples-----\nInput\n3\nOutput\n6\n",
+              cases=(IOCase("3\n", "6\n"), IOCase("-7\n", "-14\n"), IOCase("2000000000\n", "4000000000\n")))
+CPP_RIGHT = "```cpp\n#include <iostream>\nint main() { long long n; std::cin >> n; std::cout << 2 * n << '\\n'; }\n```"
+CPP_OVERFLOWS = "```cpp\n#include <iostream>\nint main() { int n; std::cin >> n; std::cout << 2 * n << '\\n'; }\n```"
+CPP_BROKEN = "```cpp\n#include <iostream>\nint main() { int n; std::cin >> n std::cout << n; }\n```"
+
+
+@pytest.mark.skipif(shutil.which("g++") is None, reason="g++ is not installed")
+def test_refine_a_cpp_program_from_the_compilers_errors(tmp_path, scorer):
+    """A whole-program task in C++: asked in C++, the compiler's errors (from the visible example) fed back."""
+    summary, (t,), model = go(tmp_path, scorer, [CPP_BROKEN, CPP_RIGHT], tasks=(DOUBLE,))
+    assert [a["hidden"]["status"] for a in t["attempts"]] == ["syntax_error", "passed"]
+    first = model.seen[0]
+    assert "C++ programmer" in first[0]["content"] and "```cpp" in first[1]["content"]
+    feedback = model.seen[1][-1]["content"]
+    assert "main.cpp:2" in feedback and "error: expected" in feedback and "C++ code block" in feedback
+    assert t["passed"] and summary["curve"] == [0.0, 1.0, 1.0]
+    # the visible test is the statement's example: an overflowing program passes it (and refine stops there);
+    # the hidden tests catch it
+    _, (t,), _ = go(tmp_path / "overflow", scorer, [CPP_OVERFLOWS], tasks=(DOUBLE,))
+    assert [(a["visible"]["status"], a["hidden"]["status"]) for a in t["attempts"]] == [("passed", "failed")]
+
+
+@pytest.mark.skipif(shutil.which("g++") is None, reason="g++ is not installed")
+def test_run_asks_for_the_language_given_on_the_command_line(tmp_path):
+    import subprocess
+
+    tasks = tmp_path / "tasks.jsonl"
+    tasks.write_text(json.dumps({"task_id": "double", "prompt": DOUBLE.prompt,
+                                 "cases": [{"input": c.input, "output": c.output} for c in DOUBLE.cases]}) + "\n")
+    bad = subprocess.run([CODELOOP, "run", "--tasks", str(tasks), "--language", "cobol", "-o", str(tmp_path / "r")],
+                         capture_output=True, text=True)
+    said = " ".join(bad.stderr.split())  # the console wraps long lines
+    assert bad.returncode == 2 and "--language: unknown language 'cobol'" in said and "known: bash, c, cpp" in said
+    humaneval = subprocess.run([CODELOOP, "run", "--language", "cpp", "-o", str(tmp_path / "r"), "--limit", "1"],
+                               capture_output=True, text=True)
+    assert humaneval.returncode == 2 and "stdin/stdout tasks" in " ".join(humaneval.stderr.split())

@@ -454,6 +454,9 @@ def run_command(
     max_tokens: int = typer.Option(384, "--max-tokens", min=16),
     concurrency: int = typer.Option(8, "--concurrency", min=1, help="Calls in flight to a server model."),
     workers: int = typer.Option(2, "--workers", "-w", min=1, help="Sandbox workers."),
+    program_language: Optional[str] = typer.Option(None, "--language", "-L", help="Ask for programs in this "
+                                                   "language (cpp, java, rust, go, ...; see 'codeloop languages'); "
+                                                   "stdin/stdout tasks only. Default: each task's own."),
 ) -> None:
     """Generate solutions with a model and improve them with execution feedback; write a report."""
     from .loops import STRATEGIES, LoopConfig
@@ -473,6 +476,8 @@ def run_command(
         console().print(f"[red]error:[/red] unknown task id(s): {', '.join(unknown)}")
         raise typer.Exit(2)
     chosen = [all_tasks[i] for i in ids][: limit or None]
+    if program_language is not None:
+        chosen = _in_language(chosen, program_language)
     try:
         the_model = make_model(model, base_url, concurrency)
     except (ModelError, FileNotFoundError) as exc:
@@ -505,6 +510,30 @@ def run_command(
         console().print(f"[red]error:[/red] {exc} (what was done is kept in {out}; run again to resume)")
         raise typer.Exit(1) from None
     _print_run(summary, out)
+
+
+def _in_language(tasks: list, name: str) -> list:
+    """``tasks`` with their stdin/stdout tasks asking for ``name``; exits with a clear error when the
+    language is unknown, cannot run here, or no task is a stdin/stdout one."""
+    from dataclasses import replace
+
+    from .sandbox.languages import UnknownLanguage, availability, language
+    from .types import TaskKind
+
+    try:
+        lang = language(name)
+    except UnknownLanguage as exc:
+        console().print(f"[red]error:[/red] --language: {exc}")
+        raise typer.Exit(2) from None
+    usable, why = availability(lang)
+    if not usable:
+        console().print(f"[red]error:[/red] --language {lang.name}: {why}")
+        raise typer.Exit(2)
+    if not any(t.kind is TaskKind.STDIO for t in tasks):
+        console().print(f"[red]error:[/red] --language applies to stdin/stdout tasks (with 'cases'); these tasks "
+                        "are Python functions (give --tasks a file of stdin/stdout tasks)")
+        raise typer.Exit(2)
+    return [replace(t, language=lang.name) if t.kind is TaskKind.STDIO else t for t in tasks]
 
 
 def _print_run(summary: dict, out: Path) -> None:

@@ -157,7 +157,7 @@ def evaluate(tasks: dict[str, Task], samples: list[Sample], out: str | Path, cfg
             finished: queue.SimpleQueue[Future[Verdict]] = queue.SimpleQueue()
             try:
                 for s in pending:
-                    fut = judge.submit(tasks[s.task_id], s.program, s.code)
+                    fut = judge.submit(s.task_for(tasks[s.task_id]), s.program, s.code)
                     futures[fut] = s
                     fut.add_done_callback(finished.put)
                 for _ in range(len(futures)):

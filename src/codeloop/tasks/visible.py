@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import ast
 import doctest
+import re
+from dataclasses import replace
 
 from .. import pyparse
-from ..types import Task, TaskKind
+from ..types import IOCase, Task, TaskKind
 
 ARROWS = ("➞", "=>", "->", "→")
 
@@ -74,9 +76,50 @@ def example_asserts(prompt: str, entry_point: str) -> list[str]:
     return list(dict.fromkeys(found))  # without repeats, in order
 
 
+# "Input" / "Output" headings of a contest statement's examples: "Sample Input 1", "-----Input-----", "Input:"
+_HEADING = r"^[ \t]*(?:-{3,}[ \t]*)?(?:sample|example)?[ \t]*{word}(?:[ \t]*\d+)?[ \t]*:?[ \t]*(?:-{3,})?[ \t]*$"
+_INPUT = re.compile(_HEADING.replace("{word}", "input"), re.I | re.M)
+_OUTPUT = re.compile(_HEADING.replace("{word}", "output"), re.I | re.M)
+# where the examples begin: an "Examples" heading, or the first "Sample Input"
+_EXAMPLES = re.compile(r"^[ \t-]*(?:examples?|samples?|sample tests?)[ \t\d:-]*$|^[ \t-]*(?:sample|example)[ \t]*input",
+                       re.I | re.M)
+_SECTION_END = re.compile(r"^[ \t]*(?:-{3,}.*|note:?|explanation:?|examples?:?|constraints:?)[ \t]*$", re.I | re.M)
+
+
+def example_cases(prompt: str, at_most: int = 10) -> list[IOCase]:
+    """The worked examples of a contest statement: text under an "Input"
+    heading followed by text under an "Output" heading (Codeforces' "Sample
+    Input 1", APPS's "Input" under ``-----Examples-----``). When the statement
+    has an "Examples" heading or a "Sample Input", only what follows it is
+    read: the statement's own "Input" and "Output" sections describe the
+    format and are not examples."""
+    begin = _EXAMPLES.search(prompt)
+    text = prompt[begin.start():] if begin is not None else prompt
+    found: list[IOCase] = []
+    for start in _INPUT.finditer(text):
+        rest = text[start.end():]
+        out = _OUTPUT.search(rest)
+        if out is None or _INPUT.search(rest[:out.start()]):
+            continue
+        given = rest[:out.start()]
+        after = rest[out.end():]
+        ends = [m.start() for m in (_INPUT.search(after), _SECTION_END.search(after)) if m is not None]
+        expected = after[:min(ends)] if ends else after
+        if given.strip() and expected.strip():
+            found.append(IOCase(given.strip() + "\n", expected.strip() + "\n"))
+    return list(dict.fromkeys(found))[:at_most]
+
+
 def visible_task(task: Task) -> Task:
-    """A task whose tests are ``task``'s prompt examples (or, when it shows
-    none, only that the program loads and defines the entry point)."""
+    """A task whose tests are ``task``'s prompt examples: asserts from a
+    function's docstring, or for a whole program the statement's example
+    inputs and outputs. A prompt that shows none leaves a test that only
+    checks the program loads (defines the entry point; or runs on empty input
+    without failing)."""
+    if task.kind is TaskKind.STDIO:
+        cases = tuple(example_cases(task.prompt)) or (IOCase("", None),)
+        return replace(task, task_id=f"{task.task_id}#visible", cases=cases, reference=None, time_limit=None,
+                       time_limit_per_test=task.time_limit_per_test or 3.0, stop_on_failure=False, origin="visible")
     asserts = example_asserts(task.prompt, task.entry_point) if task.entry_point else []
     if not asserts:
         asserts = [f"assert callable({task.entry_point or 'main'})"]
