@@ -276,8 +276,25 @@ HOSTILE = {
         "print_without_end": ({"output_limit"}, "for (;;) fs.writeSync(1, 'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\\n');"),
         "legit": ({"passed"}, "console.log(2 * parseInt(fs.readFileSync(0, 'utf8')));"),
     }),
+    # a compiled language with a runtime of its own (threads, its own allocator); each program brings its imports,
+    # since Go refuses an unused one
+    "go": ("package main\n\n", "", {
+        "fork_without_end": (ANY_END, 'import "syscall"\nfunc main() { for { syscall.ForkExec("/proc/self/exe", nil,'
+                                      ' &syscall.ProcAttr{}) } }'),
+        "kill_every_process": (ANY_END, 'import "syscall"\nfunc main() { syscall.Kill(-1, syscall.SIGKILL) }'),
+        "fill_memory": (ANY_END, "var kept [][]byte\nfunc main() { for { b := make([]byte, 1<<24)\n"
+                                 "  for i := range b { b[i] = 1 }\n  kept = append(kept, b) } }"),
+        "write_outside": (WRONG, 'import "os"\nfunc main() { os.WriteFile("{pwn}", []byte("x"), 0o644)\n'
+                                 '  os.WriteFile("/tmp/codeloop_pwned_lang", []byte("x"), 0o644) }'),
+        "reach_the_network": (WRONG, 'import ("fmt"; "net")\nfunc main() { if c, err := net.Dial("tcp", '
+                                     '"127.0.0.1:{port}"); err == nil { fmt.Println("connected"); c.Close() } }'),
+        "read_the_secret": ({"failed"}, 'import ("fmt"; "os")\nfunc main() { s := os.Getenv("{secret_name}")\n'
+                                        '  if s == "" { s = "none" }\n  fmt.Println(s) }'),
+        "print_without_end": ({"output_limit"}, 'import "fmt"\nfunc main() { for { fmt.Println("xxxxxxxxxxxxxxxxxxxx") } }'),
+        "legit": ({"passed"}, 'import "fmt"\nfunc main() { var n int; fmt.Scan(&n); fmt.Println(2 * n) }'),
+    }),
 }
-TOOL = {"c": "gcc", "bash": "bash", "javascript": "node"}
+TOOL = {"c": "gcc", "bash": "bash", "javascript": "node", "go": "go"}
 
 
 @pytest.mark.sandbox

@@ -29,42 +29,44 @@ DEFAULT_MEMORY_MB = 1024                        # for ``{memory_mb}`` when no li
 class Language:
     """One language: its names, its file, its commands, its toolchain.
 
-    ``compile`` is the compiler's command (``check``, for an interpreted
-    language, a syntax check whose failure is a compile error, as Python's
-    is), ``steps`` further commands that
-    turn its output into the one file ``{exe}`` (a jar, a transpiled script),
-    so a compiled program is always one file to keep and send back.
-    ``compile_seconds``: the default limit for compiling (wall); ``package``:
-    the Debian package that provides the toolchain, named in the error when
-    it is missing; ``env``: variables set for compiling and running (values
-    may hold placeholders).
+    ``compile`` is the compiler's command, and ``steps`` further commands
+    that turn its output into the one file ``{exe}`` (a jar), so a compiled
+    program is always one file to keep and send back; for an interpreted
+    language, ``check`` is a syntax check whose failure is a compile error,
+    as Python's is. ``compile_seconds``: the default limit for compiling;
+    ``package``: the Debian package that provides the toolchain, named in the
+    error when it is missing; ``requires``: the programs that must be there
+    (default: the compiler, else the interpreter); ``env``: variables set for
+    compiling and running (values may hold placeholders).
 
     Memory: ``address_space_mb`` is what the runtime reserves beyond the
     program's own use (the JVM, Go and V8 map far more than they touch and
-    do not start under a tight address-space limit); the candidate's
-    address-space limit is raised by it, and the program's own limit is then
-    held by its runtime (``{memory_mb}`` in the run command: ``-Xmx``,
+    do not start under a tight address-space limit): a run's address-space
+    limit is its memory limit plus this, and the program's own limit is held
+    by its runtime (``{memory_mb}`` in the run command: ``-Xmx``,
     ``--max-old-space-size``) and by its peak resident memory.
-    ``out_of_memory`` matches what the runtime prints when it runs out;
-    ``raised`` finds, in what a failed run printed, the exception or panic
-    that ended it (groups ``name``, optional, and ``message``).
     ``compile_memory_mb`` is the compiler's address-space limit (javac is a
-    JVM too), whatever the program's own.
-    ``title`` is how a prompt names the language ("C++"). ``layout``
-    derives placeholders from the program's text (Java's source
-    file is named after its public class). (A plain class: dataclasses would
-    import inspect into every worker.)
+    JVM too), whatever the program's own. ``out_of_memory`` matches what the
+    runtime prints when it runs out; ``raised`` finds, in what a failed run
+    printed, the exception or panic that ended it (groups ``name``, optional,
+    and ``message``).
+
+    ``title`` is how a prompt names the language ("C++"); ``layout`` derives
+    placeholders from the program's text (Java's source file is named after
+    its public class). (A plain class: dataclasses would import inspect into
+    every worker.)
     """
 
     __slots__ = ("name", "aliases", "source", "compile", "run", "version", "package", "compile_seconds", "steps",
-                 "env", "address_space_mb", "out_of_memory", "layout", "compile_memory_mb", "check", "raised", "title")
+                 "env", "address_space_mb", "out_of_memory", "layout", "compile_memory_mb", "check", "raised", "title", "requires")
 
     def __init__(self, name: str, aliases: tuple[str, ...], source: str, compile: tuple[str, ...] | None,
                  run: tuple[str, ...], version: tuple[str, ...], package: str, compile_seconds: float = 10.0,
                  steps: tuple[tuple[str, ...], ...] = (), env: dict[str, str] | None = None,
                  address_space_mb: int = 0, out_of_memory: str | None = None,
                  layout: Callable[[str], dict[str, str]] | None = None, compile_memory_mb: int = 2048,
-                 check: tuple[str, ...] | None = None, raised: str | None = None, title: str = "") -> None:
+                 check: tuple[str, ...] | None = None, raised: str | None = None, title: str = "",
+                 requires: tuple[str, ...] = ()) -> None:
         self.name, self.aliases, self.source = name, aliases, source
         self.compile, self.run, self.version = compile, run, version
         self.package, self.compile_seconds, self.steps = package, compile_seconds, steps
@@ -72,6 +74,7 @@ class Language:
         self.address_space_mb, self.out_of_memory, self.layout = address_space_mb, out_of_memory, layout
         self.compile_memory_mb, self.check, self.raised = compile_memory_mb, check, raised
         self.title = title or name.capitalize()  # how a prompt names it
+        self.requires = requires or ((compile or run)[0],)
 
     def address_space(self, memory_mb: int) -> int:
         """A run's address-space limit (MiB) for a program held to ``memory_mb``, with room for its
@@ -86,10 +89,6 @@ class Language:
     @property
     def compiled(self) -> bool:
         return self.compile is not None
-
-    def tool(self) -> str:
-        """The program the toolchain is found by (the compiler, else the interpreter)."""
-        return (self.compile or self.run)[0]
 
     def values(self, folder: str, program: str = "", memory_mb: int | None = None) -> dict[str, str]:
         """The placeholders' values for ``program`` in ``folder``."""
@@ -189,6 +188,7 @@ register(Language("javascript", ("nodejs", "js", "node"), "main.js", None, (*_NO
                   out_of_memory=_V8_OUT_OF_MEMORY, title="JavaScript"))
 register(Language("typescript", ("ts",), "main.ts", ("node", "-e", _TS_TRANSPILE, "{src}", "{exe}"),
                   (*_NODE_RUN, "{exe}"), ("tsc", "--version"), "node-typescript", address_space_mb=_V8_RESERVE_MB,
+                  requires=("tsc", "node"),
                   raised=_V8_RAISED,
                   out_of_memory=_V8_OUT_OF_MEMORY, title="TypeScript"))
 _JVM_TOOL = ("-J-Xmx512m", "-J-XX:+UseSerialGC", "-J-XX:TieredStopAtLevel=1", "-J-XX:CompressedClassSpaceSize=64m",
@@ -199,7 +199,7 @@ register(Language("java", ("java17", "jdk"), "Main.java",
                   ("java", "-Xmx{memory_mb}m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
                    "-XX:ReservedCodeCacheSize=32m", "-XX:CompressedClassSpaceSize=64m", "-XX:MaxMetaspaceSize=128m",
                    "-XX:-UsePerfData", "-XX:CICompilerCount=1", "-jar", "{exe}"),
-                  ("java", "-version"), "openjdk-17-jdk-headless", compile_seconds=20.0,
+                  ("java", "-version"), "openjdk-17-jdk-headless", compile_seconds=20.0, requires=("javac", "jar", "java"),
                   steps=(("jar", *_JVM_TOOL, "--create", "--file", "{exe}", "--main-class", "{main}",
                           "-C", "{dir}/classes", "."),),
                   env={"JAVA_TOOL_OPTIONS": "", "_JAVA_OPTIONS": ""}, address_space_mb=_JVM_RESERVE_MB,
@@ -263,13 +263,15 @@ def availability(lang: Language) -> tuple[bool, str]:
 
     if lang.name == PYTHON:
         return True, "the sandbox's own interpreter"
-    path = shutil.which(lang.tool(), path=SANDBOX_PATH)
-    if path is None:
-        return False, f"{lang.tool()} is not installed where the sandbox looks ({SANDBOX_PATH}): " \
-                      f"apt-get install {lang.package}"
-    real = os.path.realpath(path)
-    if not any(real == b or real.startswith(b + "/") for b in plan_root().binds):
-        return False, f"{real} is outside what the sandbox shows programs (install Debian's {lang.package})"
+    binds = plan_root().binds
+    for tool in lang.requires:
+        path = shutil.which(tool, path=SANDBOX_PATH)
+        if path is None:
+            return False, f"{tool} is not installed where the sandbox looks ({SANDBOX_PATH}): " \
+                          f"apt-get install {lang.package}"
+        real = os.path.realpath(path)
+        if not any(real == b or real.startswith(b + "/") for b in binds):
+            return False, f"{real} is outside what the sandbox shows programs (install Debian's {lang.package})"
     return True, toolchain_version(lang) or "installed (no version printed)"
 
 
