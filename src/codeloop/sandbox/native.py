@@ -116,7 +116,13 @@ def write_files(folder: str, files: Mapping[str, str]) -> None:
 def first_errors(diagnostics: str, source: str, lines: int = 12) -> str:
     """The compiler's report from its first error on, about the program's own file, a few lines of it."""
     name = re.escape(source)
-    kept = [ln for ln in diagnostics.splitlines() if re.search(rf"(^|/){name}:\d+", ln) or ln.startswith((" ", "\t"))]
+    kept: list[str] = []
+    ours = False  # an indented line (the source excerpt under a message) goes with the message above it
+    for ln in diagnostics.splitlines():
+        if not ln.startswith((" ", "\t")):
+            ours = re.search(rf"(^|/){name}:\d+", ln) is not None and not ln.startswith("In file included from")
+        if ours:
+            kept.append(ln)
     start = next((i for i, ln in enumerate(kept) if re.search(r"\b(error|fatal error)\b", ln)), None)
     if start is None and not any(re.search(rf"{name}:\d+:\d+:", ln) for ln in kept):
         # not a compiler's "file:line[:column]: error" report (Node.js's and Bash's syntax checks): all of it
