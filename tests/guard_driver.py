@@ -47,4 +47,5 @@ print(json.dumps({
     "processes_left": len(left),
     "secret_printed": spec["secret"] in proc.stdout + proc.stderr,
     "stderr": proc.stderr[-2000:],
+    "stdout": proc.stdout[-50000:],
 }))

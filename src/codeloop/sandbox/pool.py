@@ -120,10 +120,11 @@ class Worker:
     """
 
     def __init__(self, isolation: Literal["full", "weak"] = "full", tmpfs_mb: int = 64, cpu: int | None = None,
-                 judge: str = DEFAULT_JUDGE) -> None:
+                 judge: str = DEFAULT_JUDGE, mode: Literal["jobs", "sessions"] = "jobs") -> None:
         if isolation not in ("full", "weak"):
             raise ValueError("isolation is 'full' or 'weak'")
         self.isolation, self.cpu, self.tmpfs_mb, self.judge = isolation, cpu, tmpfs_mb, judge
+        self.mode = mode  # "sessions": the worker serves interactive sessions (sandbox/sessions.py)
         self.proc: subprocess.Popen | None = None
         self.info: dict[str, Any] = {}
         self.jobs_run = 0
@@ -133,7 +134,7 @@ class Worker:
         judge_r, judge_w = os.pipe()
         result_r, result_w = os.pipe()
         config = {"judge_in": judge_r, "result_out": result_w, "isolation": self.isolation,
-                  "tmpfs_mb": self.tmpfs_mb, "cpu": self.cpu, "judge": self.judge,
+                  "tmpfs_mb": self.tmpfs_mb, "cpu": self.cpu, "judge": self.judge, "mode": self.mode,
                   "extra_binds": [headers_root()]}  # precompiled headers, read-only (sandbox/headers.py)
         try:
             self.proc = subprocess.Popen(

@@ -40,9 +40,10 @@ import sys
 import time
 from typing import Any, Callable
 
-from . import candidate, linux, native, rootfs, wire
+from . import candidate, kernels, linux, native, rootfs, wire
 from .languages import PYTHON, SANDBOX_PATH, language
 from .channel import CandidateChannel
+from .sessions import SessionHost
 from .protocol import (CallJob, CallReport, JudgeOnlyJob, JudgeOnlyReport, LimitsWire, MeasureJob, MeasureReport,
                        WorkerFailure)
 
@@ -541,6 +542,8 @@ class Spawner:
                              job.get("include"), job["limits"]["memory_mb"])
             elif job["role"] == "serve":
                 candidate.serve(job["program"], job["filename"], 3, 4, job["as_main"])
+            elif job["role"] == "session":
+                kernels.serve(job["kind"], 3, 4, job.get("setup") or {})
             elif job["role"] == "measure":
                 os.close(3)
                 _exec_measure(job["spec"], job["log_fd"])
@@ -779,5 +782,11 @@ def main() -> None:
         wire.write_frame(1, {"failed": f"cannot start the worker's processes: {exc}"})
         os._exit(3)
     wire.write_frame(1, {"ready": {"isolation": isolation, "candidate_uid": NOBODY if nobody else os.getuid()}})
-    zygote.serve()
+    if config.get("mode") == "sessions":
+        SessionHost(zygote, check_limits, _setup_outcome).serve()
+        zygote._stop_judge()
+        zygote._stop_template()
+        zygote.reap()
+    else:
+        zygote.serve()
     os._exit(0)
