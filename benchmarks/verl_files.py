@@ -91,3 +91,20 @@ def verl_functions(parts: tuple[str, ...], names: list[str], namespace: dict[str
     scope = {"__name__": "verl_" + "_".join(parts) + "_functions", **namespace}
     exec(code, scope)
     return {name: scope[name] for name in names}
+
+
+def verl_without_its_init() -> bool:
+    """Make ``import verl.tools...`` load verl's own files without running ``verl/__init__.py`` and
+    ``verl/utils/__init__.py`` (which import torch): both are registered as bare packages over their
+    installed folders. False when verl is not installed. For tests that run verl's tool code."""
+    import types
+
+    root = verl_folder()
+    if root is None:
+        return False
+    for name, folder in (("verl", root), ("verl.utils", root / "utils")):
+        if name not in sys.modules:
+            package = types.ModuleType(name)
+            package.__path__ = [str(folder)]
+            sys.modules[name] = package
+    return True
