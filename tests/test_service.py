@@ -57,10 +57,12 @@ def scorer():
 
 @pytest.fixture(scope="module")
 def server(scorer):
-    srv = Served(create_app(scorer, token=TOKEN, max_batch=50, max_body=1 << 20,
-                            limits=SchedulerLimits(cpu_slots=2, max_slots=2, max_queued=6)))
+    app = create_app(scorer, token=TOKEN, max_batch=50, max_body=1 << 20,
+                     limits=SchedulerLimits(cpu_slots=2, max_slots=2, max_queued=6))
+    srv = Served(app)
     yield srv
     srv.stop()
+    app.state.sessions.shutdown()
 
 
 def post(server, path, body, token=TOKEN, **kw):
@@ -185,6 +187,40 @@ def test_run_code_places_files_and_bounds_the_compiler(server):
                 " s += i ^ j; return s; }\nconstexpr long v = f();\nint main() { return v > 0; }\n")
         slow = post(server, "/run_code", {"code": bomb, "language": "cpp", "compile_timeout": 0.2}).json()
         assert slow["status"] == "Failed" and slow["compile_result"]["status"] == "TimeLimitExceeded", slow
+
+
+def test_sessions_over_http(server):
+    import base64
+
+    opened = post(server, "/v1/sessions", {"kind": "bash", "files": {"in.txt": base64.b64encode(b"3\n").decode()}})
+    assert opened.status_code == 200, opened.text
+    sid = opened.json()["session_id"]
+    first = post(server, f"/v1/sessions/{sid}/step", {"code": "N=$(cat in.txt); echo $((N * 2))"}).json()
+    assert first["observation"] == "6" and first["exit"] == 0 and first["alive"]
+    assert post(server, f"/v1/sessions/{sid}/step", {"code": "echo $N"}).json()["stdout"] == "3\n"
+    assert post(server, f"/v1/sessions/{sid}/step", {"code": "x", "wall": 1e9}).status_code == 422
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    assert httpx.delete(server.url + f"/v1/sessions/{sid}", headers=auth).json() == {"closed": True}
+    assert post(server, f"/v1/sessions/{sid}/step", {"code": "echo gone"}).status_code == 404
+    assert post(server, "/v1/sessions/not-a-session/step", {"code": "1"}).status_code == 404
+    assert httpx.delete(server.url + f"/v1/sessions/{sid}").status_code == 401  # the token guards sessions too
+    sql = post(server, "/v1/sessions", {"kind": "sql", "schema": "CREATE TABLE t (a); INSERT INTO t VALUES (7);"})
+    rows = post(server, f"/v1/sessions/{sql.json()['session_id']}/step", {"code": "SELECT a * 6 FROM t"}).json()
+    assert rows["rows"] == [[42]]
+
+
+def test_run_jupyter_as_sandboxfusion_answers(server):
+    cells = ["a = 123", "a", "print(a)", "import sys; sys.stderr.write('stderr message')",
+             "raise RuntimeError('error message')"]
+    out = post(server, "/run_jupyter", {"cells": cells, "cell_timeout": 5, "total_timeout": 20}).json()
+    assert out["status"] == "Success" and out["driver"]["status"] == "Finished"
+    one, two, three, four, five = out["cells"]
+    assert two["display"] == [{"text/plain": "123"}] and three["stdout"] == "123\n"
+    assert four["stderr"] == "stderr message" and four["display"] == [{"text/plain": "14"}]
+    assert five["error"][0]["ename"] == "RuntimeError" and five["error"][0]["evalue"] == "error message"
+    assert any("<cell 5>" in line for line in five["error"][0]["traceback"])
+    slow = post(server, "/run_jupyter", {"cells": ["x = 1", "while True: pass"], "cell_timeout": 0.5}).json()
+    assert slow["status"] == "Failed" and slow["driver"]["status"] == "TimeLimitExceeded"
 
 
 def test_backpressure_answers_429_with_retry_after(server):

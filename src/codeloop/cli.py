@@ -418,12 +418,12 @@ def serve_command(
     except IsolationUnavailable as exc:
         console().print(f"[red]error:[/red] {WEAK_HINT.format(reason=exc)}")
         raise typer.Exit(3) from None
+    app = create_app(scorer, token=token, max_batch=max_batch, limits=limits, public_metrics=public_metrics,
+                     body_timeout=body_timeout, max_run_timeout=max_run_timeout, max_body=int(max_body_mb * (1 << 20)))
     try:
-        serve(create_app(scorer, token=token, max_batch=max_batch, limits=limits, public_metrics=public_metrics,
-                         body_timeout=body_timeout, max_run_timeout=max_run_timeout,
-                         max_body=int(max_body_mb * (1 << 20))),
-              host, port, header_timeout=header_timeout)
+        serve(app, host, port, header_timeout=header_timeout)
     finally:
+        app.state.sessions.shutdown()
         scorer.close()
 
 

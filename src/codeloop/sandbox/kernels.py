@@ -91,15 +91,23 @@ def _python(req_fd: int, resp_fd: int, setup: dict[str, Any]) -> None:
                 tree.body.pop()
             exec(compile(tree, name, "exec"), namespace)
             value = eval(compile(last, name, "eval"), namespace) if last is not None else None
-            sys.stdout.flush()
+            _flush()
             shown = None if value is None else _shown(value)
             _reply(resp_fd, {"value": shown})
         except KeyboardInterrupt:
-            sys.stdout.flush()
+            _flush()
             _reply(resp_fd, {"interrupted": True})
         except BaseException as exc:  # noqa: BLE001 - the cell's own failure, shown as a notebook shows it
-            sys.stdout.flush()
+            _flush()
             _reply(resp_fd, {"error": _error_of(exc, name)})
+
+
+def _flush() -> None:
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a cell closed or broke its own stream
+            pass
 
 
 def _shown(value: Any) -> str:

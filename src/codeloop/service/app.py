@@ -48,6 +48,7 @@ from ..tasks.rows import row_from_label
 from ..types import (CompileError, EvaluatorFailed, IOCase, Status, Task, TaskKind, Verdict, check_files,
                      evaluator_failure)
 from .gate import Gate
+from .sessions_api import add_session_routes
 from .schedule import FairScheduler, Refused, SchedulerLimits
 
 MAX_CODE = 200_000
@@ -143,7 +144,7 @@ def _validation_detail(exc: RequestValidationError) -> list[dict[str, Any]]:
 
 def create_app(scorer: LocalScorer, token: str | None = None, max_batch: int = 512, max_body: int = 8 << 20,
                limits: SchedulerLimits | None = None, public_metrics: bool = False, body_timeout: float = 30.0,
-               max_run_timeout: float = 60.0) -> FastAPI:
+               max_run_timeout: float = 60.0, max_sessions: int = 64) -> FastAPI:
     """The service over ``scorer``'s pool.
 
     ``token``: required of clients on every route but ``/healthz`` (and
@@ -151,7 +152,8 @@ def create_app(scorer: LocalScorer, token: str | None = None, max_batch: int = 5
     request (413 beyond), ``max_body`` bytes per body (413), ``body_timeout``
     seconds for a body to arrive (408), ``max_run_timeout`` for
     ``/run_code``'s ``run_timeout`` and an inline task's ``time_limit`` (422
-    beyond); ``limits``: admission and
+    beyond); ``max_sessions``: interactive sessions live at once (429 beyond,
+    see :mod:`codeloop.service.sessions_api`); ``limits``: admission and
     dispatch (default: every worker of the scorer's, all counted as CPUs).
     """
     if limits is None:
@@ -319,6 +321,9 @@ def create_app(scorer: LocalScorer, token: str | None = None, max_batch: int = 5
         (v,) = await judge(request, [(task, body.code)], raw=True)
         metrics.record("run_code", time.monotonic() - start, [v])
         return run_code_answer(v, lang.compiled, scorer.judge.compile_seconds(task, body.code))
+
+    app.state.sessions = add_session_routes(app, workers=2, max_sessions=max_sessions,
+                                            max_run_timeout=max_run_timeout)
 
     @app.get("/healthz")
     async def healthz() -> dict[str, Any]:
