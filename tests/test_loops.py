@@ -209,3 +209,25 @@ def test_run_asks_for_the_language_given_on_the_command_line(tmp_path):
     humaneval = subprocess.run([CODELOOP, "run", "--language", "cpp", "-o", str(tmp_path / "r"), "--limit", "1"],
                                capture_output=True, text=True)
     assert humaneval.returncode == 2 and "stdin/stdout tasks" in " ".join(humaneval.stderr.split())
+
+
+def test_interact_runs_the_models_code_and_shows_it_the_output(tmp_path, scorer):
+    """MINT's protocol: a turn of code to run (its output is the next message), then FINAL ANSWER."""
+    explore = "Let me check the data first.\n```python\nnums = [1.0, 2.0, 3.05]\nmin(abs(a - b) for a in nums for b in nums if a is not b)\n```"
+    final = "FINAL ANSWER\n" + RIGHT
+    summary, (t,), model = go(tmp_path, scorer, [explore, final], strategy="interact", rounds=3)
+    assert [a["round"] for a in t["attempts"]] == [0, 1]
+    seen = model.seen[1][-1]["content"]
+    assert seen.startswith("Output:") and "1.0" in seen  # the value of its last line, computed in the sandbox
+    assert t["attempts"][0]["feedback"] == seen and t["attempts"][1]["feedback"] is None
+    assert t["passed"] and summary["curve"][-1] == 1.0
+    assert "FINAL ANSWER" in model.seen[0][1]["content"]
+
+
+def test_interact_state_lasts_across_turns_and_a_turn_without_code_is_told_so(tmp_path, scorer):
+    replies = ["```python\nfrom math import isclose\nstash = 41\n```", "I think it is fine.",
+               "```python\nstash + 1\n```", "FINAL ANSWER\n" + WRONG]
+    _, (t,), model = go(tmp_path, scorer, replies, strategy="interact", rounds=5)
+    feedbacks = [a["feedback"] for a in t["attempts"]]
+    assert "No code block" in feedbacks[1] and feedbacks[2] == "Output:\n42"
+    assert not t["passed"]

@@ -436,7 +436,8 @@ DEFAULT_SUBSET = [f"HumanEval/{i}" for i in (*range(0, 32), 33, 34, 35, 36, 37, 
 
 @app.command("run")
 def run_command(
-    strategy: str = typer.Option("refine", "--strategy", "-S", help="direct, refine, best-of-n or tree."),
+    strategy: str = typer.Option("refine", "--strategy", "-S", help="direct, refine, best-of-n, tree or interact "
+                                 "(MINT: the model runs code in a sandboxed session, then answers; -R turns)."),
     model: str = typer.Option("smollm2", "--model", "-m", help="'smollm2' (embedded, CPU), a .gguf path, or a "
                               "model name at --base-url."),
     base_url: Optional[str] = typer.Option(None, "--base-url", help="An OpenAI-compatible server, e.g. "

@@ -237,7 +237,7 @@ def _checker(source: str) -> Callable[[str, str, str], Any]:
     if func is None:
         namespace: dict[str, Any] = {"__name__": "checker"}
         try:
-            exec(compile(source, "checker.py", "exec"), namespace)
+            exec(compile(source, "checker.py", "exec", dont_inherit=True), namespace)
         except Exception as exc:  # noqa: BLE001 - the task's own code
             raise CheckerBroken(f"the task's checker raised {type(exc).__name__}: {exc}") from None
         func = namespace.get(CHECKER_FUNCTION)

@@ -109,7 +109,8 @@ def _best_visible(attempts: Sequence[Attempt]) -> Attempt:
 
 
 PICK_RULES: dict[str, PickRule] = {"first": _first, "latest": _latest, "best_visible": _best_visible}
-STRATEGY_RULES = {"direct": "first", "refine": "latest", "tree": "best_visible", "best-of-n": "first"}
+STRATEGY_RULES = {"direct": "first", "refine": "latest", "interact": "latest", "tree": "best_visible",
+                  "best-of-n": "first"}
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,11 @@ Each strategy is a function ``(ctx, task) -> trajectory`` registered in
   tests. Pick accuracy is reported against the oracle and a random pick.
 * ``tree``: a small breadth-first tree search over attempts and feedback
   (CodeTree-like): each level expands the best nodes by visible-test pass rate.
+* ``interact``: MINT's protocol: the model may reply with code to run, sees
+  what it printed (in a sandboxed Python session kept across the turns), and
+  ends with ``FINAL ANSWER`` and its solution, within R turns. Every turn's
+  code is judged by the hidden tests too (so the curve shows each turn); the
+  answer is the last turn's.
 
 A trajectory (:mod:`codeloop.loops.records`) records every attempt: the reply,
 the program, the visible and hidden verdicts, the feedback the model saw
@@ -33,6 +38,7 @@ from .. import pyparse
 from ..extract import extract_for_task, fenced_blocks, strip_special_tokens
 from ..sandbox.languages import Language, language
 from ..models import Completion, Model
+from ..sandbox.sessions import SessionPool
 from ..scoring.local import LocalScorer
 from ..tasks.visible import visible_task
 from ..types import Task, TaskKind
@@ -95,6 +101,7 @@ class Context:
     scorer: LocalScorer
     config: LoopConfig
     rng: random.Random = field(default_factory=lambda: random.Random(0))
+    sessions: SessionPool | None = None  # interact: where the model's code runs between answers
 
 
 class Attempts:
@@ -113,12 +120,15 @@ class Attempts:
         c = self.ctx.config
         return self.ctx.model.complete(messages, n=n, temperature=c.temperature, max_tokens=c.max_tokens, seed=seed)
 
-    def add(self, completion: Completion, messages: list[Message], round_: int, parent: int | None = None) -> Attempt:
+    def add(self, completion: Completion, messages: list[Message], round_: int, parent: int | None = None,
+            shown: str | None = None) -> Attempt:
+        """Judge a reply (visible and hidden tests) and record it; ``shown`` is what the model sees next
+        instead of the visible tests' feedback (interact: what its code printed)."""
         _, ex = extract_for_task(self.task, completion.text)
         reply = completion.text
         vis, hid = self.ctx.scorer.judge_many([(self.visible, reply), (self.task, reply)])
-        fb = None
-        if not vis.passed:
+        fb = shown
+        if shown is None and not vis.passed:
             fb = feedback_mod.render(vis, self.ctx.config.feedback_preset, cap=self.ctx.config.feedback_cap,
                                      hidden=False)
         attempt = Attempt(id=len(self.items), parent=parent, round=round_, reply=reply, program=ex.program,
@@ -231,6 +241,43 @@ def tree(ctx: Context, task: Task) -> Trajectory:
     return at.trajectory
 
 
+INTERACT = ("You may run Python code before you answer: reply with one ```python block and you will see what it "
+            "printed and the value of its last line. When you are sure, reply with FINAL ANSWER followed by the "
+            "complete solution in one ```python block.")
+FINAL = "FINAL ANSWER"
+
+
+def interact(ctx: Context, task: Task) -> Trajectory:
+    """MINT's turns: run code and see its output, or give the final answer (see the module's docstring)."""
+    if ctx.sessions is None:
+        raise ValueError("the interact strategy needs a session pool (Context.sessions)")
+    at = Attempts(ctx, task)
+    msgs = [{"role": "system", "content": system_prompt(task)},
+            {"role": "user", "content": f"{first_prompt(task)}\n\n{INTERACT}"}]
+    session = ctx.sessions.open("python")
+    try:
+        for turn in range(ctx.config.rounds):
+            (c,) = at.ask(msgs, seed=ctx.config.seed + turn)
+            parent = at.items[-1].id if at.items else None
+            if FINAL in c.text.upper() or turn == ctx.config.rounds - 1:
+                final = at.add(c, msgs, turn, parent=parent)
+                at.items[-1] = replace(final, feedback=None)  # the answer: nothing is shown after it
+                break
+            blocks = [body for _, body in fenced_blocks(strip_special_tokens(c.text))]
+            if not blocks:
+                observation = f"No code block was found: reply with a ```python block to run code, or {FINAL}."
+            else:
+                if session.closed:  # the last step ended it at a limit: a fresh one, as a restarted kernel
+                    session = ctx.sessions.open("python")
+                observation = session.step(blocks[0], cpu=5.0, wall=15.0).text(ctx.config.feedback_cap) or "(no output)"
+            at.add(c, msgs, turn, parent=parent, shown=f"Output:\n{observation}")
+            msgs = msgs + [{"role": "assistant", "content": c.text},
+                           {"role": "user", "content": f"Output:\n{observation}"}]
+    finally:
+        session.close()
+    return at.trajectory
+
+
 STRATEGIES: dict[str, Callable[[Context, Task], Trajectory]] = {
-    "direct": direct, "refine": refine, "best-of-n": best_of_n, "tree": tree,
+    "direct": direct, "refine": refine, "best-of-n": best_of_n, "tree": tree, "interact": interact,
 }

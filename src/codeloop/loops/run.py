@@ -20,6 +20,7 @@ from typing import Any, Callable
 
 from .. import jsonl
 from ..evaluate.passk import pass_at_ks
+from ..sandbox.sessions import SessionPool
 from ..models import Model
 from ..scoring.local import LocalScorer
 from ..types import Task
@@ -71,8 +72,9 @@ def run(tasks: list[Task], model: Model, out: str | Path, cfg: LoopConfig, worke
     scorer = scorer or LocalScorer({t.task_id: t for t in tasks}, workers=workers)
     lock = threading.Lock()
     started = time.monotonic()
+    sessions = SessionPool(1) if cfg.strategy == "interact" else None
     try:
-        ctx = Context(model, scorer, cfg)
+        ctx = Context(model, scorer, cfg, sessions=sessions)
 
         def one(task: Task) -> None:
             t = strategy(ctx, task)
@@ -86,6 +88,8 @@ def run(tasks: list[Task], model: Model, out: str | Path, cfg: LoopConfig, worke
             for f in [ex.submit(one, t) for t in todo]:
                 f.result()
     finally:
+        if sessions is not None:
+            sessions.close()
         if own_scorer:
             scorer.close()
     trajectories = [done[t.task_id] for t in tasks if t.task_id in done]
@@ -115,7 +119,7 @@ def summarise(trajectories: list[Trajectory], cfg: LoopConfig, model: str, secon
         chosen = t.pick()
         if chosen is not None:
             statuses[chosen.hidden.status.value] = statuses.get(chosen.hidden.status.value, 0) + 1
-    rounds = {"refine": cfg.rounds, "tree": cfg.tree_depth + 1}.get(cfg.strategy, 1)
+    rounds = {"refine": cfg.rounds, "interact": cfg.rounds, "tree": cfg.tree_depth + 1}.get(cfg.strategy, 1)
     passed = sum(t.passed for t in trajectories)
     summary: dict[str, Any] = {
         "strategy": cfg.strategy, "model": model, "tasks": n, "passed": passed,

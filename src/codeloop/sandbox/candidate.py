@@ -357,7 +357,7 @@ def load(program: str, filename: str, as_main: bool) -> tuple[dict[str, Any], An
     linecache.cache[filename] = (len(program), None, program.splitlines(True), filename)
     namespace: dict[str, Any] = {"__name__": "solution", "__builtins__": builtins}
     try:
-        code = compile(program, filename, "exec")
+        code = compile(program, filename, "exec", dont_inherit=True)
     except (SyntaxError, ValueError) as exc:
         info = {"message": str(exc)[:CAP_MESSAGE], "line": getattr(exc, "lineno", None),
                 "offset": getattr(exc, "offset", None), "text": (getattr(exc, "text", None) or "")[:200],

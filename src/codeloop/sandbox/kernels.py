@@ -89,8 +89,8 @@ def _python(req_fd: int, resp_fd: int, setup: dict[str, Any]) -> None:
             if tree.body and isinstance(tree.body[-1], ast.Expr):
                 last = ast.Expression(tree.body[-1].value)
                 tree.body.pop()
-            exec(compile(tree, name, "exec"), namespace)
-            value = eval(compile(last, name, "eval"), namespace) if last is not None else None
+            exec(compile(tree, name, "exec", dont_inherit=True), namespace)
+            value = eval(compile(last, name, "eval", dont_inherit=True), namespace) if last is not None else None
             _flush()
             shown = None if value is None else _shown(value)
             _reply(resp_fd, {"value": shown})

@@ -86,4 +86,4 @@ def rewrite_asserts(source: str, filename: str, candidate_names: set[str]) -> ob
     """
     tree = ast.parse(source, filename)
     _rewrite(tree.body, candidate_names)
-    return compile(tree, filename, "exec")
+    return compile(tree, filename, "exec", dont_inherit=True)

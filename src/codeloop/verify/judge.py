@@ -411,7 +411,7 @@ def calibrate(job: JudgeJob, prepared: Any) -> CalibrationWire:
         return failed("missing", "the task has no reference solution")
     try:
         ns: dict[str, Any] = {"__name__": "reference", "__builtins__": builtins}
-        exec(compile(reference, "reference.py", "exec"), ns)
+        exec(compile(reference, "reference.py", "exec", dont_inherit=True), ns)
         func = resolve_entry(ns, tests["entry_point"])
         if not callable(func):
             return failed("error", f"the reference does not define {tests['entry_point']!r}")
@@ -478,7 +478,7 @@ def _prepare(tests: TestsWire) -> tuple[Any, Any, list[str]]:
         prompt_code = None
         if tests["prompt"]:
             try:
-                prompt_code = compile(tests["prompt"], "prompt.py", "exec")
+                prompt_code = compile(tests["prompt"], "prompt.py", "exec", dont_inherit=True)
             except SyntaxError:
                 prompt_code = None  # a prompt that is only a fragment defines no helpers
         try:

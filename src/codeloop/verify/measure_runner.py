@@ -36,7 +36,7 @@ def main() -> None:
     with open("/sandbox/measure.json") as fh:
         job = json.load(fh)
     namespace: dict[str, Any] = {"__name__": "solution"}
-    exec(compile(job["program"], "solution.py", "exec"), namespace)
+    exec(compile(job["program"], "solution.py", "exec", dont_inherit=True), namespace)
     func = namespace[job["entry_point"]]
     for args, kwargs in job["calls"]:
         try:
