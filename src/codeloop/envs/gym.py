@@ -23,7 +23,7 @@ import gymnasium
 from gymnasium import spaces
 
 from ..sandbox.limits import Limits
-from ..sandbox.sessions import Session, SessionPool
+from ..sandbox.sessions import SessionPool
 from .rewards import Episode, reward_of
 from .tasks import EnvTask, bundled_tasks, load_env_tasks
 
@@ -43,13 +43,16 @@ class CodeEnv(gymnasium.Env):
     """One kind's tasks as a gymnasium environment (see the module's docstring).
 
     ``pool``: a :class:`SessionPool` to share (else one worker is started and
-    closed with the environment); ``step_cpu``/``step_wall``: each step's limits.
+    closed with the environment); ``step_cpu``/``step_wall``: each step's limits;
+    ``postgres``: a :class:`~codeloop.envs.postgres.PostgresSessions` to run
+    ``sql`` episodes on a real PostgreSQL server instead of SQLite in the sandbox.
     """
 
     metadata = {"render_modes": ["ansi"], "render_fps": 4}
 
     def __init__(self, kind: str = "bash", tasks: str | None = None, pool: SessionPool | None = None,
-                 step_cpu: float = 5.0, step_wall: float = 20.0, render_mode: str | None = None) -> None:
+                 step_cpu: float = 5.0, step_wall: float = 20.0, render_mode: str | None = None,
+                 postgres: Any = None) -> None:
         found = load_env_tasks(tasks) if tasks is not None else bundled_tasks(kind)
         self.tasks: list[EnvTask] = [t for t in found.values() if t.kind == kind]
         if not self.tasks:
@@ -57,6 +60,7 @@ class CodeEnv(gymnasium.Env):
         self.kind, self.step_cpu, self.step_wall, self.render_mode = kind, step_cpu, step_wall, render_mode
         self.observation_space = spaces.Text(max_length=MAX_TEXT, charset="".join(sorted(CHARSET)))
         self.action_space = spaces.Text(max_length=MAX_TEXT, charset="".join(sorted(CHARSET)))
+        self.postgres = postgres
         self._own_pool = pool is None
         self.pool = pool if pool is not None else SessionPool(1)
         self.episode: Episode | None = None
@@ -73,10 +77,9 @@ class CodeEnv(gymnasium.Env):
                 raise ValueError(f"no task {wanted!r}; known: {', '.join(t.task_id for t in self.tasks)}")
         else:
             task = self.tasks[int(self.np_random.integers(len(self.tasks)))]
-        session = self.pool.open(task.kind, files=task.session_files(), setup=task.setup(),
-                                 limits=Limits(time_limit=600.0, memory_mb=1024))
+        session = self._open(task)
         start = session.snapshot() if task.kind == "bash" else {}
-        self.episode = Episode(task, session, start)
+        self.episode = Episode(task, session, start, fresh=lambda: self._open(task))
         self.steps = 0
         self.last = ascii_text(task.prompt)
         return self.last, {"task_id": task.task_id, "kind": task.kind, "max_steps": task.max_steps}
@@ -91,7 +94,7 @@ class CodeEnv(gymnasium.Env):
             self.last = ascii_text(f"submitted: reward {reward.value:g}")
             return self.last, float(reward.value), True, False, {"reward_parts": dict(reward.parts)}
         self.steps += 1
-        session: Session = episode.session
+        session = episode.session
         if session.closed:  # a step hit a limit that ended it: the episode cannot go on
             self.last = "the session ended at a limit; submit to score what is left"
             return self.last, 0.0, False, self.steps >= episode.task.max_steps, {"alive": False}
@@ -105,6 +108,12 @@ class CodeEnv(gymnasium.Env):
         if truncated:
             self._end_episode()
         return self.last, 0.0, False, truncated, info
+
+    def _open(self, task: EnvTask) -> Any:
+        if task.kind == "sql" and self.postgres is not None:
+            return self.postgres.open(task.schema, statement_seconds=self.step_wall)
+        return self.pool.open(task.kind, files=task.session_files(), setup=task.setup(),
+                              limits=Limits(time_limit=600.0, memory_mb=1024))
 
     def render(self) -> str | None:
         return self.last if self.render_mode == "ansi" else None

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Sequence
 
 from ..sandbox.limits import Limits
-from ..sandbox.sessions import Session, SessionPool
+from ..sandbox.sessions import SessionPool
 from ..types import Task, TaskKind
 from ..verify.engine import judge_tests
 from ..verify.limits import Budgets
@@ -44,13 +44,16 @@ class Reward:
 
 @dataclass
 class Episode:
-    """What a reward looks at: the session (still open), the working folder at the start, the last output."""
+    """What a reward looks at: the session (still open), the working folder at the start, the last
+    output or rows, and how to open a fresh session of the task for the gold solution (``fresh``;
+    default: a sandboxed one from the reward's pool)."""
 
     task: EnvTask
-    session: Session
+    session: Any  # a sandboxed Session, or a PostgresSession for sql on a real server
     start_files: dict[str, str]
     last_output: str = ""
     last_rows: tuple[tuple[Any, ...], ...] | None = None
+    fresh: Callable[[], Any] | None = None
 
 
 RewardFn = Callable[[SessionPool, Episode], Reward]
@@ -88,7 +91,10 @@ def _lcs(a: Sequence[Any], b: Sequence[Any]) -> int:
     return prev[-1]
 
 
-def _fresh(pool: SessionPool, task: EnvTask) -> Session:
+def _fresh(pool: SessionPool, episode: Episode) -> Any:
+    if episode.fresh is not None:
+        return episode.fresh()
+    task = episode.task
     return pool.open(task.kind, files=task.session_files(), setup=task.setup(),
                      limits=Limits(time_limit=600.0, memory_mb=1024))
 
@@ -96,7 +102,7 @@ def _fresh(pool: SessionPool, task: EnvTask) -> Session:
 @register("bash")
 def bash_reward(pool: SessionPool, episode: Episode) -> Reward:
     mine = changes(episode.start_files, episode.session.snapshot())
-    with _fresh(pool, episode.task) as gold_session:
+    with _fresh(pool, episode) as gold_session:
         start = gold_session.snapshot()
         gold_run = gold_session.step(episode.task.gold, cpu=30.0, wall=60.0)
         gold = changes(start, gold_session.snapshot())
@@ -114,7 +120,7 @@ _ORDERED = re.compile(r"\border\s+by\b", re.I)
 
 @register("sql")
 def sql_reward(pool: SessionPool, episode: Episode) -> Reward:
-    with _fresh(pool, episode.task) as gold_session:
+    with _fresh(pool, episode) as gold_session:
         gold = gold_session.query(episode.task.gold)
     if gold.error is not None:
         raise ValueError(f"task {episode.task.task_id}: the gold query fails: {gold.error.get('message')}")
