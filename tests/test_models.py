@@ -77,3 +77,24 @@ def test_openai_client_against_llama_cpp_server():
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+@needs_llama
+@pytest.mark.sandbox
+def test_interact_with_the_embedded_model(tmp_path):
+    """codeloop run --strategy interact, as a new user runs it: the embedded model's code runs in a session."""
+    import json
+    import subprocess
+
+    from conftest import CODELOOP
+
+    out = tmp_path / "run"
+    proc = subprocess.run([CODELOOP, "run", "-S", "interact", "-R", "2", "--task-ids", "HumanEval/0",
+                           "--max-tokens", "160", "-o", str(out)], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    (trajectory,) = [json.loads(line) for line in (out / "trajectories.jsonl").read_text().splitlines()]
+    turns = trajectory["attempts"]
+    assert 1 <= len(turns) <= 2 and all(t["hidden"]["status"] for t in turns)
+    if len(turns) == 2:  # the model ran code first: what it saw is the session's output
+        assert turns[0]["feedback"].startswith(("Output:", "No code block"))
+    assert (out / "report.html").exists() and "interact" in (out / "summary.json").read_text()

@@ -108,6 +108,20 @@ def test_thirty_two_sessions_at_once(sessions):
     assert sessions.live() == 0
 
 
+def test_an_episodes_cpu_budget_and_an_idle_session_expiring(sessions):
+    import time
+
+    s = sessions.open("python", episode_cpu=0.4)
+    spent = s.step("while True:\n    pass", cpu=5.0, wall=10.0)
+    assert spent.limit == "episode" and not spent.alive
+    before = sessions.live()
+    idle = sessions.open("python", idle_seconds=0.3)
+    time.sleep(1.0)
+    assert sessions.live() == before  # expired, and no longer counted against the live cap
+    with pytest.raises(SessionError, match="no session"):
+        idle.step("1")
+
+
 def test_the_live_cap_and_unknown_kinds():
     with SessionPool(1, max_sessions=2) as pool:
         with pool.open("python"), pool.open("python"):

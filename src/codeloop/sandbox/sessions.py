@@ -326,6 +326,7 @@ class SessionHost:
         for s in list(self.live.values()):
             if s.step is None and now - s.last_used > s.idle_seconds:
                 self._end(s)
+                wire.write_frame(1, {"expired": s.sid})  # the pool stops counting it
 
     def _end(self, s: _Live) -> None:
         """Kill the session's PID namespace (its processes, and so its private files) and reap it."""
@@ -410,6 +411,9 @@ class SessionPool:
             except Exception:  # noqa: BLE001 - the worker is gone: fail what waits on it
                 break
             with self._lock:
+                if isinstance(msg, dict) and "expired" in msg:
+                    self._where.pop(msg["expired"], None)
+                    continue
                 rid = msg.get("rid") if isinstance(msg, dict) else None
                 fut = self._pending.pop(rid, None) if isinstance(rid, int) else None
             if fut is not None:
@@ -457,6 +461,10 @@ class SessionPool:
         reply = self._send(session.worker, {"op": "step", "sid": session.sid, "request": request, "cpu": cpu,
                                             "wall": wall}).result(wall + INTERRUPT_GRACE + 30.0)
         if "failed" in reply:
+            if "no session" in reply["failed"]:
+                session.closed = True
+                with self._lock:
+                    self._where.pop(session.sid, None)
             raise SessionError(reply["failed"])
         result = StepResult.from_wire(reply)
         if not result.alive:
