@@ -102,6 +102,19 @@ def guarded(cmd: list[str], net: bool = False, **kw) -> subprocess.CompletedProc
     return subprocess.run(guard + cmd, capture_output=True, text=True, **kw)
 
 
+def run_with_traps(tmp_path: Path, command: list[str], port: int, secret_name: str, secret: str,
+                   timeout: float = 900) -> dict:
+    """Run ``command`` through tests/guard_driver.py inside :func:`guarded` (a listener on ``port``, the
+    secret in the environment); the driver's report: rc, listener_hit, processes_left, secret_printed,
+    stderr, stdout. Fails the test if the guard itself failed."""
+    spec = {"port": port, "secret": secret, "secret_name": secret_name, "command": command}
+    (tmp_path / "spec.json").write_text(json.dumps(spec))
+    proc = guarded([sys.executable, str(Path(__file__).parent / "guard_driver.py"), str(tmp_path / "spec.json")],
+                   net=True, timeout=timeout)
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
 def write_jsonl(path: Path, rows: list[dict]) -> Path:
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
     return path

@@ -14,14 +14,13 @@ Task used: HumanEval/23, ``strlen(string) -> int``, tested on '', 'x' and
 
 from __future__ import annotations
 
-import json
 import os
 import secrets
 import sys
 from pathlib import Path
 
 import pytest
-from conftest import CODELOOP, guarded, read_jsonl, write_jsonl
+from conftest import CODELOOP, read_jsonl, run_with_traps, write_jsonl
 
 HERE = Path(__file__).resolve().parent
 SECRET_NAME = "CODELOOP_TEST_SECRET"
@@ -331,16 +330,11 @@ def attack_run(tmp_path_factory, request):
         extra = ["--tasks", str(write_jsonl(work / "tasks.jsonl", [MODES[mode]]))]
     out = work / "results.jsonl"
     secret = "s3cret-" + secrets.token_hex(8)
-    spec = {"port": PORT, "secret": secret, "secret_name": SECRET_NAME,
-            "command": [CODELOOP, "eval", "--samples", str(samples), "--out", str(out), "-q", "--workers", "2",
-                        *extra]}
-    (work / "spec.json").write_text(json.dumps(spec))
     for leftover in ("/tmp/codeloop_pwned_test", "/tmp/codeloop_cross"):
         if os.path.exists(leftover):
             os.remove(leftover)
-    proc = guarded([sys.executable, str(HERE / "guard_driver.py"), str(work / "spec.json")], net=True, timeout=900)
-    assert proc.returncode == 0, proc.stderr
-    report = json.loads(proc.stdout.strip().splitlines()[-1])
+    command = [CODELOOP, "eval", "--samples", str(samples), "--out", str(out), "-q", "--workers", "2", *extra]
+    report = run_with_traps(work, command, PORT, SECRET_NAME, secret)
     results = read_jsonl(out) if out.exists() else []
     return rows, results, report, secret, pwn, out, mode
 

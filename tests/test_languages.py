@@ -300,13 +300,10 @@ TOOL = {"c": "gcc", "bash": "bash", "javascript": "node", "go": "go"}
 @pytest.mark.sandbox
 @pytest.mark.parametrize("lang", list(HOSTILE))
 def test_hostile_programs_are_contained(tmp_path, lang):
-    import json
     import os
     import secrets
-    import sys
-    from pathlib import Path
 
-    from conftest import CODELOOP, guarded, read_jsonl, write_jsonl
+    from conftest import CODELOOP, read_jsonl, run_with_traps, write_jsonl
 
     if shutil.which(TOOL[lang]) is None:
         pytest.skip(f"{TOOL[lang]} is not installed")
@@ -321,14 +318,9 @@ def test_hostile_programs_are_contained(tmp_path, lang):
     samples = write_jsonl(tmp_path / "samples.jsonl", [{"task_id": "t", "completion": p} for p in programs])
     tasks = write_jsonl(tmp_path / "tasks.jsonl", [task])
     out = tmp_path / "results.jsonl"
-    spec = {"port": port, "secret": secret, "secret_name": secret_name,
-            "command": [CODELOOP, "eval", "--tasks", str(tasks), "--samples", str(samples), "--out", str(out), "-q",
-                        "--workers", "2"]}
-    (tmp_path / "spec.json").write_text(json.dumps(spec))
-    proc = guarded([sys.executable, str(Path(__file__).parent / "guard_driver.py"), str(tmp_path / "spec.json")],
-                   net=True, timeout=900)
-    assert proc.returncode == 0, proc.stderr
-    report = json.loads(proc.stdout.strip().splitlines()[-1])
+    command = [CODELOOP, "eval", "--tasks", str(tasks), "--samples", str(samples), "--out", str(out), "-q",
+               "--workers", "2"]
+    report = run_with_traps(tmp_path, command, port, secret_name, secret)
     assert report["rc"] == 0, report["stderr"]
     got = {n: r["status"] for n, r in zip(names, read_jsonl(out))}
     assert {n: s for n, s in got.items() if s not in attacks[n][0]} == {}, got

@@ -196,18 +196,12 @@ def test_a_python_episode_cannot_fake_its_tests(sessions):
 
 
 def test_host_attacks_as_session_steps_are_contained(tmp_path):
-    from conftest import guarded
+    from conftest import run_with_traps
 
     port, secret_name, secret = 47935, "CODELOOP_TEST_SECRET", "s3cret-" + os.urandom(6).hex()
     pwn = tmp_path / "pwned"
-    spec = {"port": port, "secret": secret, "secret_name": secret_name,
-            "command": [sys.executable, str(Path(__file__).parent / "session_attacks.py"), str(pwn), str(port),
-                        secret_name]}
-    (tmp_path / "spec.json").write_text(json.dumps(spec))
-    proc = guarded([sys.executable, str(Path(__file__).parent / "guard_driver.py"), str(tmp_path / "spec.json")],
-                   net=True, timeout=600)
-    assert proc.returncode == 0, proc.stderr
-    outer = json.loads(proc.stdout.strip().splitlines()[-1])
+    command = [sys.executable, str(Path(__file__).parent / "session_attacks.py"), str(pwn), str(port), secret_name]
+    outer = run_with_traps(tmp_path, command, port, secret_name, secret, timeout=600)
     assert outer["rc"] == 0, outer["stderr"]
     assert not outer["listener_hit"] and outer["processes_left"] == 0 and not outer["secret_printed"]
     inner = json.loads(outer["stdout"].strip().splitlines()[-1])

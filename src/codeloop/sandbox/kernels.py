@@ -36,7 +36,7 @@ import secrets
 import subprocess
 import sys
 import traceback
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from . import wire
 
@@ -54,6 +54,16 @@ def _reply(fd: int, message: dict[str, Any]) -> None:
     wire.write_frame(fd, {"done": message})
 
 
+def _requests(req_fd: int) -> Iterator[Any]:
+    """Each request on ``req_fd``, until the host closes the channel."""
+    reader = wire.FrameReader(req_fd)
+    while True:
+        try:
+            yield reader.read()
+        except (wire.WireError, OSError):
+            return
+
+
 # -- python -------------------------------------------------------------------------------------------------------
 
 
@@ -64,12 +74,7 @@ def _python(req_fd: int, resp_fd: int, setup: dict[str, Any]) -> None:
 
     namespace: dict[str, Any] = {"__name__": "__main__", "__builtins__": builtins}
     cell = 0
-    reader = wire.FrameReader(req_fd)
-    while True:
-        try:
-            request = reader.read()
-        except (wire.WireError, OSError):
-            return
+    for request in _requests(req_fd):
         if isinstance(request, dict) and request.get("serve"):
             # The episode is over: the judge's tests call into the final state, as into a sample's program.
             from .candidate import answer, answer_until_closed
@@ -136,14 +141,8 @@ def _bash(req_fd: int, resp_fd: int, setup: dict[str, Any]) -> None:
     os.close(status_w)
     assert shell.stdin is not None
     status = os.fdopen(status_r, "rb", buffering=0)
-    reader = wire.FrameReader(req_fd)
     step = 0
-    while True:
-        try:
-            request = reader.read()
-        except (wire.WireError, OSError):
-            shell.kill()
-            return
+    for request in _requests(req_fd):
         if not isinstance(request, dict) or "code" not in request:
             _reply(resp_fd, _other_request(request))
             continue
@@ -193,12 +192,7 @@ def _sql(req_fd: int, resp_fd: int, setup: dict[str, Any]) -> None:
         db.enable_load_extension(False)
     if setup.get("schema"):
         db.executescript(str(setup["schema"]))
-    reader = wire.FrameReader(req_fd)
-    while True:
-        try:
-            request = reader.read()
-        except (wire.WireError, OSError):
-            return
+    for request in _requests(req_fd):
         if not isinstance(request, dict) or ("code" not in request and "query" not in request):
             _reply(resp_fd, _other_request(request))
             continue
