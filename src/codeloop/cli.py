@@ -217,6 +217,81 @@ def languages_command(as_json: bool = typer.Option(False, "--json", help="Print 
     Console().print(table)
 
 
+env_app = typer.Typer(help="Package environments: pinned third-party packages programs may import (numpy, pandas).",
+                      no_args_is_help=True)
+app.add_typer(env_app, name="env")
+
+
+@env_app.command("build")
+def env_build(
+    requirements: Path = typer.Argument(..., help="A requirements file (pins, one per line, as pip reads them)."),
+    name: str = typer.Option(..., "--name", "-n", help="The name tasks use for it (a task's 'environment')."),
+    warm: Optional[str] = typer.Option(None, "--warm", help="Comma-separated modules every worker imports before it "
+                                       "forks samples; default: the packages' top-level modules."),
+) -> None:
+    """Install the requirements once into a read-only environment keyed by Python version and resolved pins."""
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from .sandbox.environments import BuildFailed, build, requirement_lines
+
+    try:
+        lines = requirement_lines(requirements.read_text(encoding="utf-8"))
+    except OSError as exc:
+        console().print(f"[red]error:[/red] {requirements}: {exc.strerror}")
+        raise typer.Exit(2) from None
+    if not lines:
+        console().print(f"[red]error:[/red] {requirements}: no requirements in it")
+        raise typer.Exit(2)
+    modules = [m.strip() for m in warm.split(",") if m.strip()] if warm else []
+    progress = Progress(SpinnerColumn(), TextColumn("[bold]{task.description}"), TextColumn("{task.fields[line]}"),
+                        TimeElapsedColumn(), console=console())
+    try:
+        with progress:
+            bar = progress.add_task(f"building {name}", total=None, line="")
+            env = build(lines, name, modules, on_line=lambda line: progress.update(bar, line=line[:70]))
+    except BuildFailed as exc:
+        console().print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(1) from None
+    console().print(f"environment [bold]{env.name}[/bold] ({env.key}): {', '.join(env.resolved)}; "
+                    f"warm: {', '.join(env.warm) or '-'}; in {env.site}")
+
+
+@env_app.command("list")
+def env_list(as_json: bool = typer.Option(False, "--json", help="Print the list as JSON.")) -> None:
+    """The environments built here: name, key, Python version, pins, warm modules."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from .sandbox.environments import list_all, names as env_names, root
+
+    names: dict[str, list[str]] = {}
+    for name, key in env_names().items():
+        names.setdefault(key, []).append(name)
+    envs = list_all()
+    if as_json:
+        print(json.dumps([dict(e.to_dict(), names=names.get(e.key, [])) for e in envs], indent=1))
+        return
+    table = Table(title=f"{len(envs)} environments in {root()}")
+    for col in ("names", "key", "python", "packages", "warm"):
+        table.add_column(col)
+    for e in envs:
+        table.add_row(", ".join(names.get(e.key, [])), e.key, e.python, ", ".join(e.resolved), ", ".join(e.warm))
+    Console().print(table)
+
+
+@env_app.command("rm")
+def env_rm(name: str = typer.Argument(..., help="An environment's name or key.")) -> None:
+    """Delete an environment."""
+    from .sandbox.environments import EnvironmentMissing, remove
+
+    try:
+        env = remove(name)
+    except EnvironmentMissing as exc:
+        console().print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
+    console().print(f"removed {env.key} ({', '.join(env.resolved)})")
+
+
 @app.command("instructions")
 def instructions_command(
     group: Optional[str] = typer.Option(None, "--group", "-g", help="Only one group: style, logic, docs, errors, api."),

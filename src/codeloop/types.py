@@ -97,7 +97,10 @@ class Task:
     ``files``: files the program finds in its working folder (name to the
     base64 of its bytes, as SandboxFusion's ``files``; names are relative,
     checked by :func:`check_files`). ``compile_time_limit``: seconds the
-    compiler may take (None: the language's default).
+    compiler may take (None: the language's default). ``environment``: the
+    name (or key) of a package environment whose packages the program may
+    import (:mod:`codeloop.sandbox.environments`; built with ``codeloop env
+    build``); None: the standard library only.
     """
 
     task_id: str
@@ -120,6 +123,7 @@ class Task:
     language: str = "python"
     files: Mapping[str, str] | None = None
     compile_time_limit: float | None = None
+    environment: str | None = None
 
     @cached_property
     def key(self) -> str:
@@ -146,6 +150,8 @@ class Task:
             content.append(["files", dict(self.files)])
         if self.compile_time_limit is not None:
             content.append(["compile_time_limit", self.compile_time_limit])
+        if self.environment is not None:
+            content.append(["environment", self.environment])
         blob = json.dumps(content, separators=(",", ":"), sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()[:24]
 
@@ -183,6 +189,8 @@ class Task:
             record["files"] = dict(self.files)
         if self.compile_time_limit is not None:
             record["compile_time_limit"] = self.compile_time_limit
+        if self.environment is not None:
+            record["environment"] = self.environment
         return record
 
 

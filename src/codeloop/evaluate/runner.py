@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from ..sandbox.pool import SandboxPool
+from ..verify.routing import EnvironmentJudges
 from ..types import STATUSES, Isolation, Status, Task, Verdict
 from ..verify.engine import Judge
 from ..verify.limits import TimeLimits, TimePolicy
@@ -153,11 +154,15 @@ def evaluate(tasks: dict[str, Task], samples: list[Sample], out: str | Path, cfg
                 on_phase("judging and measuring" if cfg.efficiency else "judging")
             judge = Judge(pool, limits, load_limit=cfg.load_limit, memory_mb=cfg.memory_mb, retries=cfg.retries,
                           efficiency=cfg.efficiency, output_bytes=cfg.output_bytes)
+            judges = EnvironmentJudges(judge, lambda environment: Judge(
+                SandboxPool(cfg.workers, cfg.isolation, environment=environment), limits, load_limit=cfg.load_limit,
+                memory_mb=cfg.memory_mb, retries=cfg.retries, efficiency=cfg.efficiency,
+                output_bytes=cfg.output_bytes))
             futures: dict[Future[Verdict], Sample] = {}
             finished: queue.SimpleQueue[Future[Verdict]] = queue.SimpleQueue()
             try:
                 for s in pending:
-                    fut = judge.submit(s.task_for(tasks[s.task_id]), s.program, s.code)
+                    fut = judges.submit(s.task_for(tasks[s.task_id]), s.program, s.code)
                     futures[fut] = s
                     fut.add_done_callback(finished.put)
                 for _ in range(len(futures)):
@@ -176,6 +181,7 @@ def evaluate(tasks: dict[str, Task], samples: list[Sample], out: str | Path, cfg
             finally:
                 store.close()
                 judge.close()
+                judges.close()
             restarts = pool.restarts
             phases["judging"] = round(time.monotonic() - started - phases["boot"], 3)
         finally:

@@ -29,11 +29,16 @@ from concurrent.futures import Future
 from typing import Any, Literal
 
 from . import wire
+from .environments import Environment
 from .headers import headers_root
 from .limits import Limits
 from .protocol import Hello, Job, Report
 
 WORKER_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8"}
+# Numerical libraries start thread pools on import; a worker forks samples from a warm process and caps their
+# processes, so one thread each.
+ENVIRONMENT_WORKER_ENV = dict(WORKER_ENV, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1",
+                              NUMEXPR_NUM_THREADS="1")
 START_TIMEOUT = 60.0
 HANG_MARGIN = 10.0  # seconds past a job's own guard before the worker counts as hung
 DEFAULT_JUDGE = "codeloop.verify.judge:handle"
@@ -120,11 +125,13 @@ class Worker:
     """
 
     def __init__(self, isolation: Literal["full", "weak"] = "full", tmpfs_mb: int = 64, cpu: int | None = None,
-                 judge: str = DEFAULT_JUDGE, mode: Literal["jobs", "sessions"] = "jobs") -> None:
+                 judge: str = DEFAULT_JUDGE, mode: Literal["jobs", "sessions"] = "jobs",
+                 environment: Environment | None = None) -> None:
         if isolation not in ("full", "weak"):
             raise ValueError("isolation is 'full' or 'weak'")
         self.isolation, self.cpu, self.tmpfs_mb, self.judge = isolation, cpu, tmpfs_mb, judge
         self.mode = mode  # "sessions": the worker serves interactive sessions (sandbox/sessions.py)
+        self.environment = environment  # packages on sys.path, warm, bound read-only (sandbox/environments.py)
         self.proc: subprocess.Popen | None = None
         self.info: dict[str, Any] = {}
         self.jobs_run = 0
@@ -133,14 +140,19 @@ class Worker:
         """Start the worker and wait for its hello; raises IsolationUnavailable or InfraError."""
         judge_r, judge_w = os.pipe()
         result_r, result_w = os.pipe()
-        config = {"judge_in": judge_r, "result_out": result_w, "isolation": self.isolation,
-                  "tmpfs_mb": self.tmpfs_mb, "cpu": self.cpu, "judge": self.judge, "mode": self.mode,
-                  "extra_binds": [headers_root()]}  # precompiled headers, read-only (sandbox/headers.py)
+        binds = [headers_root()]  # precompiled headers, read-only (sandbox/headers.py)
+        config: dict[str, Any] = {"judge_in": judge_r, "result_out": result_w, "isolation": self.isolation,
+                                  "tmpfs_mb": self.tmpfs_mb, "cpu": self.cpu, "judge": self.judge, "mode": self.mode,
+                                  "extra_binds": binds}
+        if self.environment is not None:
+            config["site"], config["warm"] = self.environment.site, list(self.environment.warm)
+            binds.append(self.environment.site)
         try:
             self.proc = subprocess.Popen(
                 [sys.executable, "-I", "-c", "from codeloop.sandbox.worker import main; main()", json.dumps(config)],
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                pass_fds=(judge_r, result_w), env=WORKER_ENV, start_new_session=True, cwd="/",
+                pass_fds=(judge_r, result_w), env=WORKER_ENV if self.environment is None else ENVIRONMENT_WORKER_ENV,
+                start_new_session=True, cwd="/",
             )
         finally:
             os.close(judge_r)
@@ -252,13 +264,14 @@ class SandboxPool:
     """
 
     def __init__(self, workers: int = 2, isolation: Literal["full", "weak"] = "full", tmpfs_mb: int = 64,
-                 pin: bool = True, judge: str = DEFAULT_JUDGE, depth: int = 2) -> None:
+                 pin: bool = True, judge: str = DEFAULT_JUDGE, depth: int = 2,
+                 environment: Environment | None = None) -> None:
         if workers < 1:
             raise ValueError("workers must be at least 1")
         if depth < 1:
             raise ValueError("depth must be at least 1")
         self.size, self.isolation, self.tmpfs_mb, self.pin, self.judge = workers, isolation, tmpfs_mb, pin, judge
-        self.depth = depth
+        self.depth, self.environment = depth, environment
         self.restarts = 0
         self._queue: collections.deque[_Item] = collections.deque()
         self._lock = threading.Condition()
@@ -377,7 +390,7 @@ class SandboxPool:
                 item.future.set_exception(InfraError("the pool was closed"))
 
     def _spawn(self, slot: int, cpu: int | None) -> Worker:
-        worker = Worker(self.isolation, self.tmpfs_mb, cpu, self.judge)
+        worker = Worker(self.isolation, self.tmpfs_mb, cpu, self.judge, environment=self.environment)
         worker.start()
         self._live[slot] = worker
         return worker

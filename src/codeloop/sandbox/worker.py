@@ -726,6 +726,17 @@ def main() -> None:
         os.sched_setaffinity(0, {config["cpu"]})
     isolation = config["isolation"]
     _preload()
+    if config.get("site"):
+        # A package environment: on sys.path for the judge and every sample, its heavy modules imported
+        # here, once, so each sample starts with them loaded (sandbox/environments.py).
+        sys.path.insert(0, config["site"])
+        for name in config.get("warm", ()):
+            try:
+                importlib.import_module(name)
+            except Exception as exc:  # noqa: BLE001 - told to the pool, which refuses to start
+                wire.write_frame(1, {"failed": f"cannot import {name!r} from the environment: "
+                                               f"{type(exc).__name__}: {exc}"})
+                sys.exit(3)
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     try:
         # Before the namespaces: installed packages are hidden from then on.

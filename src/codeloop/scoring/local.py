@@ -20,6 +20,7 @@ from ..tasks import load_benchmark
 from ..tasks.rows import resolve_row
 from ..types import Isolation, Task, Verdict, evaluator_failure
 from ..verify.engine import Judge
+from ..verify.routing import EnvironmentJudges
 from ..verify.limits import TimeLimits, TimePolicy
 from . import Row
 
@@ -59,6 +60,10 @@ class LocalScorer:
         self.pool = SandboxPool(self.workers, isolation, depth=depth)
         self.judge = Judge(self.pool, TimeLimits(policy), load_limit=load_limit, memory_mb=memory_mb,
                            efficiency=efficiency, output_bytes=output_bytes)
+        # tasks that import third-party packages: a pool per package environment, started on first use
+        self.judges = EnvironmentJudges(self.judge, lambda environment: Judge(
+            SandboxPool(self.workers, isolation, depth=depth, environment=environment), TimeLimits(policy),
+            load_limit=load_limit, memory_mb=memory_mb, efficiency=efficiency, output_bytes=output_bytes))
 
     def resolve(self, row: Row) -> Task:
         return resolve_row(self.tasks, row)
@@ -85,7 +90,7 @@ class LocalScorer:
             done.set_result(prepared.failure)
             return done
         try:
-            return self.judge.submit(prepared.task, prepared.program, prepared.code)
+            return self.judges.submit(prepared.task, prepared.program, prepared.code)
         except InfraError:
             raise  # the pool is closed or cannot start: nothing in this batch can be judged
         except Exception as exc:  # noqa: BLE001 - one item's failure must not cost its batch
@@ -115,3 +120,4 @@ class LocalScorer:
     def close(self) -> None:
         self.judge.close()
         self.pool.close()
+        self.judges.close()

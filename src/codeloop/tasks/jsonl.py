@@ -15,6 +15,8 @@ from ..compare import check_spec
 from ..instructions import InstructionError
 from ..instructions import validate as validate_instructions
 from ..jsonl import InputError, json_object, read_jsonl
+from ..sandbox.environments import EnvironmentMissing
+from ..sandbox.environments import find as find_environment
 from ..sandbox.languages import UnknownLanguage, language
 from ..types import IOCase as TaskCase
 from ..types import Task, TaskKind, check_files
@@ -50,6 +52,7 @@ class TaskRecord(BaseModel):
     language: str = "python"
     files: Optional[dict[str, str]] = None
     compile_time_limit: Optional[float] = Field(default=None, gt=0, le=120)
+    environment: Optional[str] = Field(default=None, min_length=1)
     instructions: list[dict[str, Any]] = Field(default_factory=list)
     metadata: dict[str, Any] = Field(default_factory=dict)
 
@@ -67,6 +70,16 @@ class TaskRecord(BaseModel):
             return language(v).name
         except UnknownLanguage as exc:
             raise ValueError(str(exc)) from None
+
+    @field_validator("environment")
+    @classmethod
+    def _environment(cls, v: Optional[str]) -> Optional[str]:
+        if v is not None:
+            try:
+                find_environment(v)
+            except EnvironmentMissing as exc:
+                raise ValueError(str(exc)) from None
+        return v
 
     @field_validator("files")
     @classmethod
@@ -110,7 +123,7 @@ class TaskRecord(BaseModel):
             instructions=tuple(self.instructions), origin=origin,
             time_limit_per_test=self.time_limit_per_test, stop_on_failure=self.stop_on_failure,
             tests_in_one_process=self.tests_in_one_process, language=self.language, files=self.files,
-            compile_time_limit=self.compile_time_limit,
+            compile_time_limit=self.compile_time_limit, environment=self.environment,
         )
 
 

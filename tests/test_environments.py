@@ -1,0 +1,97 @@
+"""Package environments (issue 13): built once with pip, read-only, warm in their workers."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+
+import pytest
+
+from conftest import CODELOOP, read_jsonl, write_jsonl
+
+pytestmark = pytest.mark.sandbox
+NUMPY = "numpy==2.1.3"
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory):
+    """A CODELOOP_CACHE of the module's own, with a numpy environment built by the CLI, as a user builds it."""
+    folder = tmp_path_factory.mktemp("cache")
+    reqs = folder / "requirements.txt"
+    reqs.write_text(f"{NUMPY}  # arrays\n\n")
+    env = dict(os.environ, CODELOOP_CACHE=str(folder))
+    built = subprocess.run([CODELOOP, "env", "build", str(reqs), "--name", "np"], capture_output=True, text=True,
+                           env=env, timeout=900)
+    if built.returncode != 0 and "Could not find a version" in built.stdout + built.stderr:
+        pytest.skip("numpy cannot be installed here (no package registry)")
+    assert built.returncode == 0, built.stdout + built.stderr
+    return folder, env
+
+
+def test_build_list_and_the_same_pins_build_once(cache, monkeypatch):
+    folder, env = cache
+    listed = json.loads(subprocess.run([CODELOOP, "env", "list", "--json"], capture_output=True, text=True,
+                                       env=env).stdout)
+    (entry,) = listed
+    assert entry["names"] == ["np"] and entry["resolved"] == [NUMPY] and entry["warm"] == ["numpy"]
+    monkeypatch.setenv("CODELOOP_CACHE", str(folder))
+    from codeloop.sandbox.environments import build, find
+
+    again = build([NUMPY], "arrays")  # another name, the same pins: the same folder, nothing reinstalled
+    assert again.key == entry["key"] and find("arrays").site == find("np").site
+    assert len(os.listdir(folder / "envs")) == 2  # the one environment and names.json
+    # the files are read-only on the host too (root ignores that: the sandbox's read-only bind holds, below)
+    init = os.path.join(find("np").site, "numpy", "__init__.py")
+    assert not os.stat(init).st_mode & 0o222
+
+
+def test_a_task_imports_its_environment_and_nothing_else_does(cache, tmp_path):
+    folder, env = cache
+    numpy_task = {"task_id": "mean", "entry_point": "mean_of", "environment": "np",
+                  "asserts": ["assert mean_of([1, 2, 3, 6]) == 3.0"]}
+    plain_task = dict(numpy_task, task_id="plain")
+    del plain_task["environment"]
+    tasks = write_jsonl(tmp_path / "tasks.jsonl", [numpy_task, plain_task])
+    uses_numpy = "import numpy as np\n\ndef mean_of(xs):\n    return float(np.mean(np.array(xs)))\n"
+    writes_into_it = ("import numpy, os\n\ndef mean_of(xs):\n"
+                      "    open(os.path.join(os.path.dirname(numpy.__file__), 'planted.py'), 'w').write('x')\n"
+                      "    return 3.0\n")
+    samples = write_jsonl(tmp_path / "samples.jsonl", [
+        {"task_id": "mean", "solution": uses_numpy}, {"task_id": "mean", "solution": writes_into_it},
+        {"task_id": "plain", "solution": uses_numpy}])
+    out = tmp_path / "results.jsonl"
+    done = subprocess.run([CODELOOP, "eval", "--tasks", str(tasks), "--samples", str(samples), "--out", str(out),
+                           "-q"], capture_output=True, text=True, env=env, timeout=600)
+    assert done.returncode == 0, done.stdout + done.stderr
+    first, second, third = read_jsonl(out)
+    assert first["status"] == "passed"
+    assert second["status"] == "error" and "Read-only file system" in second["failure"]["exception"]["message"]
+    assert third["status"] == "error" and "No module named 'numpy'" in third["failure"]["exception"]["message"]
+    site = json.loads(subprocess.run([CODELOOP, "env", "list", "--json"], capture_output=True, text=True,
+                                     env=env).stdout)[0]
+    assert not any("planted" in name for name in os.listdir(os.path.join(folder, "envs", site["key"], "site",
+                                                                         "numpy")))
+
+
+def test_a_task_naming_an_environment_not_built_says_how_to_build_it(cache, tmp_path):
+    _, env = cache
+    tasks = write_jsonl(tmp_path / "tasks.jsonl", [{"task_id": "t", "entry_point": "f", "environment": "pandas-2",
+                                                    "asserts": ["assert f() == 1"]}])
+    samples = write_jsonl(tmp_path / "samples.jsonl", [{"task_id": "t", "solution": "def f():\n    return 1\n"}])
+    done = subprocess.run([CODELOOP, "eval", "--tasks", str(tasks), "--samples", str(samples), "--out",
+                           str(tmp_path / "r.jsonl"), "-q"], capture_output=True, text=True, env=env)
+    said = " ".join((done.stdout + done.stderr).split())
+    assert done.returncode != 0 and "tasks.jsonl:1" in said and "environment" in said
+    assert "codeloop env build REQUIREMENTS.txt --name pandas-2" in said
+
+
+def test_rm_removes_it(cache, tmp_path):
+    _, env = cache
+    reqs = tmp_path / "r.txt"
+    reqs.write_text("six==1.16.0\n")
+    assert subprocess.run([CODELOOP, "env", "build", str(reqs), "-n", "tiny"], capture_output=True,
+                          env=env).returncode == 0
+    assert subprocess.run([CODELOOP, "env", "rm", "tiny"], capture_output=True, env=env).returncode == 0
+    gone = subprocess.run([CODELOOP, "env", "rm", "tiny"], capture_output=True, text=True, env=env)
+    assert gone.returncode == 2 and "not built" in gone.stdout + gone.stderr
