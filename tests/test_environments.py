@@ -95,3 +95,25 @@ def test_rm_removes_it(cache, tmp_path):
     assert subprocess.run([CODELOOP, "env", "rm", "tiny"], capture_output=True, env=env).returncode == 0
     gone = subprocess.run([CODELOOP, "env", "rm", "tiny"], capture_output=True, text=True, env=env)
     assert gone.returncode == 2 and "not built" in gone.stdout + gone.stderr
+
+
+def test_numpy_values_cross_the_split_with_exact_types(cache, tmp_path):
+    """The tests run in the judge on rebuilt arrays: an ndarray subclass whose == always agrees earns nothing."""
+    _, env = cache
+    task = {"task_id": "ramp", "entry_point": "ramp", "environment": "np", "setup": "import numpy as np",
+            "asserts": ["assert type(ramp(3)) is np.ndarray and ramp(3).dtype == np.int64",
+                        "assert (ramp(3) == np.arange(3)).all()"]}
+    tasks = write_jsonl(tmp_path / "tasks.jsonl", [task])
+    right = "import numpy as np\n\ndef ramp(n):\n    return np.arange(n, dtype=np.int64)\n"
+    liar = ("import numpy as np\n\nclass Liar(np.ndarray):\n    def __eq__(self, other):\n"
+            "        return np.ones(np.shape(other), dtype=bool)\n\n"
+            "def ramp(n):\n    return np.zeros(n, dtype=np.int64).view(Liar)\n")
+    samples = write_jsonl(tmp_path / "samples.jsonl", [{"task_id": "ramp", "solution": right},
+                                                       {"task_id": "ramp", "solution": liar}])
+    out = tmp_path / "results.jsonl"
+    done = subprocess.run([CODELOOP, "eval", "--tasks", str(tasks), "--samples", str(samples), "--out", str(out),
+                           "-q"], capture_output=True, text=True, env=env, timeout=600)
+    assert done.returncode == 0, done.stdout + done.stderr
+    passed, cheated = read_jsonl(out)
+    assert passed["status"] == "passed", passed["failure"]
+    assert cheated["status"] == "failed" and cheated["tests_passed"] == 1

@@ -3,6 +3,8 @@
 import math
 import os
 
+import json
+
 import pytest
 
 from codeloop.sandbox import wire
@@ -103,3 +105,40 @@ def test_read_frame_times_out_and_sees_closed_peer():
     with pytest.raises(wire.PeerClosed):
         wire.read_frame(r)
     os.close(r)
+
+
+def test_numpy_values_cross_with_their_exact_types():
+    np = pytest.importorskip("numpy")
+    from codeloop.sandbox.wire import NotPlainData, WireError, decode_value, encode_value
+
+    for value in (np.arange(6, dtype=np.int32).reshape(2, 3), np.array(["ab", "c"]), np.array([[True], [False]]),
+                  np.float64(1.5), np.int8(-3), np.array([], dtype=np.float32), np.datetime64("2024-01-02")):
+        back = decode_value(json.loads(json.dumps(encode_value(value))))
+        assert type(back) is type(value) and back.dtype == value.dtype and np.array_equal(back, value)
+        if isinstance(value, np.ndarray):
+            assert back.shape == value.shape and back.flags.writeable
+
+    class Liar(np.ndarray):
+        def __eq__(self, other):
+            return np.ones(np.shape(other), dtype=bool)
+
+    crossed = decode_value(encode_value(np.zeros(3, dtype=np.int64).view(Liar)))
+    assert type(crossed) is np.ndarray and not (crossed == np.arange(3)).all()  # its __eq__ stayed behind
+    with pytest.raises(NotPlainData):
+        encode_value(np.array([object()]))
+    for bad in ({"$": "ndarray", "v": ["|O", [1], "AAAAAAAAAAA="]}, {"$": "ndarray", "v": ["<i8", [3], "AAAA"]},
+                {"$": "ndarray", "v": ["<i8", [-1], ""]}, {"$": "npscalar", "v": ["<f8", [], "not base64!"]}):
+        with pytest.raises(WireError):
+            decode_value(bad)
+
+
+def test_numpy_values_need_numpy_where_they_are_rebuilt(monkeypatch):
+    np = pytest.importorskip("numpy")
+    import sys
+
+    from codeloop.sandbox.wire import WireError, decode_value, encode_value
+
+    encoded = encode_value(np.arange(3))
+    monkeypatch.setitem(sys.modules, "numpy", None)
+    with pytest.raises(WireError, match="NumPy is not loaded here"):
+        decode_value(encoded)

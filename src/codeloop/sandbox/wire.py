@@ -10,10 +10,13 @@ frozenset), so an object with a rigged ``__eq__`` can never reach the judge.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import os
 import select
 import struct
+import sys
 import time
 from typing import Any
 
@@ -144,7 +147,12 @@ class FrameReader:
 
 # -- plain data ---------------------------------------------------------------
 
-_TAGGED = {"tuple", "dict", "set", "frozenset", "bytes", "complex"}
+_TAGGED = {"tuple", "dict", "set", "frozenset", "bytes", "complex", "ndarray", "npscalar"}
+# NumPy values cross as their dtype, shape and bytes, rebuilt as exact NumPy types where NumPy is loaded
+# (a package environment's workers import it before any sample; see sandbox/environments.py). Object and
+# structured dtypes do not cross: their items could be anything.
+_NUMPY_KINDS = set("biufcmMUS")
+MAX_ARRAY_BYTES = 64 << 20
 
 
 class NotPlainData(TypeError):
@@ -164,6 +172,9 @@ def encode_value(value: Any, _depth: int = 0) -> Any:
     # Exact builtin types first: the common case, and cheap.
     if value is None or t is bool or t is str or t is int or t is float:
         return value
+    numpy = sys.modules.get("numpy")
+    if numpy is not None and isinstance(value, (numpy.ndarray, numpy.generic)):
+        return _encode_numpy(numpy, value)
     d = _depth + 1
     if t is list:
         return [encode_value(x, d) for x in value]
@@ -191,6 +202,39 @@ def encode_value(value: Any, _depth: int = 0) -> Any:
     raise NotPlainData(f"a value of type {t.__name__} is not plain data")
 
 
+def _encode_numpy(numpy: Any, value: Any) -> Any:
+    """An array (a subclass as its base array's content) or a NumPy scalar: dtype, shape and bytes."""
+    array = numpy.asarray(value)
+    dtype = numpy.dtype(array.dtype)
+    if dtype.kind not in _NUMPY_KINDS or dtype.fields is not None:
+        raise NotPlainData(f"a NumPy value of dtype {dtype} is not plain data")
+    if array.nbytes > MAX_ARRAY_BYTES:
+        raise NotPlainData(f"a NumPy array of {array.nbytes} bytes is too large to cross")
+    data = base64.b64encode(numpy.ascontiguousarray(array).tobytes()).decode()
+    tag = "npscalar" if isinstance(value, numpy.generic) else "ndarray"
+    return {"$": tag, "v": [dtype.str, list(array.shape), data]}
+
+
+def _rebuild_numpy(tag: str, v: Any) -> Any:
+    numpy = sys.modules.get("numpy")
+    if numpy is None:
+        raise WireError("a NumPy value came, but NumPy is not loaded here (the task needs its environment)")
+    if not (type(v) is list and len(v) == 3 and type(v[0]) is str and type(v[1]) is list and type(v[2]) is str
+            and all(type(n) is int and n >= 0 for n in v[1])):
+        raise WireError(f"malformed {tag}")
+    dtype = numpy.dtype(v[0])
+    if dtype.kind not in _NUMPY_KINDS or dtype.fields is not None:
+        raise WireError(f"a NumPy dtype that does not cross: {v[0]!r}")
+    data = base64.b64decode(v[2], validate=True)
+    count = 1
+    for n in v[1]:
+        count *= n
+    if len(data) != count * dtype.itemsize or len(data) > MAX_ARRAY_BYTES:
+        raise WireError(f"{tag}: {len(data)} bytes do not make shape {v[1]} of {dtype}")
+    array = numpy.frombuffer(data, dtype=dtype).reshape(v[1]).copy()
+    return array[()] if tag == "npscalar" else array
+
+
 def _rebuild(node: Any, depth: int = 0) -> Any:
     if depth > MAX_DEPTH:
         raise WireError("value nested too deeply")
@@ -202,6 +246,8 @@ def _rebuild(node: Any, depth: int = 0) -> Any:
     if t is dict and set(node) == {"$", "v"} and node["$"] in _TAGGED:
         tag, v = node["$"], node["v"]
         try:
+            if tag in ("ndarray", "npscalar"):
+                return _rebuild_numpy(tag, v)
             if tag == "bytes" and type(v) is str:
                 return bytes.fromhex(v)
             if tag == "complex" and type(v) is list and len(v) == 2 and all(type(x) is float for x in v):
@@ -216,7 +262,7 @@ def _rebuild(node: Any, depth: int = 0) -> Any:
                     return frozenset(items)
                 if tag == "dict" and all(type(p) is list and len(p) == 2 for p in items):
                     return {k: val for k, val in items}
-        except (TypeError, ValueError) as exc:
+        except (TypeError, ValueError, binascii.Error) as exc:
             raise WireError(f"malformed {tag}: {exc}") from exc
     raise WireError(f"not plain data: {str(node)[:80]}")
 
