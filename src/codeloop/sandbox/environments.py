@@ -146,6 +146,10 @@ def build(requirements: Sequence[str], name: str, warm: Sequence[str] = (),
         raise BuildFailed("no requirements given")
     if not name or "/" in name or name.startswith("."):
         raise BuildFailed(f"{name!r} is not a usable environment name")
+    named = _load(names().get(name, "")) if name in names() else None
+    if named is not None and named.requirements == tuple(requirements) and named.python == python_version() \
+            and (not warm or named.warm == tuple(warm)):
+        return named  # built already from these very requirements: pip is not asked again
     os.makedirs(root(), exist_ok=True)
     work = tempfile.mkdtemp(prefix=".build-", dir=root())
     try:

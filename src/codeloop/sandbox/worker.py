@@ -711,6 +711,27 @@ def _describe_stream(head: bytearray, tail: bytearray, count: int) -> Any:
     return {"head": head.decode(errors="replace"), "tail": bytes(tail).decode(errors="replace"), "bytes": count}
 
 
+def _enter_environment(site: str, warm: Any) -> None:
+    """Make a package environment the only packages on ``sys.path`` (codeloop's own venv leaves it, as it
+    leaves the sandbox's view: an environment's modules must not find, say, the venv's pyarrow) and import
+    its ``warm`` modules here, once, so that every sample starts with them loaded. Exits, telling the
+    pool, when one cannot be imported or leaves a thread running (the namespaces need one thread)."""
+    hidden = set(rootfs.site_package_dirs())
+    sys.path[:] = [site] + [p for p in sys.path if os.path.realpath(p) not in hidden]
+    importlib.invalidate_caches()
+    for name in warm:
+        try:
+            importlib.import_module(name)
+        except Exception as exc:  # noqa: BLE001 - told to the pool, which refuses to start
+            wire.write_frame(1, {"failed": f"cannot import {name!r} from the environment: {type(exc).__name__}: {exc}"})
+            sys.exit(3)
+    threads = len(os.listdir("/proc/self/task"))
+    if threads > 1:
+        wire.write_frame(1, {"failed": f"importing {', '.join(warm)} left {threads - 1} thread(s) running; "
+                                       "a worker must be single-threaded to enter its namespaces"})
+        sys.exit(3)
+
+
 def main() -> None:
     """Entry point of the worker process; argv[1] is a JSON config."""
     config = json.loads(sys.argv[1])
@@ -726,17 +747,6 @@ def main() -> None:
         os.sched_setaffinity(0, {config["cpu"]})
     isolation = config["isolation"]
     _preload()
-    if config.get("site"):
-        # A package environment: on sys.path for the judge and every sample, its heavy modules imported
-        # here, once, so each sample starts with them loaded (sandbox/environments.py).
-        sys.path.insert(0, config["site"])
-        for name in config.get("warm", ()):
-            try:
-                importlib.import_module(name)
-            except Exception as exc:  # noqa: BLE001 - told to the pool, which refuses to start
-                wire.write_frame(1, {"failed": f"cannot import {name!r} from the environment: "
-                                               f"{type(exc).__name__}: {exc}"})
-                sys.exit(3)
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     try:
         # Before the namespaces: installed packages are hidden from then on.
@@ -744,6 +754,8 @@ def main() -> None:
     except Exception as exc:  # noqa: BLE001 - told to the pool, which refuses to start
         wire.write_frame(1, {"error": f"cannot load the judge {config['judge']!r}: {type(exc).__name__}: {exc}"})
         sys.exit(3)
+    if config.get("site"):
+        _enter_environment(config["site"], config.get("warm", ()))
     nobody = False
     plan = None
     if isolation == "full":
