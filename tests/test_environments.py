@@ -12,6 +12,7 @@ from conftest import CODELOOP, read_jsonl, write_jsonl
 
 pytestmark = pytest.mark.sandbox
 NUMPY = "numpy==2.1.3"
+PANDAS = "pandas==2.2.3"
 
 
 @pytest.fixture(scope="module")
@@ -19,7 +20,7 @@ def cache(tmp_path_factory):
     """A CODELOOP_CACHE of the module's own, with a numpy environment built by the CLI, as a user builds it."""
     folder = tmp_path_factory.mktemp("cache")
     reqs = folder / "requirements.txt"
-    reqs.write_text(f"{NUMPY}  # arrays\n\n")
+    reqs.write_text(f"{NUMPY}  # arrays\n\n{PANDAS}\n")
     env = dict(os.environ, CODELOOP_CACHE=str(folder))
     built = subprocess.run([CODELOOP, "env", "build", str(reqs), "--name", "np"], capture_output=True, text=True,
                            env=env, timeout=900)
@@ -34,11 +35,12 @@ def test_build_list_and_the_same_pins_build_once(cache, monkeypatch):
     listed = json.loads(subprocess.run([CODELOOP, "env", "list", "--json"], capture_output=True, text=True,
                                        env=env).stdout)
     (entry,) = listed
-    assert entry["names"] == ["np"] and entry["resolved"] == [NUMPY] and entry["warm"] == ["numpy"]
+    assert entry["names"] == ["np"] and {NUMPY, PANDAS} <= set(entry["resolved"])
+    assert {"numpy", "pandas"} <= set(entry["warm"])
     monkeypatch.setenv("CODELOOP_CACHE", str(folder))
     from codeloop.sandbox.environments import build, find
 
-    again = build([NUMPY], "arrays")  # another name, the same pins: the same folder, nothing reinstalled
+    again = build([NUMPY, PANDAS], "arrays")  # another name, the same pins: the same folder, nothing reinstalled
     assert again.key == entry["key"] and find("arrays").site == find("np").site
     assert len(os.listdir(folder / "envs")) == 2  # the one environment and names.json
     # the files are read-only on the host too (root ignores that: the sandbox's read-only bind holds, below)
@@ -117,3 +119,23 @@ def test_numpy_values_cross_the_split_with_exact_types(cache, tmp_path):
     passed, cheated = read_jsonl(out)
     assert passed["status"] == "passed", passed["failure"]
     assert cheated["status"] == "failed" and cheated["tests_passed"] == 1
+
+
+def test_a_dataframe_crosses_the_split_and_is_compared_in_the_judge(cache, tmp_path):
+    _, env = cache
+    task = {"task_id": "totals", "entry_point": "totals", "environment": "np", "setup": "import pandas as pd",
+            "asserts": ["assert pd.testing.assert_frame_equal(totals([('a', 1), ('b', 2), ('a', 3)]), "
+                        "pd.DataFrame({'total': [4, 2]}, index=pd.Index(['a', 'b'], name='key'))) is None"]}
+    tasks = write_jsonl(tmp_path / "tasks.jsonl", [task])
+    right = ("import pandas as pd\n\ndef totals(rows):\n    df = pd.DataFrame(rows, columns=['key', 'value'])\n"
+             "    return df.groupby('key').sum().rename(columns={'value': 'total'})\n")
+    wrong = right.replace(".sum()", ".max()")
+    samples = write_jsonl(tmp_path / "samples.jsonl", [{"task_id": "totals", "solution": right},
+                                                       {"task_id": "totals", "solution": wrong}])
+    out = tmp_path / "results.jsonl"
+    done = subprocess.run([CODELOOP, "eval", "--tasks", str(tasks), "--samples", str(samples), "--out", str(out),
+                           "-q"], capture_output=True, text=True, env=env, timeout=600)
+    assert done.returncode == 0, done.stdout + done.stderr
+    passed, failed = read_jsonl(out)
+    assert passed["status"] == "passed", passed["failure"]
+    assert failed["status"] == "failed"

@@ -142,3 +142,23 @@ def test_numpy_values_need_numpy_where_they_are_rebuilt(monkeypatch):
     monkeypatch.setitem(sys.modules, "numpy", None)
     with pytest.raises(WireError, match="NumPy is not loaded here"):
         decode_value(encoded)
+
+
+def test_pandas_values_cross_with_index_names_and_dtypes():
+    pd = pytest.importorskip("pandas")
+    from codeloop.sandbox.wire import NotPlainData, decode_value, encode_value
+
+    frame = pd.DataFrame({"n": [1, 2], "s": ["p", "q"], "when": pd.to_datetime(["2024-01-01", "2024-02-01"])},
+                         index=pd.Index([10, 20], name="id"))
+    for value in (pd.Series([1.5, 2.0], index=["a", "b"], name="x"), frame, pd.Series([], dtype="float64"),
+                  pd.DataFrame({3: [True], "mixed": [[1, 2]]})):
+        back = decode_value(json.loads(json.dumps(encode_value(value))))
+        assert type(back) is type(value) and back.equals(value) and back.index.name == value.index.name
+        if isinstance(value, pd.DataFrame):
+            assert list(back.columns) == list(value.columns) and back.dtypes.equals(value.dtypes)
+        else:
+            assert back.name == value.name and back.dtype == value.dtype
+    for value in (pd.Series(["a"], dtype="category"), pd.Series([1], index=pd.MultiIndex.from_tuples([(1, 2)])),
+                  pd.Series([object()])):
+        with pytest.raises(NotPlainData):
+            encode_value(value)

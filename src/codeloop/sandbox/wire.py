@@ -147,12 +147,15 @@ class FrameReader:
 
 # -- plain data ---------------------------------------------------------------
 
-_TAGGED = {"tuple", "dict", "set", "frozenset", "bytes", "complex", "ndarray", "npscalar"}
+_TAGGED = {"tuple", "dict", "set", "frozenset", "bytes", "complex", "ndarray", "npscalar", "series", "frame"}
 # NumPy values cross as their dtype, shape and bytes, rebuilt as exact NumPy types where NumPy is loaded
 # (a package environment's workers import it before any sample; see sandbox/environments.py). Object and
-# structured dtypes do not cross: their items could be anything.
+# structured dtypes do not cross as bytes; an object array crosses item by item when each item is plain
+# data (pandas keeps text in object columns). pandas Series and DataFrames cross as their index, column
+# labels, names and columns, rebuilt where pandas is loaded.
 _NUMPY_KINDS = set("biufcmMUS")
 MAX_ARRAY_BYTES = 64 << 20
+_PANDAS_TEXT = {"str", "string"}
 
 
 class NotPlainData(TypeError):
@@ -174,7 +177,10 @@ def encode_value(value: Any, _depth: int = 0) -> Any:
         return value
     numpy = sys.modules.get("numpy")
     if numpy is not None and isinstance(value, (numpy.ndarray, numpy.generic)):
-        return _encode_numpy(numpy, value)
+        return _encode_numpy(numpy, value, _depth)
+    pandas = sys.modules.get("pandas")
+    if pandas is not None and isinstance(value, (pandas.Series, pandas.DataFrame)):
+        return _encode_pandas(pandas, value, _depth)
     d = _depth + 1
     if t is list:
         return [encode_value(x, d) for x in value]
@@ -202,10 +208,13 @@ def encode_value(value: Any, _depth: int = 0) -> Any:
     raise NotPlainData(f"a value of type {t.__name__} is not plain data")
 
 
-def _encode_numpy(numpy: Any, value: Any) -> Any:
-    """An array (a subclass as its base array's content) or a NumPy scalar: dtype, shape and bytes."""
+def _encode_numpy(numpy: Any, value: Any, depth: int = 0) -> Any:
+    """An array (a subclass as its base array's content) or a NumPy scalar: dtype, shape and bytes; an
+    object array as its items, each plain data."""
     array = numpy.asarray(value)
     dtype = numpy.dtype(array.dtype)
+    if dtype.kind == "O" and isinstance(value, numpy.ndarray):
+        return {"$": "ndarray", "v": ["|O", list(array.shape), [encode_value(x, depth + 1) for x in array.ravel()]]}
     if dtype.kind not in _NUMPY_KINDS or dtype.fields is not None:
         raise NotPlainData(f"a NumPy value of dtype {dtype} is not plain data")
     if array.nbytes > MAX_ARRAY_BYTES:
@@ -215,10 +224,71 @@ def _encode_numpy(numpy: Any, value: Any) -> Any:
     return {"$": tag, "v": [dtype.str, list(array.shape), data]}
 
 
-def _rebuild_numpy(tag: str, v: Any) -> Any:
+def _encode_pandas(pandas: Any, value: Any, depth: int) -> Any:
+    """A Series (values, index, name) or a DataFrame (columns, their labels, index), each part plain data."""
+    numpy = sys.modules["numpy"]
+
+    def column(series: Any) -> Any:
+        """[values, None] for a NumPy dtype; [values as objects, "str"] for pandas' text dtype (pandas 3's
+        default for text). Other extension dtypes (category, Int64, tz-aware...) do not cross."""
+        if isinstance(series.dtype, numpy.dtype):
+            return [_encode_numpy(numpy, series.to_numpy(copy=True), depth + 1), None]
+        if str(series.dtype) in _PANDAS_TEXT:
+            return [_encode_numpy(numpy, series.to_numpy(dtype=object, copy=True), depth + 1), str(series.dtype)]
+        raise NotPlainData(f"a pandas column of dtype {series.dtype} is not plain data")
+
+    index = value.index
+    if getattr(index, "nlevels", 1) != 1:
+        raise NotPlainData("a pandas MultiIndex is not plain data")
+    index_tree = [column(index.to_series()), encode_value(index.name, depth + 1)]
+    if isinstance(value, pandas.Series):
+        return {"$": "series", "v": [column(value), index_tree, encode_value(value.name, depth + 1)]}
+    labels = [encode_value(c, depth + 1) for c in value.columns]
+    return {"$": "frame", "v": [labels, [column(value.iloc[:, i]) for i in range(value.shape[1])], index_tree]}
+
+
+def _rebuild_pandas(tag: str, v: Any, depth: int) -> Any:
+    pandas = sys.modules.get("pandas")
+    if pandas is None:
+        raise WireError("a pandas value came, but pandas is not loaded here (the task needs its environment)")
+    if type(v) is not list or len(v) != 3 or type(v[1 if tag == "frame" else 0]) not in (dict, list):
+        raise WireError(f"malformed {tag}")
+    index_tree = v[2] if tag == "frame" else v[1]
+    if type(index_tree) is not list or len(index_tree) != 2:
+        raise WireError(f"malformed {tag} index")
+    def column(tree: Any) -> Any:
+        if type(tree) is not list or len(tree) != 2 or (tree[1] is not None and tree[1] not in _PANDAS_TEXT):
+            raise WireError(f"malformed {tag} column")
+        values = _rebuild(tree[0], depth + 1)
+        return pandas.array(values, dtype=tree[1]) if tree[1] is not None else values
+
+    index = pandas.Index(column(index_tree[0]), name=_rebuild(index_tree[1], depth + 1))
+    if tag == "series":
+        return pandas.Series(column(v[0]), index=index, name=_rebuild(v[2], depth + 1))
+    if type(v[0]) is not list or type(v[1]) is not list or len(v[0]) != len(v[1]):
+        raise WireError("malformed frame columns")
+    labels = [_rebuild(c, depth + 1) for c in v[0]]
+    frame = pandas.DataFrame({i: column(c) for i, c in enumerate(v[1])}, index=index)
+    frame.columns = pandas.Index(labels, dtype=object) if labels else frame.columns
+    return frame
+
+
+def _rebuild_numpy(tag: str, v: Any, depth: int = 0) -> Any:
     numpy = sys.modules.get("numpy")
     if numpy is None:
         raise WireError("a NumPy value came, but NumPy is not loaded here (the task needs its environment)")
+    if tag == "ndarray" and type(v) is list and len(v) == 3 and v[0] == "|O" and type(v[2]) is list \
+            and type(v[1]) is list and all(type(n) is int and n >= 0 for n in v[1]):
+        items = [_rebuild(x, depth + 1) for x in v[2]]
+        count = 1
+        for n in v[1]:
+            count *= n
+        if len(items) != count:
+            raise WireError(f"an object array of {len(items)} items does not make shape {v[1]}")
+        out = numpy.empty(count, dtype=object)
+        for i, item in enumerate(items):  # one by one: a list item must stay one item
+            out[i] = item
+        return out.reshape(v[1])
     if not (type(v) is list and len(v) == 3 and type(v[0]) is str and type(v[1]) is list and type(v[2]) is str
             and all(type(n) is int and n >= 0 for n in v[1])):
         raise WireError(f"malformed {tag}")
@@ -247,7 +317,9 @@ def _rebuild(node: Any, depth: int = 0) -> Any:
         tag, v = node["$"], node["v"]
         try:
             if tag in ("ndarray", "npscalar"):
-                return _rebuild_numpy(tag, v)
+                return _rebuild_numpy(tag, v, depth)
+            if tag in ("series", "frame"):
+                return _rebuild_pandas(tag, v, depth)
             if tag == "bytes" and type(v) is str:
                 return bytes.fromhex(v)
             if tag == "complex" and type(v) is list and len(v) == 2 and all(type(x) is float for x in v):
