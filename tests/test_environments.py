@@ -139,3 +139,29 @@ def test_a_dataframe_crosses_the_split_and_is_compared_in_the_judge(cache, tmp_p
     passed, failed = read_jsonl(out)
     assert passed["status"] == "passed", passed["failure"]
     assert failed["status"] == "failed"
+
+
+def test_a_program_sees_its_environment_only(cache, tmp_path):
+    """Neither the packages of codeloop's own venv (pydantic, pyarrow) nor another environment are there."""
+    folder, env = cache
+    reqs = tmp_path / "other.txt"
+    reqs.write_text("six==1.16.0\n")
+    assert subprocess.run([CODELOOP, "env", "build", str(reqs), "-n", "other"], capture_output=True,
+                          env=env).returncode == 0
+    other = next(e for e in json.loads(subprocess.run([CODELOOP, "env", "list", "--json"], capture_output=True,
+                                                      text=True, env=env).stdout) if "other" in e["names"])
+    other_site = str(folder / "envs" / other["key"] / "site")
+    probe = ("import importlib, os\n\ndef can(name):\n    try:\n        importlib.import_module(name)\n"
+             "        return True\n    except ImportError:\n        return False\n\ndef seen():\n"
+             "    return [can(m) for m in ('numpy', 'six', 'pydantic', 'pyarrow')]"
+             f" + [os.path.exists({other_site!r})]\n")
+    task = {"task_id": "probe", "entry_point": "seen", "environment": "np",
+            "asserts": ["assert seen() == [True, False, False, False, False]"]}
+    tasks = write_jsonl(tmp_path / "tasks.jsonl", [task])
+    samples = write_jsonl(tmp_path / "samples.jsonl", [{"task_id": "probe", "solution": probe}])
+    out = tmp_path / "results.jsonl"
+    done = subprocess.run([CODELOOP, "eval", "--tasks", str(tasks), "--samples", str(samples), "--out", str(out),
+                           "-q"], capture_output=True, text=True, env=env, timeout=600)
+    assert done.returncode == 0, done.stdout + done.stderr
+    (result,) = read_jsonl(out)
+    assert result["status"] == "passed", result["failure"]
