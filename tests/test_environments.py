@@ -165,3 +165,25 @@ def test_a_program_sees_its_environment_only(cache, tmp_path):
     assert done.returncode == 0, done.stdout + done.stderr
     (result,) = read_jsonl(out)
     assert result["status"] == "passed", result["failure"]
+
+
+def test_bigcodebench_style_tasks_reference_passes_and_broken_fail(cache, tmp_path):
+    """examples/bigcodebench_style.jsonl: unittest TestCases over task_func, run in the judge through the split."""
+    from pathlib import Path
+
+    _, env = cache
+    examples = Path(__file__).resolve().parent.parent / "examples"
+    rows = [dict(r, environment="np") if "environment" in r else r
+            for r in read_jsonl(examples / "bigcodebench_style.jsonl")]
+    tasks = write_jsonl(tmp_path / "tasks.jsonl", rows)
+    for samples, expected in ((None, "passed"), (examples / "bigcodebench_style_broken.jsonl", "failed")):
+        out = tmp_path / f"{expected}.jsonl"
+        command = [CODELOOP, "eval", "--tasks", str(tasks), "--out", str(out), "-q"]
+        if samples is not None:
+            command += ["--samples", str(samples)]
+        done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=600)
+        assert done.returncode == 0, done.stdout + done.stderr
+        results = read_jsonl(out)
+        assert [r["status"] for r in results] == [expected] * 3, [r["failure"] for r in results]
+        if expected == "failed":
+            assert all("tests failed; first: test_" in r["failure"]["exception"]["message"] for r in results)

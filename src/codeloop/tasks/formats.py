@@ -410,6 +410,47 @@ FORMATS["evalplus"] = Format("evalplus", _read_evalplus,
                              lambda row: "canonical_solution" in row and "base_input" in row, over_task_fields=True)
 
 
+# -- BigCodeBench ----------------------------------------------------------------------------------
+
+# BigCodeBench's tests are a unittest module: a TestCases class whose methods call task_func. Here the module
+# runs in the judge, its task_func the proxy into the sandboxed program, so the tests keep the split; a test
+# that patches a module the program uses (unittest.mock) patches the judge's copy instead, and fails.
+BIGCODEBENCH_CHECK = """
+def check(candidate):
+    import unittest as _unittest
+    globals()[{entry_point!r}] = candidate
+    _suite = _unittest.defaultTestLoader.loadTestsFromTestCase(TestCases)
+    _result = _unittest.TestResult()
+    _suite.run(_result)
+    _problems = _result.failures + _result.errors
+    if _problems:
+        _test, _trace = _problems[0]
+        raise AssertionError(f"{{len(_problems)}} of {{_result.testsRun}} tests failed; first: "
+                             f"{{_test.id().rsplit('.', 1)[-1]}}\\n{{_trace[-1500:]}}")
+    if not _result.testsRun:
+        raise AssertionError("TestCases holds no test")
+"""
+
+
+def _read_bigcodebench(row: Mapping[str, Any], task_id: str) -> Task:
+    test, entry_point = row.get("test"), row.get("entry_point") or "task_func"
+    prompt, solution = str(row.get("complete_prompt") or ""), row.get("canonical_solution")
+    if not isinstance(test, str) or "class TestCases" not in test:
+        raise TaskNotFound("bigcodebench format: 'test' must define a unittest class TestCases")
+    if not isinstance(entry_point, str) or not entry_point.isidentifier():
+        raise TaskNotFound("bigcodebench format: 'entry_point' must name the function")
+    reference = prompt + solution if isinstance(solution, str) else None
+    environment = row.get("environment")
+    return Task(task_id=str(row.get("task_id", task_id)), kind=TaskKind.CHECK, prompt=prompt,
+                entry_point=entry_point, test=test + BIGCODEBENCH_CHECK.format(entry_point=entry_point),
+                reference=reference, origin="bigcodebench",
+                environment=environment if isinstance(environment, str) and environment else None)
+
+
+FORMATS["bigcodebench"] = Format("bigcodebench", _read_bigcodebench,
+                                 lambda row: "complete_prompt" in row and "test" in row, over_task_fields=True)
+
+
 # -- CodeContests -----------------------------------------------------------------------------------
 
 CODECONTESTS_TESTS = ("public_tests", "private_tests", "generated_tests")
