@@ -187,3 +187,34 @@ def test_bigcodebench_style_tasks_reference_passes_and_broken_fail(cache, tmp_pa
         assert [r["status"] for r in results] == [expected] * 3, [r["failure"] for r in results]
         if expected == "failed":
             assert all("tests failed; first: test_" in r["failure"]["exception"]["message"] for r in results)
+
+
+def test_ds1000_style_tasks_reference_passes_and_broken_fail(cache, tmp_path):
+    """examples/ds1000_style.jsonl: the code goes at [insert]; the judge compares `result` with the reference's
+    using the library's own testing helpers."""
+    from pathlib import Path
+
+    _, env = cache
+    examples = Path(__file__).resolve().parent.parent / "examples"
+    tasks = write_jsonl(tmp_path / "tasks.jsonl", [dict(r, environment="np")
+                                                   for r in read_jsonl(examples / "ds1000_style.jsonl")])
+    out = tmp_path / "results.jsonl"
+    done = subprocess.run([CODELOOP, "eval", "--tasks", str(tasks), "--samples",
+                           str(examples / "ds1000_style_samples.jsonl"), "--out", str(out), "-q"],
+                          capture_output=True, text=True, env=env, timeout=600)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert [r["status"] for r in read_jsonl(out)] == ["passed"] * 3 + ["failed"] * 3
+
+
+def test_a_reply_goes_into_the_template():
+    from codeloop.extract import extract_for_task
+    from codeloop.tasks.formats import task_from_format
+
+    row = {"task_id": "t", "code_context": "import numpy as np\nx = np.arange(3)\n[insert]\n",
+           "reference_code": "result = x * 2", "checker": "def check_result(result, expected):\n    return True\n"}
+    task = task_from_format(row, "ds1000")
+    for reply in ("Here:\n```python\nresult = x + x\n```", "<code>\nresult = x + x\n</code>", "result = x + x"):
+        _, ex = extract_for_task(task, reply)
+        assert ex.kind == "solution" and ex.program.startswith("import numpy as np\nx = np.arange(3)\nresult = x + x")
+        assert "def ds1000_result()" in ex.program and ex.code.strip() == "result = x + x"
+    assert extract_for_task(task, "  \n")[1].kind == "none"

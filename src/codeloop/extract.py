@@ -11,13 +11,14 @@ from __future__ import annotations
 import ast
 import io
 import json
+import re
 import tokenize
 from dataclasses import dataclass, replace
 from typing import Any
 
 from . import pyparse
 from .sandbox.languages import PYTHON, UnknownLanguage, language
-from .types import Task, TaskKind
+from .types import Task, TaskKind, fill_template
 
 # End-of-turn markers chat templates leave in decoded text (OpenRLHF passes
 # queries with them in; a sampler may too).
@@ -217,12 +218,26 @@ def extract_for_task(task: Task, reply: str) -> tuple[Task, Extracted]:
     stdin task takes the program in the language the reply's fence names
     (a C++ reply to a task given in Python is judged as C++, as CodeContests'
     and open-r1's rewards take either); otherwise the task's own language."""
+    if task.template is not None:
+        return task, _into_template(task, reply)
     fence = fenced_language(reply) if task.kind is TaskKind.STDIO else None
     if fence is not None and fence != task.language:
         task = replace(task, language=fence)
     if task.language == PYTHON:
         return task, extract_program(reply, task.prompt, task.entry_point)
     return task, extract_source(reply, task.language)
+
+
+def _into_template(task: Task, reply: str) -> Extracted:
+    """A reply's code (the first Python or unlabelled fenced block, DS-1000's ``<code>`` tags, else the
+    reply) put at the task's ``[insert]``."""
+    text = strip_special_tokens(reply)
+    blocks = [b for lang, b in fenced_blocks(text) if lang in ("", "python", "py", "python3")]
+    tagged = re.search(r"<code>\n?(.*?)</code>", text, re.S)
+    code = blocks[0] if blocks else tagged.group(1) if tagged else text
+    if not has_code(code):
+        return Extracted("none", "", "")
+    return Extracted("solution", code, fill_template(task, code))
 
 
 def reply_text(completion: Any) -> str:

@@ -100,7 +100,9 @@ class Task:
     compiler may take (None: the language's default). ``environment``: the
     name (or key) of a package environment whose packages the program may
     import (:mod:`codeloop.sandbox.environments`; built with ``codeloop env
-    build``); None: the standard library only.
+    build``); None: the standard library only. ``template``: the program
+    around the model's code, which goes where ``[insert]`` is (DS-1000's
+    form); None: the code is the program (or completes the prompt).
     """
 
     task_id: str
@@ -124,6 +126,7 @@ class Task:
     files: Mapping[str, str] | None = None
     compile_time_limit: float | None = None
     environment: str | None = None
+    template: str | None = None
 
     @cached_property
     def key(self) -> str:
@@ -152,6 +155,8 @@ class Task:
             content.append(["compile_time_limit", self.compile_time_limit])
         if self.environment is not None:
             content.append(["environment", self.environment])
+        if self.template is not None:
+            content.append(["template", self.template])
         blob = json.dumps(content, separators=(",", ":"), sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()[:24]
 
@@ -191,7 +196,18 @@ class Task:
             record["compile_time_limit"] = self.compile_time_limit
         if self.environment is not None:
             record["environment"] = self.environment
+        if self.template is not None:
+            record["template"] = self.template
         return record
+
+
+INSERT = "[insert]"
+
+
+def fill_template(task: Task, code: str) -> str:
+    """The program for ``code`` written for ``task``: ``task.template`` with the code at ``[insert]``, or
+    the code itself when the task has no template."""
+    return code if task.template is None else task.template.replace(INSERT, code, 1)
 
 
 MAX_FILES = 64
@@ -592,4 +608,4 @@ __all__ = ["Status", "STATUSES", "TaskKind", "Isolation", "IOCase", "Task", "Exc
            "EvaluatorFailed", "Failure", "case_wall_limit", "wall_for_cases", "failure_to_dict", "failure_from_dict",
            "ViolationInfo",
            "InstructionResult", "Cost", "StdioRun", "CaseResult", "Timing", "Verdict", "evaluator_failure",
-           "check_files", "MAX_FILES", "MAX_FILES_BYTES"]
+           "check_files", "MAX_FILES", "MAX_FILES_BYTES", "INSERT", "fill_template"]

@@ -74,7 +74,7 @@ from typing import Any, Callable, Mapping
 from .. import pyparse
 from ..compare import check_spec
 from ..jsonl import json_object
-from ..types import IOCase, Task, TaskKind
+from ..types import INSERT, IOCase, Task, TaskKind
 from .errors import TaskNotFound
 
 APPS_COMPARE = {"name": "float", "rel_tol": 1e-5, "abs_tol": 1e-8}
@@ -449,6 +449,45 @@ def _read_bigcodebench(row: Mapping[str, Any], task_id: str) -> Task:
 
 FORMATS["bigcodebench"] = Format("bigcodebench", _read_bigcodebench,
                                  lambda row: "complete_prompt" in row and "test" in row, over_task_fields=True)
+
+
+# -- DS-1000 style -----------------------------------------------------------------------------------
+
+# The program is the task's code context with the model's code at [insert]; the context leaves its answer in
+# a global `result`. The judge runs the context with the reference's code itself (trusted, once per sample)
+# for the expected value, calls into the program for its `result` (which crosses the split as data), and
+# compares the two with the task's check_result, as a rule with the library's own testing helpers.
+DS1000_RESULT = "\n\n\ndef ds1000_result():\n    return result\n"
+DS1000_CHECK = """
+{checker}
+
+
+def check(candidate):
+    _namespace = {{"__name__": "reference"}}
+    exec(compile({reference_program!r}, "reference.py", "exec", dont_inherit=True), _namespace)
+    if check_result(candidate(), _namespace["result"]) is False:
+        raise AssertionError("the result does not match the reference's")
+"""
+
+
+def _read_ds1000(row: Mapping[str, Any], task_id: str) -> Task:
+    context, reference, checker = row.get("code_context"), row.get("reference_code"), row.get("checker")
+    if not isinstance(context, str) or INSERT not in context:
+        raise TaskNotFound(f"ds1000 format: 'code_context' must be a program with {INSERT} where the code goes")
+    if not isinstance(reference, str):
+        raise TaskNotFound("ds1000 format: 'reference_code' must be the reference's code for the slot")
+    if not isinstance(checker, str) or "def check_result" not in checker:
+        raise TaskNotFound("ds1000 format: 'checker' must define check_result(result, expected)")
+    template = context + DS1000_RESULT
+    reference_program = template.replace(INSERT, reference, 1)
+    environment = row.get("environment")
+    return Task(task_id=str(row.get("task_id", task_id)), kind=TaskKind.CHECK, prompt=str(row.get("prompt") or ""),
+                entry_point="ds1000_result", reference=reference_program, template=template, origin="ds1000",
+                test=DS1000_CHECK.format(checker=checker, reference_program=reference_program),
+                environment=environment if isinstance(environment, str) and environment else None)
+
+
+FORMATS["ds1000"] = Format("ds1000", _read_ds1000, lambda row: "code_context" in row and "reference_code" in row)
 
 
 # -- CodeContests -----------------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from ..sandbox.environments import EnvironmentMissing
 from ..sandbox.environments import find as find_environment
 from ..sandbox.languages import UnknownLanguage, language
 from ..types import IOCase as TaskCase
-from ..types import Task, TaskKind, check_files
+from ..types import INSERT, Task, TaskKind, check_files
 from .labels import in_own_format, verl_record_row
 
 
@@ -53,6 +53,7 @@ class TaskRecord(BaseModel):
     files: Optional[dict[str, str]] = None
     compile_time_limit: Optional[float] = Field(default=None, gt=0, le=120)
     environment: Optional[str] = Field(default=None, min_length=1)
+    template: Optional[str] = None
     instructions: list[dict[str, Any]] = Field(default_factory=list)
     metadata: dict[str, Any] = Field(default_factory=dict)
 
@@ -70,6 +71,13 @@ class TaskRecord(BaseModel):
             return language(v).name
         except UnknownLanguage as exc:
             raise ValueError(str(exc)) from None
+
+    @field_validator("template")
+    @classmethod
+    def _template(cls, v: Optional[str]) -> Optional[str]:
+        if v is not None and INSERT not in v:
+            raise ValueError(f"must hold {INSERT} where the model's code goes")
+        return v
 
     @field_validator("environment")
     @classmethod
@@ -123,7 +131,7 @@ class TaskRecord(BaseModel):
             instructions=tuple(self.instructions), origin=origin,
             time_limit_per_test=self.time_limit_per_test, stop_on_failure=self.stop_on_failure,
             tests_in_one_process=self.tests_in_one_process, language=self.language, files=self.files,
-            compile_time_limit=self.compile_time_limit, environment=self.environment,
+            compile_time_limit=self.compile_time_limit, environment=self.environment, template=self.template,
         )
 
 
