@@ -15,6 +15,17 @@ NUMPY = "numpy==2.1.3"
 PANDAS = "pandas==2.2.3"
 
 
+def judged(env: dict, tmp_path, tasks: list[dict], samples: list[dict] | None, name: str = "results") -> list[dict]:
+    """``codeloop eval`` of ``samples`` (None: the tasks' references) on ``tasks``, as a user runs it."""
+    command = [CODELOOP, "eval", "--tasks", str(write_jsonl(tmp_path / f"{name}-tasks.jsonl", tasks)),
+               "--out", str(tmp_path / f"{name}.jsonl"), "-q"]
+    if samples is not None:
+        command += ["--samples", str(write_jsonl(tmp_path / f"{name}-samples.jsonl", samples))]
+    done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=600)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return read_jsonl(tmp_path / f"{name}.jsonl")
+
+
 @pytest.fixture(scope="module")
 def cache(tmp_path_factory):
     """A CODELOOP_CACHE of the module's own, with a numpy environment built by the CLI, as a user builds it."""
@@ -54,19 +65,13 @@ def test_a_task_imports_its_environment_and_nothing_else_does(cache, tmp_path):
                   "asserts": ["assert mean_of([1, 2, 3, 6]) == 3.0"]}
     plain_task = dict(numpy_task, task_id="plain")
     del plain_task["environment"]
-    tasks = write_jsonl(tmp_path / "tasks.jsonl", [numpy_task, plain_task])
     uses_numpy = "import numpy as np\n\ndef mean_of(xs):\n    return float(np.mean(np.array(xs)))\n"
     writes_into_it = ("import numpy, os\n\ndef mean_of(xs):\n"
                       "    open(os.path.join(os.path.dirname(numpy.__file__), 'planted.py'), 'w').write('x')\n"
                       "    return 3.0\n")
-    samples = write_jsonl(tmp_path / "samples.jsonl", [
+    first, second, third = judged(env, tmp_path, [numpy_task, plain_task], [
         {"task_id": "mean", "solution": uses_numpy}, {"task_id": "mean", "solution": writes_into_it},
         {"task_id": "plain", "solution": uses_numpy}])
-    out = tmp_path / "results.jsonl"
-    done = subprocess.run([CODELOOP, "eval", "--tasks", str(tasks), "--samples", str(samples), "--out", str(out),
-                           "-q"], capture_output=True, text=True, env=env, timeout=600)
-    assert done.returncode == 0, done.stdout + done.stderr
-    first, second, third = read_jsonl(out)
     assert first["status"] == "passed"
     assert second["status"] == "error" and "Read-only file system" in second["failure"]["exception"]["message"]
     assert third["status"] == "error" and "No module named 'numpy'" in third["failure"]["exception"]["message"]
@@ -105,18 +110,12 @@ def test_numpy_values_cross_the_split_with_exact_types(cache, tmp_path):
     task = {"task_id": "ramp", "entry_point": "ramp", "environment": "np", "setup": "import numpy as np",
             "asserts": ["assert type(ramp(3)) is np.ndarray and ramp(3).dtype == np.int64",
                         "assert (ramp(3) == np.arange(3)).all()"]}
-    tasks = write_jsonl(tmp_path / "tasks.jsonl", [task])
     right = "import numpy as np\n\ndef ramp(n):\n    return np.arange(n, dtype=np.int64)\n"
     liar = ("import numpy as np\n\nclass Liar(np.ndarray):\n    def __eq__(self, other):\n"
             "        return np.ones(np.shape(other), dtype=bool)\n\n"
             "def ramp(n):\n    return np.zeros(n, dtype=np.int64).view(Liar)\n")
-    samples = write_jsonl(tmp_path / "samples.jsonl", [{"task_id": "ramp", "solution": right},
-                                                       {"task_id": "ramp", "solution": liar}])
-    out = tmp_path / "results.jsonl"
-    done = subprocess.run([CODELOOP, "eval", "--tasks", str(tasks), "--samples", str(samples), "--out", str(out),
-                           "-q"], capture_output=True, text=True, env=env, timeout=600)
-    assert done.returncode == 0, done.stdout + done.stderr
-    passed, cheated = read_jsonl(out)
+    passed, cheated = judged(env, tmp_path, [task], [{"task_id": "ramp", "solution": right},
+                                                     {"task_id": "ramp", "solution": liar}])
     assert passed["status"] == "passed", passed["failure"]
     assert cheated["status"] == "failed" and cheated["tests_passed"] == 1
 
@@ -126,17 +125,11 @@ def test_a_dataframe_crosses_the_split_and_is_compared_in_the_judge(cache, tmp_p
     task = {"task_id": "totals", "entry_point": "totals", "environment": "np", "setup": "import pandas as pd",
             "asserts": ["assert pd.testing.assert_frame_equal(totals([('a', 1), ('b', 2), ('a', 3)]), "
                         "pd.DataFrame({'total': [4, 2]}, index=pd.Index(['a', 'b'], name='key'))) is None"]}
-    tasks = write_jsonl(tmp_path / "tasks.jsonl", [task])
     right = ("import pandas as pd\n\ndef totals(rows):\n    df = pd.DataFrame(rows, columns=['key', 'value'])\n"
              "    return df.groupby('key').sum().rename(columns={'value': 'total'})\n")
     wrong = right.replace(".sum()", ".max()")
-    samples = write_jsonl(tmp_path / "samples.jsonl", [{"task_id": "totals", "solution": right},
-                                                       {"task_id": "totals", "solution": wrong}])
-    out = tmp_path / "results.jsonl"
-    done = subprocess.run([CODELOOP, "eval", "--tasks", str(tasks), "--samples", str(samples), "--out", str(out),
-                           "-q"], capture_output=True, text=True, env=env, timeout=600)
-    assert done.returncode == 0, done.stdout + done.stderr
-    passed, failed = read_jsonl(out)
+    passed, failed = judged(env, tmp_path, [task], [{"task_id": "totals", "solution": right},
+                                                    {"task_id": "totals", "solution": wrong}])
     assert passed["status"] == "passed", passed["failure"]
     assert failed["status"] == "failed"
 
@@ -157,13 +150,7 @@ def test_a_program_sees_its_environment_only(cache, tmp_path):
              f" + [os.path.exists({other_site!r})]\n")
     task = {"task_id": "probe", "entry_point": "seen", "environment": "np",
             "asserts": ["assert seen() == [True, False, False, False, False]"]}
-    tasks = write_jsonl(tmp_path / "tasks.jsonl", [task])
-    samples = write_jsonl(tmp_path / "samples.jsonl", [{"task_id": "probe", "solution": probe}])
-    out = tmp_path / "results.jsonl"
-    done = subprocess.run([CODELOOP, "eval", "--tasks", str(tasks), "--samples", str(samples), "--out", str(out),
-                           "-q"], capture_output=True, text=True, env=env, timeout=600)
-    assert done.returncode == 0, done.stdout + done.stderr
-    (result,) = read_jsonl(out)
+    (result,) = judged(env, tmp_path, [task], [{"task_id": "probe", "solution": probe}])
     assert result["status"] == "passed", result["failure"]
 
 
@@ -175,15 +162,9 @@ def test_bigcodebench_style_tasks_reference_passes_and_broken_fail(cache, tmp_pa
     examples = Path(__file__).resolve().parent.parent / "examples"
     rows = [dict(r, environment="np") if "environment" in r else r
             for r in read_jsonl(examples / "bigcodebench_style.jsonl")]
-    tasks = write_jsonl(tmp_path / "tasks.jsonl", rows)
-    for samples, expected in ((None, "passed"), (examples / "bigcodebench_style_broken.jsonl", "failed")):
-        out = tmp_path / f"{expected}.jsonl"
-        command = [CODELOOP, "eval", "--tasks", str(tasks), "--out", str(out), "-q"]
-        if samples is not None:
-            command += ["--samples", str(samples)]
-        done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=600)
-        assert done.returncode == 0, done.stdout + done.stderr
-        results = read_jsonl(out)
+    broken = read_jsonl(examples / "bigcodebench_style_broken.jsonl")
+    for samples, expected in ((None, "passed"), (broken, "failed")):
+        results = judged(env, tmp_path, rows, samples, name=expected)
         assert [r["status"] for r in results] == [expected] * 3, [r["failure"] for r in results]
         if expected == "failed":
             assert all("tests failed; first: test_" in r["failure"]["exception"]["message"] for r in results)
@@ -196,14 +177,9 @@ def test_ds1000_style_tasks_reference_passes_and_broken_fail(cache, tmp_path):
 
     _, env = cache
     examples = Path(__file__).resolve().parent.parent / "examples"
-    tasks = write_jsonl(tmp_path / "tasks.jsonl", [dict(r, environment="np")
-                                                   for r in read_jsonl(examples / "ds1000_style.jsonl")])
-    out = tmp_path / "results.jsonl"
-    done = subprocess.run([CODELOOP, "eval", "--tasks", str(tasks), "--samples",
-                           str(examples / "ds1000_style_samples.jsonl"), "--out", str(out), "-q"],
-                          capture_output=True, text=True, env=env, timeout=600)
-    assert done.returncode == 0, done.stdout + done.stderr
-    assert [r["status"] for r in read_jsonl(out)] == ["passed"] * 3 + ["failed"] * 3
+    results = judged(env, tmp_path, [dict(r, environment="np") for r in read_jsonl(examples / "ds1000_style.jsonl")],
+                     read_jsonl(examples / "ds1000_style_samples.jsonl"))
+    assert [r["status"] for r in results] == ["passed"] * 3 + ["failed"] * 3
 
 
 def test_a_reply_goes_into_the_template():
