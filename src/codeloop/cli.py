@@ -449,7 +449,8 @@ def serve_command(
     body_timeout: float = typer.Option(30.0, "--body-timeout", min=0.1, help="Seconds for a request's body to "
                                        "arrive (408 beyond)."),
 ) -> None:
-    """Serve verification over HTTP: /v1/verify, /v1/openrlhf, /run_code, /healthz, /metrics."""
+    """Serve verification over HTTP: /v1/verify, /v1/openrlhf, /run_code, /run_jupyter, /v1/sessions, /healthz,
+    /metrics."""
     import ipaddress
 
     try:
