@@ -53,6 +53,7 @@ class TaskKind(str, Enum):
 
 
 Isolation = Literal["full", "weak"]
+Integrity = Literal["split", "in-process"]  # where a task's tests run: the judge, or the program's own process
 
 
 # -- tasks ----------------------------------------------------------------------
@@ -103,6 +104,10 @@ class Task:
     build``); None: the standard library only. ``template``: the program
     around the model's code, which goes where ``[insert]`` is (DS-1000's
     form); None: the code is the program (or completes the prompt).
+    ``integrity``: ``split`` (the tests run in the judge, the program's values
+    cross as data) or ``in-process`` (the tests run beside the program, in its
+    process, for what cannot cross; see :mod:`codeloop.verify.in_process` for
+    what a program could forge there).
     """
 
     task_id: str
@@ -127,6 +132,7 @@ class Task:
     compile_time_limit: float | None = None
     environment: str | None = None
     template: str | None = None
+    integrity: Integrity = "split"
 
     @cached_property
     def key(self) -> str:
@@ -157,6 +163,8 @@ class Task:
             content.append(["environment", self.environment])
         if self.template is not None:
             content.append(["template", self.template])
+        if self.integrity != "split":
+            content.append(["integrity", self.integrity])
         blob = json.dumps(content, separators=(",", ":"), sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()[:24]
 
@@ -198,6 +206,8 @@ class Task:
             record["environment"] = self.environment
         if self.template is not None:
             record["template"] = self.template
+        if self.integrity != "split":
+            record["integrity"] = self.integrity
         return record
 
 
@@ -537,6 +547,7 @@ class Verdict:
     runs: tuple[StdioRun, ...] | None = None       # stdio cases with no expected output: what the program did
     timing: Timing | None = None
     case_results: tuple[CaseResult, ...] | None = None  # stdio: each case that ran, in order (the first 1,000)
+    integrity: Integrity = "split"  # "in-process": the tests ran in the program's process (it could forge them)
 
     @property
     def passed(self) -> bool:
@@ -585,6 +596,7 @@ class Verdict:
             if isinstance(d.get("timing"), Mapping) else None,
             case_results=tuple(CaseResult(int(c["index"]), Status(c["status"]), c.get("seconds"))
                                for c in d["case_results"]) if d.get("case_results") is not None else None,
+            integrity="in-process" if d.get("integrity") == "in-process" else "split",
         )
 
 
@@ -608,4 +620,4 @@ __all__ = ["Status", "STATUSES", "TaskKind", "Isolation", "IOCase", "Task", "Exc
            "EvaluatorFailed", "Failure", "case_wall_limit", "wall_for_cases", "failure_to_dict", "failure_from_dict",
            "ViolationInfo",
            "InstructionResult", "Cost", "StdioRun", "CaseResult", "Timing", "Verdict", "evaluator_failure",
-           "check_files", "MAX_FILES", "MAX_FILES_BYTES", "INSERT", "fill_template"]
+           "check_files", "MAX_FILES", "MAX_FILES_BYTES", "INSERT", "fill_template", "Integrity"]

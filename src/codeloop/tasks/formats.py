@@ -74,7 +74,7 @@ from typing import Any, Callable, Mapping
 from .. import pyparse
 from ..compare import check_spec
 from ..jsonl import json_object
-from ..types import INSERT, IOCase, Task, TaskKind
+from ..types import INSERT, Integrity, IOCase, Task, TaskKind
 from .errors import TaskNotFound
 
 APPS_COMPARE = {"name": "float", "rel_tol": 1e-5, "abs_tol": 1e-8}
@@ -414,7 +414,8 @@ FORMATS["evalplus"] = Format("evalplus", _read_evalplus,
 
 # BigCodeBench's tests are a unittest module: a TestCases class whose methods call task_func. Here the module
 # runs in the judge, its task_func the proxy into the sandboxed program, so the tests keep the split; a test
-# that patches a module the program uses (unittest.mock) patches the judge's copy instead, and fails.
+# that patches a module the program uses (unittest.mock) patches the judge's copy instead, and fails: such a
+# row says "integrity": "in-process", and its tests then run in the program's process (verify/in_process.py).
 BIGCODEBENCH_CHECK = """
 def check(candidate):
     import unittest as _unittest
@@ -441,9 +442,10 @@ def _read_bigcodebench(row: Mapping[str, Any], task_id: str) -> Task:
         raise TaskNotFound("bigcodebench format: 'entry_point' must name the function")
     reference = prompt + solution if isinstance(solution, str) else None
     environment = row.get("environment")
+    integrity: Integrity = "in-process" if row.get("integrity") == "in-process" else "split"
     return Task(task_id=str(row.get("task_id", task_id)), kind=TaskKind.CHECK, prompt=prompt,
                 entry_point=entry_point, test=test + BIGCODEBENCH_CHECK.format(entry_point=entry_point),
-                reference=reference, origin="bigcodebench",
+                reference=reference, origin="bigcodebench", integrity=integrity,
                 environment=environment if isinstance(environment, str) and environment else None)
 
 

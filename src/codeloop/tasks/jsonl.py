@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import replace
-from typing import Any, Optional, Union
+from typing import Any, Literal, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -54,6 +54,7 @@ class TaskRecord(BaseModel):
     compile_time_limit: Optional[float] = Field(default=None, gt=0, le=120)
     environment: Optional[str] = Field(default=None, min_length=1)
     template: Optional[str] = None
+    integrity: Literal["split", "in-process"] = "split"
     instructions: list[dict[str, Any]] = Field(default_factory=list)
     metadata: dict[str, Any] = Field(default_factory=dict)
 
@@ -115,6 +116,9 @@ class TaskRecord(BaseModel):
                              + (f"; got {', '.join(given)}" if given else ""))
         if given[0] != "cases" and self.language != "python":
             raise ValueError(f"a {self.language} program is judged on stdin/stdout 'cases' only")
+        if self.integrity == "in-process" and given[0] == "cases":
+            raise ValueError("the in-process mode is for 'test' or 'asserts' tests (stdin/stdout runs are its "
+                             "already)")
         if given[0] != "cases" and not self.entry_point:
             raise ValueError(f"'entry_point' is required with '{given[0]}'")
         return self
@@ -132,6 +136,7 @@ class TaskRecord(BaseModel):
             time_limit_per_test=self.time_limit_per_test, stop_on_failure=self.stop_on_failure,
             tests_in_one_process=self.tests_in_one_process, language=self.language, files=self.files,
             compile_time_limit=self.compile_time_limit, environment=self.environment, template=self.template,
+            integrity=self.integrity,
         )
 
 

@@ -29,6 +29,7 @@ from .assemble import BrokenTaskResult, assemble
 from .binaries import CompiledPrograms, program_key
 from .budget import provisional
 from .efficiency import METHOD, CostMeter, Unmeasurable
+from .in_process import in_process_program, in_process_task
 from .judge import CALIBRATION_CPU
 from .limits import Budgets, TimeLimits, TimePolicy
 from .protocol import JudgeJob, TestsWire
@@ -97,6 +98,8 @@ class Judge:
         a sample that has not started. The verdict never raises for anything
         the program does; an evaluator failure that persists after the
         retries is status ``infra_error``."""
+        if task.integrity == "in-process":
+            return self._in_process(task, program, code)
         out: Future[Verdict] = Future()
         if not has_code(program if code is None else code):
             out.set_result(Verdict(status=Status.NO_CODE, failure=NoCode(), isolation=self.isolation, attempts=0))
@@ -111,6 +114,29 @@ class Judge:
             self._after_compiling(out, holder, task, program, code)
         else:
             self._begin(out, holder, task, program, code)
+        return out
+
+    def _in_process(self, task: Task, program: str, code: str | None) -> Future[Verdict]:
+        """The in-process mode (verify/in_process.py): the tests appended to the program, run in its process;
+        the verdict says so."""
+        out: Future[Verdict] = Future()
+        try:
+            inner = self.submit(in_process_task(task), in_process_program(task, program),
+                                program if code is None else code)
+        except ValueError as exc:
+            out.set_result(evaluator_failure(f"task {task.task_id}: {exc}", self.isolation, broken_task=True))
+            return out
+
+        def done(f: Future[Verdict]) -> None:
+            if f.cancelled():
+                out.cancel()
+            elif f.exception() is not None:
+                out.set_exception(f.exception())
+            else:
+                out.set_result(f.result().with_(integrity="in-process"))
+
+        inner.add_done_callback(done)
+        out.add_done_callback(lambda f: inner.cancel() if f.cancelled() else None)
         return out
 
     def _begin(self, out: Future[Verdict], holder: list[Future[Any]], task: Task, program: str,
