@@ -1,17 +1,18 @@
-"""What a sample that imports NumPy and pandas costs, against one that imports nothing, in one run, as ratios.
+"""What a sample that imports NumPy (and pandas) costs, against one that imports nothing, in one run, as ratios.
 
-Three sides judge the same number of samples on the same number of workers:
+Four sides judge the same number of samples on the same number of workers:
 
 * a standard-library task (the baseline);
-* the same task's NumPy/pandas version on a package environment's workers,
-  which import NumPy and pandas once, before they fork any sample ("warm");
+* the same task's NumPy version on the workers of an environment holding
+  NumPy alone, which import it once, before they fork any sample;
+* its NumPy + pandas version on a NumPy + pandas environment's warm workers;
 * the same on workers of the same environment that import nothing first, so
   each sample imports NumPy and pandas itself ("cold"), as a harness that
   starts a fresh interpreter per sample must.
 
 The environment is built (or found) with codeloop's own builder, from the
 package registry: ``numpy==2.1.3`` and ``pandas==2.2.3`` by default.
-Issue 13's goal: warm costs at most 2x the standard-library task per sample.
+Issue 13's goal: a NumPy task costs at most 2x the standard-library task per sample.
 
     .venv/bin/python benchmarks/env_speed.py [--samples 200] [--workers 2]
 """
@@ -34,6 +35,8 @@ from codeloop.verify.engine import Judge  # noqa: E402
 from codeloop.verify.limits import TimeLimits, TimePolicy  # noqa: E402
 
 STDLIB = "import statistics\n\ndef summary(xs):\n    return [statistics.fmean(xs), max(xs) - min(xs)]\n"
+NUMPY = ("import numpy as np\n\ndef summary(xs):\n    a = np.array(xs, dtype=float)\n"
+         "    return [float(a.mean()), float(a.max() - a.min())]\n")
 DATA = ("import numpy as np\nimport pandas as pd\n\ndef summary(xs):\n    s = pd.Series(np.array(xs, dtype=float))\n"
         "    return [float(s.mean()), float(s.max() - s.min())]\n")
 ASSERTS = ("assert summary([1, 2, 3, 6]) == [3.0, 5.0]", "assert summary([5]) == [5.0, 0.0]")
@@ -61,8 +64,11 @@ def main() -> None:
     t_start = time.perf_counter()
     started = time.monotonic()
     env = build(args.requirements.split(","), "bench-data", warm=("numpy", "pandas"))
+    numpy_only = build([r for r in args.requirements.split(",") if r.startswith("numpy")], "bench-numpy",
+                       warm=("numpy",))
     built = round(time.monotonic() - started, 1)
-    print(f"environment {env.key}: {', '.join(env.resolved)} (ready in {built} s)")
+    print(f"environments {env.key}: {', '.join(env.resolved)}; {numpy_only.key}: {', '.join(numpy_only.resolved)} "
+          f"(ready in {built} s)")
     stdlib_task = Task(task_id="stdlib", kind=TaskKind.ASSERTS, entry_point="summary", asserts=ASSERTS)
     data_task = Task(task_id="data", kind=TaskKind.ASSERTS, entry_point="summary", asserts=ASSERTS,
                      environment=env.name)
@@ -71,6 +77,9 @@ def main() -> None:
     sides = {}
     with SandboxPool(args.workers) as pool:
         sides["standard library"] = judge_all(pool, stdlib_task, STDLIB, args.samples)
+    numpy_task = dataclasses.replace(data_task, task_id="numpy", environment=numpy_only.name)
+    with SandboxPool(args.workers, environment=numpy_only) as pool:
+        sides["numpy, warm"] = judge_all(pool, numpy_task, NUMPY, args.samples)
     with SandboxPool(args.workers, environment=env) as pool:
         sides["numpy + pandas, warm"] = judge_all(pool, data_task, DATA, args.samples)
     with SandboxPool(args.workers, environment=dataclasses.replace(env, warm=())) as pool:
