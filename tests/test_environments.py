@@ -93,12 +93,17 @@ def test_a_task_naming_an_environment_not_built_says_how_to_build_it(cache, tmp_
     assert "codeloop env build REQUIREMENTS.txt --name pandas-2" in said
 
 
+def build_small(env: dict, tmp_path, name: str) -> None:
+    """``codeloop env build`` of a one-package environment called ``name``."""
+    reqs = tmp_path / f"{name}.txt"
+    reqs.write_text("six==1.16.0\n")
+    assert subprocess.run([CODELOOP, "env", "build", str(reqs), "-n", name], capture_output=True,
+                          env=env).returncode == 0
+
+
 def test_rm_removes_it(cache, tmp_path):
     _, env = cache
-    reqs = tmp_path / "r.txt"
-    reqs.write_text("six==1.16.0\n")
-    assert subprocess.run([CODELOOP, "env", "build", str(reqs), "-n", "tiny"], capture_output=True,
-                          env=env).returncode == 0
+    build_small(env, tmp_path, "tiny")
     assert subprocess.run([CODELOOP, "env", "rm", "tiny"], capture_output=True, env=env).returncode == 0
     gone = subprocess.run([CODELOOP, "env", "rm", "tiny"], capture_output=True, text=True, env=env)
     assert gone.returncode == 2 and "not built" in gone.stdout + gone.stderr
@@ -137,10 +142,7 @@ def test_a_dataframe_crosses_the_split_and_is_compared_in_the_judge(cache, tmp_p
 def test_a_program_sees_its_environment_only(cache, tmp_path):
     """Neither the packages of codeloop's own venv (pydantic, pyarrow) nor another environment are there."""
     folder, env = cache
-    reqs = tmp_path / "other.txt"
-    reqs.write_text("six==1.16.0\n")
-    assert subprocess.run([CODELOOP, "env", "build", str(reqs), "-n", "other"], capture_output=True,
-                          env=env).returncode == 0
+    build_small(env, tmp_path, "other")
     other = next(e for e in json.loads(subprocess.run([CODELOOP, "env", "list", "--json"], capture_output=True,
                                                       text=True, env=env).stdout) if "other" in e["names"])
     other_site = str(folder / "envs" / other["key"] / "site")
