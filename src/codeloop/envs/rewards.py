@@ -28,8 +28,7 @@ from typing import Any, Callable, Mapping, Sequence
 from ..sandbox.limits import Limits
 from ..sandbox.sessions import SessionPool
 from ..types import Task, TaskKind
-from ..verify.engine import judge_tests
-from ..verify.limits import Budgets
+from ..verify.engine import fixed_judge_job
 from .tasks import EnvTask
 
 
@@ -137,11 +136,7 @@ def sql_reward(pool: SessionPool, episode: Episode) -> Reward:
 def python_reward(pool: SessionPool, episode: Episode) -> Reward:
     task = Task(task_id=episode.task.task_id, kind=TaskKind.ASSERTS, asserts=episode.task.tests,
                 entry_point=episode.task.entry_point or _entry_point(episode.task.tests))
-    job = {"tests": judge_tests(task), "budgets": Budgets(10.0, source="fixed").to_wire(), "provisional": None,
-           "policy": None, "load_limit": 5.0, "max_output": 1 << 20, "record_calls": False, "program": None}
-    import json
-
-    result = pool.judge(episode.session, json.dumps(job).encode(), guard=30.0)
+    result = pool.judge(episode.session, dict(fixed_judge_job(task, 10.0)), guard=30.0)
     if "broken_task" in result or result.get("status") == "infra_error":
         raise ValueError(f"task {task.task_id}: its tests could not run: {result.get('broken_task') or result}")
     value = (result.get("tests_passed") or 0) / len(task.asserts) if task.asserts else 0.0

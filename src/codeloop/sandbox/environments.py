@@ -118,7 +118,7 @@ def list_all() -> list[Environment]:
 
 def remove(name_or_key: str) -> Environment:
     """Delete an environment (and the names pointing at it). Raises EnvironmentMissing."""
-    env = _load(names().get(name_or_key, name_or_key)) or None
+    env = _load(names().get(name_or_key, name_or_key))
     if env is None:
         raise EnvironmentMissing(f"environment {name_or_key!r} is not built here (under {root()})")
     shutil.rmtree(os.path.join(root(), env.key), ignore_errors=True)

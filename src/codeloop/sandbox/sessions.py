@@ -472,14 +472,14 @@ class SessionPool:
                 self._where.pop(session.sid, None)
         return result
 
-    def judge(self, session: "Session", judge_job: bytes, guard: float = 60.0) -> dict[str, Any]:
-        """End a python ``session`` by running ``judge_job`` (the judge's JSON job: the tests) in its
-        worker's judge against the session's final state; the judge's result. Raises SessionError."""
+    def judge(self, session: "Session", judge_job: dict[str, Any], guard: float = 60.0) -> dict[str, Any]:
+        """End a python ``session`` by running ``judge_job`` (the judge's job: the tests; see
+        :func:`codeloop.verify.engine.fixed_judge_job`) in its worker's judge against the session's final
+        state; the judge's result. Raises SessionError."""
         worker = self._workers[session.worker]
         with self._judging[session.worker]:
-            frame = len(judge_job).to_bytes(4, "big") + judge_job
             os.set_blocking(worker.judge_fd, True)
-            os.write(worker.judge_fd, frame)
+            wire.write_frame(worker.judge_fd, judge_job)
             reply = self._send(session.worker, {"op": "judge", "sid": session.sid, "guard": guard}).result(guard + 30)
             with self._lock:
                 self._where.pop(session.sid, None)

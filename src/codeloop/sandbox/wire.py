@@ -175,15 +175,16 @@ def encode_value(value: Any, _depth: int = 0) -> Any:
     # Exact builtin types first: the common case, and cheap.
     if value is None or t is bool or t is str or t is int or t is float:
         return value
+    d = _depth + 1
+    if t is list:
+        return [encode_value(x, d) for x in value]
+    # before the subclass checks: NumPy's float64 is a float, and would cross as a plain one
     numpy = sys.modules.get("numpy")
     if numpy is not None and isinstance(value, (numpy.ndarray, numpy.generic)):
         return _encode_numpy(numpy, value, _depth)
     pandas = sys.modules.get("pandas")
     if pandas is not None and isinstance(value, (pandas.Series, pandas.DataFrame)):
         return _encode_pandas(pandas, value, _depth)
-    d = _depth + 1
-    if t is list:
-        return [encode_value(x, d) for x in value]
     if isinstance(value, int):
         return int.__index__(value)
     if isinstance(value, float):

@@ -50,6 +50,14 @@ def judge_tests(task: Task) -> TestsWire:
             "tests_in_one_process": task.tests_in_one_process}
 
 
+def fixed_judge_job(task: Task, wall: float, load_limit: float = 5.0, max_output: int = 1 << 20) -> JudgeJob:
+    """The judge's job for ``task`` with a fixed wall limit (no calibration): for a candidate that is not a
+    fresh sample, such as an interactive session's kernel at the end of its episode."""
+    return {"tests": judge_tests(task), "budgets": Budgets(wall, source="fixed").to_wire(), "provisional": None,
+            "policy": None, "load_limit": load_limit, "max_output": max_output, "record_calls": False,
+            "program": None}
+
+
 class Judge:
     """Judges programs against tasks on a sandbox pool. Thread-safe.
 
