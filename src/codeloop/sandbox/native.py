@@ -20,7 +20,7 @@ import re
 import resource
 import shutil
 import time
-from typing import Any, Mapping
+from typing import Any, Mapping, NamedTuple
 
 from . import wire
 from .candidate import _seconds, answer_until_closed, supervised_run
@@ -152,17 +152,28 @@ def _install(lang: Language, program: str, folder: str, binary: str) -> dict[str
     return {"ready": True, "cached": True}
 
 
-def answer(request: Any, lang: Language, folder: str, memory_mb: int | None = None) -> dict[str, Any]:
+class Runner(NamedTuple):
+    """How each test runs the program: the command, its variables and its address-space limit (built once)."""
+
+    argv: list[str]
+    env: dict[str, str]
+    address_space_mb: int | None
+
+
+def runner(lang: Language, folder: str, memory_mb: int | None) -> Runner:
+    return Runner(lang.argv(lang.run, folder, memory_mb=memory_mb), lang.environment(folder, memory_mb),
+                  lang.address_space(memory_mb) if memory_mb is not None else None)
+
+
+def answer(request: Any, lang: Language, run: Runner, memory_mb: int | None = None) -> dict[str, Any]:
     """The reply to one request: a run of the program on stdin (calls into it are Python's only),
     held to ``memory_mb`` (see :func:`out_of_memory`)."""
     if type(request) is not dict or "stdin" not in request:
         return {"exc": {"type": "TypeError", "name": "TypeError", "line": None, "traceback": "",
                         "message": f"a {lang.name} program is run on stdin; it has no functions to call"}}
-    argv = lang.argv(lang.run, folder, memory_mb=memory_mb)
-    space = lang.address_space(memory_mb) if memory_mb is not None else None
-    result = run_command(argv, str(request["stdin"]), request.get("cap", 1 << 20),
-                         _seconds(request.get("cpu_limit")), _seconds(request.get("wall_limit")),
-                         lang.environment(folder, memory_mb), space)
+    result = run_command(run.argv, str(request["stdin"]), request.get("cap", 1 << 20),
+                         _seconds(request.get("cpu_limit")), _seconds(request.get("wall_limit")), run.env,
+                         run.address_space_mb)
     if memory_mb is not None and out_of_memory(lang, result, memory_mb):
         result["memory"] = True
     elif result.get("exit") != 0 and (found := raised(lang, str(result.get("stderr", "")))) is not None:
@@ -226,4 +237,5 @@ def serve(program: str, language_name: str, req_fd: int, resp_fd: int, compile_s
         if "ready" in reply and lang.compiled and os.path.getsize(exe) <= MAX_SENT_BINARY:
             with open(exe, "rb") as fh:
                 reply["binary"] = base64.b64encode(fh.read()).decode()
-    answer_until_closed(reply, req_fd, resp_fd, lambda request: answer(request, lang, folder, memory_mb))
+    run = runner(lang, folder, memory_mb)
+    answer_until_closed(reply, req_fd, resp_fd, lambda request: answer(request, lang, run, memory_mb))

@@ -279,7 +279,9 @@ class SessionHost:
                 self._finish(s, reply.get("done") if isinstance(reply, dict) else {}, alive=True, limit=step["limit"])
                 return
         now = time.monotonic()
-        used = _tree_cpu(s.pid) - step["cpu_at_start"]
+        # a step uses at most its wall time in CPU (one thread each): /proc is read only once that could matter
+        may_matter = now - step["started"] >= min(step["cpu"], s.episode_cpu - s.cpu_used)
+        used = _tree_cpu(s.pid) - step["cpu_at_start"] if may_matter else 0.0
         over = ("output" if step["cut"] else "time" if now >= step["wall_deadline"] else
                 "cpu" if used > step["cpu"] else "episode" if s.cpu_used + used > s.episode_cpu else None)
         if over is None:
