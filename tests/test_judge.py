@@ -100,3 +100,24 @@ def test_verdicts_write_the_results_keys_and_read_back(pool, program, status, fa
     assert Verdict.from_dict(d) == v
     legacy = dict(d, failure={k: x for k, x in d["failure"].items() if k != "kind"})  # written by codeloop 0.1
     assert Verdict.from_dict(legacy).failure == v.failure
+
+
+def test_probes_report_what_each_bare_call_returned(pool):
+    """A bare call of the entry point among an asserts task's tests is a probe: its value is reported,
+    nothing is checked (MBR-exec groups samples by these). The setup's own calls are not probes."""
+    task = asserts_task(["sq(3)", "sq(0.5)", "sq(-2)", "assert sq(2) == 4", "sq('x')"], entry_point="sq",
+                        setup="def twice(x):\n    return 2 * x\ntwice(4)")
+    v = run(pool, task, "def sq(x):\n    return {x * x}\n")
+    assert v.status is Status.FAILED and v.tests_total == 5 and v.tests_passed == 3  # {4} != 4; the string raised
+    assert v.values == ("{9}", "{0.25}", "{4}", "raised TypeError")
+    right = run(pool, task, RIGHT)
+    assert right.values == ("9", "0.25", "4", "raised TypeError") and right.status is Status.ERROR
+    # equal values read the same, however the program built them; a forged "equal to anything" object cannot cross
+    same = run(pool, task, "def sq(x):\n    return float(x) ** 2 if isinstance(x, int) else x * x\n")
+    assert same.values[:3] == ("9", "0.25", "4")
+    liar = run(pool, task, "class Yes:\n    def __eq__(self, o):\n        return True\n"
+                           "def sq(x):\n    return Yes()\n")
+    assert liar.status is Status.ERROR and liar.values == ("raised TypeError",) * 4
+    # a run that ends early (as when a test does) has no values: how it ended is what it did
+    slow = run(pool, task, "def sq(x):\n    while x == 0.5:\n        pass\n    return x * x\n", time_limit=0.5)
+    assert slow.status is Status.TIMEOUT and slow.values is None

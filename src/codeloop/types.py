@@ -548,6 +548,7 @@ class Verdict:
     timing: Timing | None = None
     case_results: tuple[CaseResult, ...] | None = None  # stdio: each case that ran, in order (the first 1,000)
     integrity: Integrity = "split"  # "in-process": the tests ran in the program's process (it could forge them)
+    values: tuple[str, ...] | None = None  # asserts tasks: what each probe (a bare call) returned, as text
 
     @property
     def passed(self) -> bool:
@@ -597,6 +598,7 @@ class Verdict:
             case_results=tuple(CaseResult(int(c["index"]), Status(c["status"]), c.get("seconds"))
                                for c in d["case_results"]) if d.get("case_results") is not None else None,
             integrity="in-process" if d.get("integrity") == "in-process" else "split",
+            values=tuple(str(v) for v in d["values"]) if d.get("values") is not None else None,
         )
 
 

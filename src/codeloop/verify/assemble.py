@@ -88,6 +88,7 @@ def assemble(report: CallReport, result: JudgeResult | None, *, isolation: Isola
         status=status, tests_passed=result.get("tests_passed"), tests_total=result.get("tests_total"),
         test_results=tuple(result["test_results"]) if result.get("test_results") is not None else None,
         runs=tuple(_run(r) for r in runs) if runs else None, failure=failure,
+        values=tuple(str(v) for v in result["values"]) if result.get("values") else None,
         case_results=_case_results(result.get("case_results")),
         stdout=stream_text(report.get("stdout")), stderr=stream_text(report.get("stderr")),
         test_seconds=result.get("seconds"), cpu_seconds=report.get("cpu"), wall_seconds=report.get("wall"),

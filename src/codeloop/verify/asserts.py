@@ -6,6 +6,11 @@ other ``assert X`` is evaluated and recorded the same way. A failed assert no
 longer stops the test, so the judge learns how many tests pass (a reward
 signal) and keeps the first failure's details; an exception that means the
 candidate is gone (time out, killed) still stops it at once.
+
+A probe is a bare expression that calls the candidate, written where the
+asserts are (``f([1, 2])``, no ``assert``): nothing is checked, its value
+(or the exception it raised) is reported. Selection by agreement
+(MBR-exec) runs candidates on inputs that have no expected output this way.
 """
 
 from __future__ import annotations
@@ -55,6 +60,22 @@ def _recorded(node: ast.Assert, names: set[str]) -> ast.stmt:
     return ast.Try(body=body, handlers=[handler_fatal, handler_other], orelse=[], finalbody=[], **where)
 
 
+def _probed(node: ast.Expr) -> ast.stmt:
+    """A probe as a try-block that reports its value, or the exception it raised."""
+    where: dict[str, Any] = {"lineno": node.lineno, "col_offset": node.col_offset,
+             "end_lineno": node.end_lineno, "end_col_offset": node.end_col_offset}
+
+    def call(method: str, *args: ast.expr) -> ast.Expr:
+        func = ast.Attribute(ast.Name(RECORDER, ast.Load(), **where), method, ast.Load(), **where)
+        return ast.Expr(ast.Call(func, [ast.Constant(node.lineno, **where), *args], [], **where), **where)
+
+    handler_fatal = ast.ExceptHandler(ast.Name(FATAL, ast.Load(), **where), None, [ast.Raise(**where)], **where)
+    handler_other = ast.ExceptHandler(ast.Name("BaseException", ast.Load(), **where), "__cl_exc",
+                                      [call("observe_raised", ast.Name("__cl_exc", ast.Load(), **where))], **where)
+    return ast.Try(body=[call("observe", node.value)], handlers=[handler_fatal, handler_other], orelse=[],
+                   finalbody=[], **where)
+
+
 _BODIES = ("body", "orelse", "finalbody", "handlers", "cases")
 
 
@@ -76,14 +97,20 @@ def _rewrite(statements: list[ast.stmt], names: set[str]) -> None:
                     _rewrite(block, names)
 
 
-def rewrite_asserts(source: str, filename: str, candidate_names: set[str]) -> object:
+def rewrite_asserts(source: str, filename: str, candidate_names: set[str], probes_from: int | None = None) -> object:
     """Compile ``source`` with every assert turned into a recorded check.
 
     ``candidate_names`` are the names through which the test calls the
     candidate (``candidate`` for HumanEval, the entry point for MBPP-style
-    asserts); they tell which side of ``==`` is the actual value.
+    asserts); they tell which side of ``==`` is the actual value. With
+    ``probes_from``, each top-level expression statement from that line on
+    that calls the candidate is a probe (see the module's docstring); lines
+    before it (a task's setup) are left as they are.
     Raises SyntaxError when the test itself does not parse.
     """
     tree = ast.parse(source, filename)
+    if probes_from is not None:
+        tree.body = [_probed(node) if isinstance(node, ast.Expr) and node.lineno >= probes_from
+                     and _mentions(node.value, candidate_names) else node for node in tree.body]
     _rewrite(tree.body, candidate_names)
     return compile(tree, filename, "exec", dont_inherit=True)

@@ -346,6 +346,8 @@ def judge(job: JudgeJob, channel: CandidateChannel) -> JudgeResult:
                   "tests_passed": rec.passed, "test_results": rec.results, "runs": rec.runs or None}
         if rec.cases:
             result["case_results"] = rec.cases
+        if rec.values:
+            result["values"] = rec.values
         if rec.gone:
             result["candidate_gone"] = True
     except CandidateFatal as exc:
@@ -481,8 +483,10 @@ def _prepare(tests: TestsWire) -> tuple[Any, Any, list[str]]:
                 prompt_code = compile(tests["prompt"], "prompt.py", "exec", dont_inherit=True)
             except SyntaxError:
                 prompt_code = None  # a prompt that is only a fragment defines no helpers
+        # an asserts task's bare calls of the candidate are probes; its setup's lines are not
+        probes_from = (tests["setup"] + "\n").count("\n") + 1 if tests["kind"] == "asserts" else None
         try:
-            code = rewrite_asserts(test_source, TEST_FILE, {"candidate", tests["entry_point"]})
+            code = rewrite_asserts(test_source, TEST_FILE, {"candidate", tests["entry_point"]}, probes_from)
         except SyntaxError as exc:
             raise BrokenTask(f"the task's test does not parse: {exc}") from exc
         if len(_COMPILED) > 512:

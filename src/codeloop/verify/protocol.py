@@ -95,6 +95,7 @@ class JudgeResult(TypedDict, total=False):
     test_results: list[bool]
     case_results: list[list[Any]]  # stdio: [index, status, CPU seconds or None] per case that ran
     runs: Optional[list[dict[str, Any]]]
+    values: list[str]             # asserts tasks: each probe's value, as text (see verify.asserts)
     seconds: float
     calls: int
     call_log: list[Any]

@@ -7,6 +7,8 @@ back as a :data:`codeloop.types.Failure`).
 
 from __future__ import annotations
 
+import hashlib
+import math
 from typing import Any, Callable
 
 CAP_VALUE = 1000
@@ -20,6 +22,41 @@ def capped_repr(value: Any, cap: int = CAP_VALUE) -> str:
         return text
     kept = max(0, cap - 32)  # room for the marker
     return text[:kept] + f"... [{len(text) - kept} more chars]"
+
+
+def observed_text(value: Any, cap: int = CAP_VALUE) -> str:
+    """A probe's value as text that two equal values share, whichever process made them.
+
+    Sets and dicts are written in sorted order (their repr follows insertion
+    order, and for strings the process's hash seed); a float with an integer
+    value is written as the integer, and NaN as ``nan``, so values that
+    compare equal read the same. Text past ``cap`` characters keeps its
+    beginning and a digest of the whole.
+    """
+    try:
+        text = _canonical(value)
+    except RecursionError:
+        text = repr(value)
+    if len(text) <= cap:
+        return text
+    digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+    return text[: max(0, cap - 48)] + f"... [{len(text)} chars, sha256 {digest}]"
+
+
+def _canonical(value: Any) -> str:
+    kind = type(value)
+    if kind is float:
+        if math.isnan(value):
+            return "nan"
+        return repr(int(value)) if value.is_integer() else repr(value)
+    if kind is list or kind is tuple:
+        inner = ", ".join(_canonical(v) for v in value)
+        return f"[{inner}]" if kind is list else f"({inner}{',' if len(value) == 1 else ''})"
+    if kind is set or kind is frozenset:
+        return "{" + ", ".join(sorted(_canonical(v) for v in value)) + "}" if value else "set()"
+    if kind is dict:
+        return "{" + ", ".join(sorted(f"{_canonical(k)}: {_canonical(v)}" for k, v in value.items())) + "}"
+    return repr(value)
 
 
 class CandidateRaised(Exception):
@@ -55,6 +92,7 @@ class Recorder:
         self.results: list[bool] = []
         self.runs: list[dict[str, Any]] = []
         self.cases: list[list[Any]] = []  # stdio: [index, status, CPU seconds] per case run
+        self.values: list[str] = []       # each probe's value, as observed_text
         self.gone = False                  # stdio: the candidate can answer no more
         self.status = "passed"
         self.failure: dict[str, Any] | None = None
@@ -93,6 +131,19 @@ class Recorder:
         self.count(bool(value))
         if not value:
             self.fail("failed", "wrong_answer", line)
+
+    def observe(self, line: int, value: Any) -> None:
+        """A probe returned: keep its value (nothing is checked)."""
+        self.count(True)
+        if len(self.values) < MAX_RESULTS:
+            self.values.append(observed_text(value))
+
+    def observe_raised(self, line: int, exc: BaseException) -> None:
+        """A probe raised: its value is the exception's type (kept as the failure too)."""
+        name = exc.info.get("type", "Exception") if isinstance(exc, CandidateRaised) else type(exc).__name__
+        if len(self.values) < MAX_RESULTS and not isinstance(exc, BrokenTask):
+            self.values.append(f"raised {name}")
+        self.error(line, exc)
 
     def error(self, line: int, exc: BaseException) -> None:
         self.count(False)
