@@ -224,7 +224,9 @@ def extract_for_task(task: Task, reply: str) -> tuple[Task, Extracted]:
     if fence is not None and fence != task.language:
         task = replace(task, language=fence)
     if task.language == PYTHON:
-        return task, extract_program(reply, task.prompt, task.entry_point)
+        # a stdin task's prompt is its statement, not code for the reply to complete, unless it is code
+        prompt = task.prompt if task.kind is not TaskKind.STDIO or _parses(task.prompt) else ""
+        return task, extract_program(reply, prompt, task.entry_point)
     return task, extract_source(reply, task.language)
 
 
