@@ -85,7 +85,79 @@ def test_best_of_n_picks_by_generated_tests(tmp_path, scorer):
     assert len(t["generated_tests"]) == 3
     assert t["attempts"][t["final"]]["reply"] == RIGHT and t["pick_correct"]
     assert t["oracle"] and t["random_pick"] == pytest.approx(0.25)
-    assert summary["pick"] == {"picked_correct": 1.0, "oracle": 1.0, "random": 0.25}
+    # MBR-exec groups by outputs on the prompt's examples and the generated inputs: the two identical wrong
+    # answers agree with each other, so its pick is wrong where CodeT's is right
+    assert t["picks"] == {"codet": 2, "mbr-exec": 0} and t["picks_correct"] == {"codet": True, "mbr-exec": False}
+    assert summary["pick"] == {"answer": "codet", "by_rule": {"codet": 1.0, "mbr-exec": 0.0}, "picked_correct": 1.0,
+                               "oracle": 1.0, "random": 0.25}
+    assert summary["sampling"]["requests"] == 1 and summary["sampling"]["distinct_programs_per_task"] == 3
+
+
+def _hidden_calls(task):
+    """The argument lists the hidden tests pass (to check that no probe is one of them)."""
+    import re
+    return set(re.findall(r"candidate\((.*)\) ==", task.test))
+
+
+def test_mbr_exec_picks_the_largest_group_of_agreeing_outputs(tmp_path, scorer):
+    # three programs, two of them right and written differently (so CodeT's tests aside, only their outputs agree)
+    right_too = ("```python\ndef has_close_elements(numbers, threshold):\n    s = sorted(numbers)\n"
+                 "    return any(b - a < threshold for a, b in zip(s, s[1:]))\n```")
+    wrong = "```python\ndef has_close_elements(numbers, threshold):\n    return len(numbers) > 3\n```"
+
+    def replies(messages, k):
+        if "assert statements" in messages[-1]["content"]:
+            return "```python\nassert has_close_elements([1.0, 2.5, 2.6], 0.2) == False\n```"  # a wrong expectation
+        return [wrong, RIGHT, right_too][k % 3]
+
+    summary, (t,), _ = go(tmp_path, scorer, replies, strategy="best-of-n", n=3, select="mbr-exec")
+    assert t["picks"]["mbr-exec"] == 1 and t["picks_correct"]["mbr-exec"] and t["pick"] == 1 and t["passed"]
+    assert t["rule"] == "mbr-exec" and summary["pick"]["answer"] == "mbr-exec"
+    # the probes: the docstring's two examples and the generated test's call, with no expected value, and none of
+    # the hidden tests' inputs
+    assert t["probe_inputs"] == ["has_close_elements([1.0, 2.0, 3.0], 0.5)",
+                                 "has_close_elements([1.0, 2.8, 3.0, 4.0, 5.0, 2.0], 0.3)",
+                                 "has_close_elements([1.0, 2.5, 2.6], 0.2)"]
+    hidden = _hidden_calls(CLOSE)
+    assert hidden and not any(p[len("has_close_elements("):-1] in hidden for p in t["probe_inputs"])
+
+
+def test_mbr_exec_for_whole_programs_runs_example_and_generated_inputs(tmp_path):
+    task = Task("sum", TaskKind.STDIO, prompt="Print the sum of two numbers.\n\nExamples\nInput\n2 3\nOutput\n5\n",
+                cases=(IOCase("10 20\n", "30\n"), IOCase("-1 1\n", "0\n")))
+    right = "```python\na, b = map(int, input().split())\nprint(a + b)\n```"
+    right_too = "```python\nimport sys\nprint(sum(int(x) for x in sys.stdin.read().split()))\n```"
+    only_example = "```python\nprint(5)\n```"
+
+    def replies(messages, k):
+        if "different inputs" in messages[-1]["content"]:
+            return "```\n7 8\n```\n```\n100 -4\n```"
+        return [only_example, right, right_too, "```python\nprint(int(input())\n```"][k % 4]
+
+    s = LocalScorer({task.task_id: task}, workers=1)
+    try:
+        model = ScriptedModel(replies)
+        summary = run([task], model, tmp_path / "r", LoopConfig(strategy="best-of-n", n=4, select="mbr-exec"),
+                      scorer=s)
+    finally:
+        s.close()
+    (t,) = read_jsonl(tmp_path / "r" / "trajectories.jsonl")
+    # every candidate prints 5 on the example; only the two right ones agree on the generated inputs too; the one
+    # that does not compile is left out
+    assert t["probe_inputs"] == ["2 3\n", "7 8\n", "100 -4\n"]
+    assert t["picks"]["mbr-exec"] == 1 and t["passed"]
+    assert "codet" in t["picks"] and summary["pick"]["by_rule"]["mbr-exec"] == 1.0
+    assert not any(case.input in t["probe_inputs"] for case in task.cases)
+
+
+def test_best_of_n_over_copies_reports_no_pick(tmp_path, scorer):
+    summary, (t,), _ = go(tmp_path, scorer, [RIGHT], strategy="best-of-n", n=3, temperature=0.0)
+    assert summary["pick"] is None and summary["sampling"]["copies"]
+    assert "temperature 0 asks for the one most likely reply" in summary["sampling"]["note"]
+    # above temperature 0 too, samples that are all one program are called copies
+    summary, _, _ = go(tmp_path / "again", scorer, [WRONG], strategy="best-of-n", n=3, temperature=0.7)
+    assert summary["pick"] is None and "copies of one program" in summary["sampling"]["note"]
+    assert summary["sampling"]["distinct_programs_per_task"] == 1
 
 
 def test_tree_search_expands_the_best_nodes(tmp_path, scorer):

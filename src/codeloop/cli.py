@@ -526,7 +526,11 @@ def run_command(
                                            "documented 40-task HumanEval subset (all tasks with --tasks)."),
     limit: Optional[int] = typer.Option(None, "--limit", min=1, help="Only the first N tasks."),
     rounds: int = typer.Option(3, "--rounds", "-R", min=1, help="refine: attempts per task at most."),
-    n: int = typer.Option(4, "-n", min=1, help="direct and best-of-n: samples per task."),
+    n: int = typer.Option(4, "-n", min=1, help="direct and best-of-n: samples per task (a server that gives fewer "
+                          "per request is asked again for the rest)."),
+    select: str = typer.Option("codet", "--select", help="best-of-n: the rule whose pick is the answer: codet "
+                               "(clusters by the model's own tests) or mbr-exec (groups by identical outputs on the "
+                               "prompt's examples and generated inputs). Every rule's accuracy is reported."),
     temperature: float = typer.Option(0.2, "--temperature", "-t", min=0.0),
     max_tokens: int = typer.Option(384, "--max-tokens", min=16),
     concurrency: int = typer.Option(8, "--concurrency", min=1, help="Calls in flight to a server model."),
@@ -538,6 +542,7 @@ def run_command(
     """Generate solutions with a model and improve them with execution feedback; write a report."""
     from .loops import STRATEGIES, LoopConfig
     from .loops.run import RunConflict, run
+    from .loops.select import SELECTION_RULES
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from .models import ModelError, make_model
@@ -545,6 +550,9 @@ def run_command(
 
     if strategy not in STRATEGIES:
         console().print(f"[red]error:[/red] unknown strategy {strategy!r}; known: {', '.join(STRATEGIES)}")
+        raise typer.Exit(2)
+    if select not in SELECTION_RULES:
+        console().print(f"[red]error:[/red] --select: unknown rule {select!r}; known: {', '.join(SELECTION_RULES)}")
         raise typer.Exit(2)
     all_tasks = _load_tasks(tasks_file)
     ids = [i.strip() for i in task_ids.split(",")] if task_ids else (list(all_tasks) if tasks_file else DEFAULT_SUBSET)
@@ -561,8 +569,12 @@ def run_command(
         console().print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from None
     out = out or Path("runs") / f"{strategy}-{Path(model).stem if model.endswith('.gguf') else model}".replace("/", "_")
-    cfg = LoopConfig(strategy=strategy, rounds=rounds, n=n, temperature=temperature, max_tokens=max_tokens)
+    cfg = LoopConfig(strategy=strategy, rounds=rounds, n=n, temperature=temperature, max_tokens=max_tokens,
+                     select=select)
     console().print(f"{strategy} with {the_model.name} on {len(chosen)} tasks -> {out}")
+    if temperature == 0 and n > 1 and strategy in ("direct", "best-of-n"):
+        console().print(f"[yellow]note:[/yellow] at temperature 0 the {n} samples of a task are one reply repeated; "
+                        "the summary will not report pass@k or picks among them")
     progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                         TextColumn("{task.fields[stats]}"), TimeElapsedColumn(), console=console())
     bar = progress.add_task("tasks", total=len(chosen), stats="")
@@ -617,14 +629,16 @@ def _print_run(summary: dict, out: Path) -> None:
     from rich.console import Console
     from rich.table import Table
 
+    from .report.figures import pick_line, sampling_line
+
     table = Table(title=f"codeloop run: {summary['strategy']} with {summary['model']}", show_header=False)
     table.add_row("tasks", f"{summary['tasks']} ({summary['passed']} passed the hidden tests)")
     table.add_row("pass@1 per round", "  ".join(f"{v:.3f}" for v in summary["curve"]))
     for key in [k for k in summary if k.startswith("pass@")]:
         table.add_row(key, f"{summary[key]}")
-    if "pick" in summary:
-        p = summary["pick"]
-        table.add_row("best-of-n pick", f"right {p['picked_correct']}, oracle {p['oracle']}, random {p['random']}")
+    for label, line in (("samples", sampling_line(summary)), ("best-of-n picks right", pick_line(summary))):
+        if line is not None:
+            table.add_row(label, line)
     table.add_row("tokens", f"{summary['prompt_tokens']} prompt, {summary['completion_tokens']} completion")
     table.add_row("time", f"{summary['seconds']} s, {summary['sandbox_seconds']} s in the sandbox")
     table.add_row("statuses", ", ".join(f"{k}={v}" for k, v in summary["final_statuses"].items()))

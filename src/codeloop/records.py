@@ -115,14 +115,59 @@ STRATEGY_RULES = {"direct": "first", "refine": "latest", "interact": "latest", "
 
 @dataclass(frozen=True)
 class Selection:
-    """How best-of-n chose: the generated tests, and how right the pick was."""
+    """How best-of-n chose, by each selection rule, without the hidden tests.
+
+    ``picks`` maps a rule's name (:data:`codeloop.loops.select.SELECTION_RULES`)
+    to the candidate it chose; ``rule`` is the one whose pick is the answer.
+    ``probe_inputs`` are what MBR-exec ran every candidate on (the prompt's
+    examples and the generated inputs, as call expressions or stdin text).
+    """
 
     generated_tests: tuple[str, ...]
     generated_tokens: tuple[int, int]
-    pick: int
-    pick_correct: bool
+    picks: Mapping[str, int]
+    rule: str
     oracle: bool          # some candidate passed the hidden tests
     random_pick: float    # the chance a random candidate passes them
+    probe_inputs: tuple[str, ...] = ()
+
+    @property
+    def pick(self) -> int:
+        return self.picks[self.rule]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"generated_tests": list(self.generated_tests), "generated_tokens": list(self.generated_tokens),
+                "pick": self.pick, "picks": dict(self.picks), "rule": self.rule, "oracle": self.oracle,
+                "random_pick": self.random_pick, "probe_inputs": list(self.probe_inputs)}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> "Selection":
+        """Also reads run folders from before MBR-exec (one pick: CodeT's)."""
+        picks = {str(k): int(v) for k, v in (d.get("picks") or {"codet": d.get("pick", d.get("final") or 0)}).items()}
+        rule = str(d.get("rule") or next(iter(picks)))
+        tokens = tuple(d.get("generated_tokens") or (0, 0))
+        return cls(tuple(d.get("generated_tests") or ()), (int(tokens[0]), int(tokens[1])), picks, rule,
+                   bool(d.get("oracle")), float(d.get("random_pick", 0.0)), tuple(d.get("probe_inputs") or ()))
+
+
+@dataclass(frozen=True)
+class Sampling:
+    """How a task's samples were obtained from the model: ``asked`` for in one
+    call, ``received`` in the end, over ``requests`` requests to the model of
+    which the first gave ``first`` (a server that ignores ``n`` gives one, and
+    codeloop asks again for the rest)."""
+
+    asked: int
+    received: int
+    requests: int
+    first: int
+
+    def to_dict(self) -> dict[str, int]:
+        return {"asked": self.asked, "received": self.received, "requests": self.requests, "first": self.first}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> "Sampling":
+        return cls(int(d["asked"]), int(d["received"]), int(d["requests"]), int(d["first"]))
 
 
 @dataclass
@@ -134,6 +179,12 @@ class Trajectory:
     attempts: list[Attempt] = field(default_factory=list)
     visible_tests: int = 0
     selection: Selection | None = None
+    sampling: Sampling | None = None
+
+    @property
+    def distinct_programs(self) -> int:
+        """How many different programs the first round's samples hold (copies count once)."""
+        return len({a.program.strip() for a in self.attempts if a.round == 0})
 
     def pick(self, upto_round: int | None = None) -> Attempt | None:
         """The answer among the attempts made up to ``upto_round`` (all when None),
@@ -182,18 +233,24 @@ class Trajectory:
         elif self.strategy == "tree":
             d["nodes"] = len(self.attempts)
         if self.selection is not None:
-            s = self.selection
-            d.update(generated_tests=list(s.generated_tests), generated_tokens=list(s.generated_tokens),
-                     pick=s.pick, pick_correct=s.pick_correct, oracle=s.oracle, random_pick=s.random_pick)
+            d.update(self.selection.to_dict(), picks_correct=self.picks_correct, pick_correct=self.passed)
+        if self.sampling is not None:
+            d["sampling"] = self.sampling.to_dict()
+            d["distinct_programs"] = self.distinct_programs
         return d
+
+    @property
+    def picks_correct(self) -> dict[str, bool]:
+        """Each selection rule's pick: did it pass the hidden tests?"""
+        if self.selection is None:
+            return {}
+        return {rule: bool(0 <= i < len(self.attempts) and self.attempts[i].hidden.passed)
+                for rule, i in self.selection.picks.items()}
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> "Trajectory":
-        selection = None
-        if "pick_correct" in d:
-            selection = Selection(tuple(d.get("generated_tests") or ()),
-                                  tuple(d.get("generated_tokens") or (0, 0)),
-                                  int(d.get("pick", d.get("final") or 0)), bool(d["pick_correct"]),
-                                  bool(d.get("oracle")), float(d.get("random_pick", 0.0)))
+        selection = Selection.from_dict(d) if "pick_correct" in d else None
+        sampling = d.get("sampling")
         return cls(str(d["task_id"]), str(d["strategy"]), [Attempt.from_dict(a) for a in d.get("attempts", [])],
-                   int(d.get("visible_tests", 0)), selection)
+                   int(d.get("visible_tests", 0)), selection,
+                   Sampling.from_dict(sampling) if isinstance(sampling, Mapping) else None)

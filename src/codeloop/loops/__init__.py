@@ -8,10 +8,13 @@ Each strategy is a function ``(ctx, task) -> trajectory`` registered in
   feedback from the *visible* tests (the prompt's examples) and tries again
   (Self-Debug, LeTI, MultiCodeIF's multi-turn protocol). Hidden tests judge
   every round but are never shown.
-* ``best-of-n``: n samples; the model also writes tests; the pick is the
-  candidate of the best CodeT cluster (candidates that pass the same generated
-  tests, scored by cluster size x tests passed), without looking at hidden
-  tests. Pick accuracy is reported against the oracle and a random pick.
+* ``best-of-n``: n samples, and a pick among them made without the hidden
+  tests, by each rule of :data:`codeloop.loops.select.SELECTION_RULES`: CodeT
+  (the model also writes tests; candidates passing the same ones cluster) and
+  MBR-exec (every candidate runs on the prompt's examples and generated
+  inputs; candidates with identical outputs group). ``select`` names the rule
+  whose pick is the answer; every rule's accuracy is reported against the
+  oracle and a random pick.
 * ``tree``: a small breadth-first tree search over attempts and feedback
   (CodeTree-like): each level expands the best nodes by visible-test pass rate.
 * ``interact``: MINT's protocol: the model may reply with code to run, sees
@@ -40,9 +43,10 @@ from ..sandbox.languages import Language, language
 from ..models import Completion, Model
 from ..sandbox.sessions import SessionPool
 from ..scoring.local import LocalScorer
-from ..tasks.visible import visible_task
+from ..tasks.visible import probe_task, visible_task
 from ..types import Task, TaskKind
-from ..records import Attempt, Brief, Selection, Trajectory
+from ..records import Attempt, Brief, Sampling, Selection, Trajectory
+from .select import SELECTION_RULES, Candidate, UNUSABLE, outputs_of
 
 SYSTEM = ("You are an expert Python programmer. Reply with one Python code block holding the complete function, "
           "with any imports it needs.")
@@ -91,8 +95,9 @@ class LoopConfig:
     feedback_cap: int = 1500
     tree_breadth: int = 2
     tree_depth: int = 2
-    generated_tests: int = 5   # best-of-n: asserts asked of the model
+    generated_tests: int = 5   # best-of-n: asserts (or stdin inputs, for a program) asked of the model
     seed: int = 0
+    select: str = "codet"      # best-of-n: the selection rule whose pick is the answer
 
 
 @dataclass
@@ -117,8 +122,13 @@ class Attempts:
         return self.trajectory.attempts
 
     def ask(self, messages: list[Message], n: int = 1, seed: int | None = None) -> list[Completion]:
+        """``n`` replies; the first ask for more than one is recorded as the trajectory's sampling."""
         c = self.ctx.config
-        return self.ctx.model.complete(messages, n=n, temperature=c.temperature, max_tokens=c.max_tokens, seed=seed)
+        replies = self.ctx.model.complete(messages, n=n, temperature=c.temperature, max_tokens=c.max_tokens, seed=seed)
+        if n > 1 and self.trajectory.sampling is None:
+            self.trajectory.sampling = Sampling(n, len(replies), len({r.request for r in replies}),
+                                                sum(r.request == 0 for r in replies))
+        return replies
 
     def add(self, completion: Completion, messages: list[Message], round_: int, parent: int | None = None,
             shown: str | None = None) -> Attempt:
@@ -187,36 +197,60 @@ def _generated_tests(ctx: Context, task: Task) -> tuple[list[str], int, int]:
     return lines[: 3 * ctx.config.generated_tests], c.prompt_tokens, c.completion_tokens
 
 
+def _generated_inputs(ctx: Context, task: Task) -> tuple[list[str], int, int]:
+    """Stdin inputs the model writes for a whole program (MBR-exec runs every candidate on them)."""
+    ask = [{"role": "system", "content": "You write test inputs for programs."},
+           {"role": "user", "content": f"Write {ctx.config.generated_tests} different inputs for a program that "
+                                       "solves the problem below, each exactly as the program reads it from standard "
+                                       f"input, each in its own ``` block.\n\n{task.prompt.strip()}"}]
+    (c,) = ctx.model.complete(ask, n=1, temperature=0.0, max_tokens=ctx.config.max_tokens)
+    inputs = [b.strip("\n") + "\n" for _, b in fenced_blocks(strip_special_tokens(c.text)) if b.strip()]
+    return [i for i in inputs if len(i) <= MAX_GENERATED_INPUT][: ctx.config.generated_tests], \
+        c.prompt_tokens, c.completion_tokens
+
+
+MAX_GENERATED_INPUT = 20_000
+
+
 def best_of_n(ctx: Context, task: Task) -> Trajectory:
+    """n samples, and each selection rule's pick among them (see the module's docstring)."""
+    if ctx.config.select not in SELECTION_RULES:
+        raise ValueError(f"unknown selection rule {ctx.config.select!r}; known: {', '.join(SELECTION_RULES)}")
     at = Attempts(ctx, task)
     msgs = _start(task)
     for c in at.ask(msgs, n=ctx.config.n, seed=ctx.config.seed):
         at.add(c, msgs, 0)
-    # generated tests are asserts on a function: a whole program's candidates are not ranked by them
-    tests, pt, ct = _generated_tests(ctx, task) if task.kind is not TaskKind.STDIO else ([], 0, 0)
+    # CodeT's tests are asserts on a function; a whole program gets generated stdin inputs for MBR-exec only
+    tests: list[str] = []
+    inputs: list[str] = []
+    if task.kind is TaskKind.STDIO:
+        inputs, pt, ct = _generated_inputs(ctx, task)
+    else:
+        tests, pt, ct = _generated_tests(ctx, task)
     gen = Task(task_id=f"{task.task_id}#generated", kind=TaskKind.ASSERTS, prompt=task.prompt,
                entry_point=task.entry_point, asserts=tuple(tests), time_limit=3.0, origin="generated") \
         if tests else None
-    signatures: list[tuple[bool, ...]] = []
+    probes = probe_task(task, tests, inputs)
+    found = [i for i, a in enumerate(at.items) if a.extracted != "none"]
+    jobs = [(probes, at.items[i].reply) for i in found] + [(gen, at.items[i].reply) for i in found if gen is not None]
+    verdicts = ctx.scorer.judge_many(jobs)
+    on_probes = dict(zip(found, verdicts[: len(found)]))
+    on_generated = dict(zip(found, verdicts[len(found):]))
+    candidates = []
     for i, a in enumerate(at.items):
-        if gen is None or a.extracted == "none":
-            signatures.append(())
-            continue
-        v = ctx.scorer.judge_one(gen, a.reply)
-        signatures.append(tuple(v.test_results or ()))
-        at.items[i] = _with_generated(a, Brief.of(v))
-    # CodeT's dual agreement: candidates passing the same generated tests form
-    # a cluster, scored by its size times the number of tests they pass.
-    clusters: dict[tuple[bool, ...], list[int]] = {}
-    for i, sig in enumerate(signatures):
-        if at.items[i].extracted != "none":
-            clusters.setdefault(sig, []).append(i)
-    pick = 0
-    if clusters:
-        pick = max(clusters.items(), key=lambda kv: (len(kv[1]) * sum(kv[0]), len(kv[1]), -kv[1][0]))[1][0]
+        probe = on_probes.get(i)
+        passed_generated: tuple[bool, ...] = ()
+        if i in on_generated:
+            passed_generated = tuple(on_generated[i].test_results or ())
+            at.items[i] = _with_generated(a, Brief.of(on_generated[i]))
+        candidates.append(Candidate(probe is not None and probe.status not in UNUSABLE, passed_generated,
+                                    outputs_of(probe) if probe is not None else ()))
+    picks = {name: rule(candidates) for name, rule in SELECTION_RULES.items()}
     hidden = [a.hidden.passed for a in at.items]
-    at.trajectory.selection = Selection(tuple(tests), (pt, ct), pick, bool(hidden and hidden[pick]), any(hidden),
-                                        sum(hidden) / len(hidden) if hidden else 0.0)
+    probe_inputs = tuple(c.input for c in probes.cases) if task.kind is TaskKind.STDIO else \
+        tuple(p for p in probes.asserts if not p.startswith("assert"))  # a bare `assert callable(f)` runs nothing
+    at.trajectory.selection = Selection(tuple(tests), (pt, ct), picks, ctx.config.select, any(hidden),
+                                        sum(hidden) / len(hidden) if hidden else 0.0, probe_inputs)
     return at.trajectory
 
 

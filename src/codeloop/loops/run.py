@@ -60,6 +60,8 @@ def run(tasks: list[Task], model: Model, out: str | Path, cfg: LoopConfig, worke
     cfg_path = out / "config.json"
     if cfg_path.exists():
         old = json.loads(cfg_path.read_text())
+        # a configuration written before a loop setting existed ran with its default
+        old["loop"] = {**asdict(LoopConfig()), **(old.get("loop") or {})}
         if {k: old.get(k) for k in ("strategy", "model", "loop")} != {k: config[k] for k in ("strategy", "model", "loop")}:
             raise RunConflict(f"{out} holds a run with another configuration ({cfg_path}); choose another --out")
     cfg_path.write_text(json.dumps(config, indent=1))
@@ -132,15 +134,64 @@ def summarise(trajectories: list[Trajectory], cfg: LoopConfig, model: str, secon
         "final_statuses": statuses, "seconds": round(seconds, 1), "tasks_run_now": asked_now,
         "config": asdict(cfg),
     }
+    sampling = sampling_summary(trajectories, cfg)
+    if sampling is not None:
+        summary["sampling"] = sampling
+    copies = bool(sampling and sampling["copies"])
     if cfg.strategy == "direct":
+        ks = (1,) if copies else tuple(sorted({1, 5, 10, cfg.n}))
         summary.update(pass_at_ks([(len(t.attempts), sum(a.hidden.passed for a in t.attempts))
-                                   for t in trajectories], (1, 5, 10)))
-    selections = [t.selection for t in trajectories if t.selection is not None]
+                                   for t in trajectories], ks))
     if cfg.strategy == "best-of-n" and n:
-        summary["pick"] = {"picked_correct": round(sum(s.pick_correct for s in selections) / n, 4),
-                           "oracle": round(sum(s.oracle for s in selections) / n, 4),
-                           "random": round(sum(s.random_pick for s in selections) / n, 4)}
+        # a pick among copies says nothing of the rule: the summary says why instead (sampling.note)
+        summary["pick"] = None if copies else pick_summary(trajectories, cfg.select)
     return summary
+
+
+def pick_summary(trajectories: list[Trajectory], answer_rule: str) -> dict[str, Any]:
+    """Each selection rule's share of tasks whose pick passes the hidden tests, beside the
+    oracle (some sample passes) and a random pick (expected), over all the tasks."""
+    n = len(trajectories)
+    right: dict[str, int] = {}
+    for t in trajectories:
+        for rule, ok in t.picks_correct.items():
+            right[rule] = right.get(rule, 0) + ok
+    selections = [t.selection for t in trajectories if t.selection is not None]
+    by_rule = {rule: round(count / n, 4) for rule, count in right.items()}
+    return {"answer": answer_rule, "by_rule": by_rule, "picked_correct": by_rule.get(answer_rule),
+            "oracle": round(sum(s.oracle for s in selections) / n, 4),
+            "random": round(sum(s.random_pick for s in selections) / n, 4)}
+
+
+def sampling_summary(trajectories: list[Trajectory], cfg: LoopConfig) -> dict[str, Any] | None:
+    """How the tasks' samples were obtained, and whether they differ at all
+    (None when no task asked for more than one)."""
+    sampled = [t for t in trajectories if t.sampling is not None]
+    if not sampled:
+        return None
+    samplings = [t.sampling for t in sampled if t.sampling is not None]
+    asked = max(s.asked for s in samplings)
+    first = min(s.first for s in samplings)
+    requests = sum(s.requests for s in samplings)
+    topped = sum(s.requests > 1 for s in samplings)
+    distinct = [t.distinct_programs for t in sampled]
+    if topped:
+        how = (f"the model gave {first} of the {asked} samples asked per request, so codeloop asked again: "
+               f"{requests} requests for {len(sampled)} tasks")
+    else:
+        how = f"{asked} samples per task, each task's in one request"
+    copies, note = False, ""
+    if cfg.temperature == 0:
+        copies, note = True, ("temperature 0 asks for the one most likely reply, so the samples are not draws "
+                              "from the model (what differs between them is the server's numerical noise); pass@k "
+                              "and picks among them are not reported (sample with --temperature above 0)")
+    elif all(d <= 1 for d in distinct):
+        copies, note = True, ("every task's samples are copies of one program (the server may sample greedily or "
+                              "fix its seed); pass@k and picks among them are not reported")
+    return {"asked": asked, "received_min": min(s.received for s in samplings), "requests": requests,
+            "first_request_gave": first, "topped_up_tasks": topped,
+            "distinct_programs_per_task": round(sum(distinct) / len(distinct), 2), "how": how,
+            "copies": copies, "note": note}
 
 
 def write_outputs(out: Path, trajectories: list[Trajectory], summary: dict[str, Any], tasks: dict[str, Task]) -> None:
@@ -166,7 +217,8 @@ def rebuild(out: str | Path) -> dict[str, Any]:
     config = json.loads((out / "config.json").read_text())
     trajectories = read_trajectories(out / "trajectories.jsonl")
     order = [trajectories[i] for i in config["tasks"] if i in trajectories]
-    cfg = LoopConfig(**config["loop"])
+    known = set(asdict(LoopConfig()))
+    cfg = LoopConfig(**{k: v for k, v in config["loop"].items() if k in known})
     old = json.loads((out / "summary.json").read_text()) if (out / "summary.json").exists() else {}
     summary = summarise(order, cfg, config["model"], old.get("seconds", 0.0), old.get("tasks_run_now", 0))
     from ..tasks import load_benchmark

@@ -14,6 +14,7 @@ import importlib.util
 import os
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Callable, Protocol, Sequence
 
@@ -24,9 +25,14 @@ Message = dict[str, str]
 
 @dataclass
 class Completion:
+    """One reply; ``request`` numbers the request to the model that gave it
+    within one :meth:`Model.complete` call (0: the first; more when a server
+    gave fewer replies than asked and codeloop asked again)."""
+
     text: str
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    request: int = 0
 
 
 class Model(Protocol):
@@ -105,6 +111,13 @@ class OpenAIModel:
     ``api_key_env`` (default OPENAI_API_KEY; servers that need none get a
     placeholder). ``concurrency`` bounds calls in flight; each call is retried
     ``retries`` times with exponential backoff; ``timeout`` is per request.
+
+    ``n`` replies are asked for in one request. Servers that give fewer
+    (llama.cpp's ``llama_cpp.server`` and Ollama ignore ``n`` and give one)
+    are asked again for the rest, those requests in flight together within
+    ``concurrency``; each further request gets its own seed (``seed`` plus
+    its number) when a seed is given, so a server that honours seeds does not
+    repeat itself. Each reply's ``request`` says which request gave it.
     """
 
     def __init__(self, model: str, base_url: str | None = None, api_key_env: str = "OPENAI_API_KEY",
@@ -112,15 +125,34 @@ class OpenAIModel:
         try:
             import openai
         except ImportError as exc:
-            raise ModelError("OpenAI-compatible servers need the openai package: pip install openai") from exc
+            raise ModelError("OpenAI-compatible servers need the openai package: pip install -e '.[openai]'") from exc
         self.name, self.concurrency, self.retries = model, concurrency, retries
         self._openai = openai
         self._client = openai.OpenAI(base_url=base_url, api_key=os.environ.get(api_key_env) or "not-needed",
                                      timeout=timeout, max_retries=0)
         self._slots = threading.Semaphore(concurrency)
+        self._topping = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="top-up")
 
     def complete(self, messages: Sequence[Message], *, n: int = 1, temperature: float = 0.0,
                  max_tokens: int = 512, seed: int | None = None) -> list[Completion]:
+        """``n`` replies (see the class); raises ModelError when the server does not
+        answer after the retries, or gives no reply to a request."""
+        out = self._request(messages, n, temperature, max_tokens, seed, 0)
+        per_request, made = len(out), 1
+        while len(out) < n:
+            missing = n - len(out)
+            sizes = [min(per_request, missing - k) for k in range(0, missing, per_request)]
+            asks = [self._topping.submit(self._request, messages, size, temperature, max_tokens,
+                                         None if seed is None else seed + made + j, made + j)
+                    for j, size in enumerate(sizes)]
+            got = [c for f in asks for c in f.result()]
+            made += len(sizes)
+            out.extend(got)
+        return out[:n]
+
+    def _request(self, messages: Sequence[Message], n: int, temperature: float, max_tokens: int,
+                 seed: int | None, number: int) -> list[Completion]:
+        """One request for ``n`` replies, retried with backoff; at least one reply comes back."""
         delay, last = 1.0, None
         for _ in range(self.retries + 1):
             try:
@@ -128,15 +160,17 @@ class OpenAIModel:
                     chat: Any = list(messages)  # the openai client's message types: plain dicts at run time
                     r = self._client.chat.completions.create(model=self.name, messages=chat, n=n,
                                                              temperature=temperature, max_tokens=max_tokens, seed=seed)
-                usage = r.usage
-                per = len(r.choices) or 1
-                return [Completion(c.message.content or "", (usage.prompt_tokens if usage else 0) // per,
-                                   (usage.completion_tokens if usage else 0) // per) for c in r.choices]
             except (self._openai.APIConnectionError, self._openai.APITimeoutError, self._openai.RateLimitError,
                     self._openai.InternalServerError) as exc:
                 last = exc
                 time.sleep(delay)
                 delay *= 2
+                continue
+            if not r.choices:
+                raise ModelError(f"{self.name}: the server answered with no choices (asked for {n})")
+            usage, per = r.usage, len(r.choices)
+            return [Completion(c.message.content or "", (usage.prompt_tokens if usage else 0) // per,
+                               (usage.completion_tokens if usage else 0) // per, number) for c in r.choices[:n]]
         raise ModelError(f"{self.name}: no answer after {self.retries + 1} tries: {last}")
 
 
@@ -168,12 +202,18 @@ class ScriptedModel:
 
 
 def make_model(spec: str, base_url: str | None = None, concurrency: int = 8) -> Any:
-    """A model from the command line: "smollm2" (the embedded default), a path
-    to a .gguf file, or a model name served at ``base_url``."""
+    """A model from the command line: a model name served at ``base_url``
+    (whatever the name, so a server's ``x.gguf`` is its model), else
+    "smollm2" (the embedded default) or a path to a .gguf file.
+
+    Raises ModelError for a name with no ``base_url`` or a .gguf path that
+    does not exist."""
+    if base_url is not None:
+        return OpenAIModel(spec, base_url, concurrency=concurrency)
     if spec in ("smollm2", "embedded", "default"):
         return LlamaCppModel()
     if spec.endswith(".gguf"):
+        if not os.path.isfile(spec):
+            raise ModelError(f"model {spec!r}: no such file (a model served under that name needs --base-url)")
         return LlamaCppModel(spec)
-    if base_url is None:
-        raise ModelError(f"model {spec!r}: give --base-url for an OpenAI-compatible server, or use 'smollm2'")
-    return OpenAIModel(spec, base_url, concurrency=concurrency)
+    raise ModelError(f"model {spec!r}: give --base-url for an OpenAI-compatible server, or use 'smollm2'")

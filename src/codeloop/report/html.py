@@ -14,6 +14,7 @@ import html
 from typing import Any
 
 from ..records import Brief, Trajectory
+from .figures import pick_line, sampling_line
 
 CSS = """
 body{font:14px/1.45 system-ui,sans-serif;margin:2em auto;max-width:1100px;color:#1d2125;padding:0 1em}
@@ -88,8 +89,21 @@ def _verdict(v: Brief) -> str:
     return f"<span class='{cls}'>{_e(v.status.value)}</span>{_e(counts)}"
 
 
+def _selection(t: Trajectory) -> str:
+    """A best-of-n task's picks, one per rule, and what MBR-exec ran the candidates on."""
+    if t.selection is None:
+        return ""
+    right = t.picks_correct
+    picks = ", ".join(f"{_e(rule)}: attempt {i + 1} ({'passes' if right.get(rule) else 'fails'} the hidden tests)"
+                      for rule, i in t.selection.picks.items())
+    inputs = "".join(f"<li><code>{_e(i[:300])}</code></li>" for i in t.selection.probe_inputs[:20])
+    return (f"<p>Picks: {picks}; the answer is {_e(t.selection.rule)}'s.</p>"
+            + (f"<details><summary>inputs every candidate ran on ({len(t.selection.probe_inputs)})</summary>"
+               f"<ul>{inputs}</ul></details>" if inputs else ""))
+
+
 def _trajectory(t: Trajectory) -> str:
-    parts = []
+    parts = [_selection(t)]
     by_id = {a.id: a for a in t.attempts}
     for a in t.attempts:
         parent = by_id.get(a.parent) if a.parent is not None else None
@@ -128,9 +142,9 @@ def render_report(summary: dict[str, Any], trajectories: list[Trajectory]) -> st
              "pass@1 (final)": summary.get("pass@1"), "attempts": summary.get("attempts"),
              "tokens (prompt / completion)": f"{summary.get('prompt_tokens')} / {summary.get('completion_tokens')}",
              "sandbox seconds": summary.get("sandbox_seconds"), "wall seconds": summary.get("seconds")}
-    if "pick" in summary:
-        facts["best-of-n pick right / oracle / random"] = " / ".join(str(summary["pick"][k]) for k in
-                                                                     ("picked_correct", "oracle", "random"))
+    for label, line in (("samples", sampling_line(summary)), ("best-of-n picks right", pick_line(summary))):
+        if line is not None:
+            facts[label] = line
     kv = "".join(f"<tr><td>{_e(k)}</td><td><b>{_e(v)}</b></td></tr>" for k, v in facts.items())
     return (f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>codeloop run: {_e(summary.get('strategy'))}"
             f"</title><style>{CSS}</style></head><body><h1>codeloop run</h1><table class='kv'>{kv}</table>"

@@ -125,3 +125,41 @@ def visible_task(task: Task) -> Task:
         asserts = [f"assert callable({task.entry_point or 'main'})"]
     return Task(task_id=f"{task.task_id}#visible", kind=TaskKind.ASSERTS, prompt=task.prompt,
                 entry_point=task.entry_point, asserts=tuple(asserts), time_limit=3.0, origin="visible")
+
+
+def call_in(assert_source: str, entry_point: str) -> str | None:
+    """The call of ``entry_point`` an assert checks, without what it expects:
+    ``assert f(1) == 2`` gives ``f(1)``; any other assert, its first call of
+    the entry point. None when it makes none (or does not parse)."""
+    try:
+        body = pyparse.parse(assert_source.strip()).body
+    except SyntaxError:
+        return None
+    if len(body) != 1 or not isinstance(body[0], ast.Assert):
+        return None
+    test = body[0].test
+    if isinstance(test, ast.Compare) and len(test.ops) == 1 and isinstance(test.ops[0], ast.Eq):
+        for side in (test.left, test.comparators[0]):
+            if _calls(side, entry_point):
+                return ast.unparse(side)
+    call = next((n for n in ast.walk(test) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)
+                 and n.func.id == entry_point), None)
+    return ast.unparse(call) if call is not None else None
+
+
+def probe_task(task: Task, asserts: list[str] | tuple[str, ...] = (), inputs: list[str] | tuple[str, ...] = ()) -> Task:
+    """The inputs a selection by agreement (MBR-exec) runs every candidate on, as
+    a task with no expected outputs: the prompt's examples plus the calls made
+    by ``asserts`` (a function; say the model's own tests) or plus the stdin
+    ``inputs`` (a whole program). Built from the prompt and what is given,
+    never from ``task``'s own tests. Its verdicts carry what each sample
+    returned (``values``, one per probe) or printed (``runs``, one per input)."""
+    visible = visible_task(task)
+    if task.kind is TaskKind.STDIO:
+        given = [c.input for c in visible.cases] + [i if i.endswith("\n") else i + "\n" for i in inputs]
+        cases = tuple(IOCase(i, None) for i in dict.fromkeys(given))
+        return replace(visible, task_id=f"{task.task_id}#probes", cases=cases, origin="probes")
+    calls = [c for c in (call_in(a, task.entry_point) for a in (*visible.asserts, *asserts)) if c is not None]
+    # with no call to make, the task only checks the program loads: every sample that does agrees
+    return replace(visible, task_id=f"{task.task_id}#probes", asserts=tuple(dict.fromkeys(calls)) or visible.asserts,
+                   origin="probes")
