@@ -149,3 +149,64 @@ def test_interact_with_the_embedded_model(tmp_path):
     if len(turns) == 2:  # the model ran code first: what it saw is the session's output
         assert turns[0]["feedback"].startswith(("Output:", "No code block"))
     assert (out / "report.html").exists() and "interact" in (out / "summary.json").read_text()
+
+
+class _OneChoiceOnly:
+    """A stand-in for servers that refuse n above 1 with HTTP 400 (as Groq's API documents; no such service is
+    reachable here), and that refuse a wrong key with 401: the OpenAI wire format, from the standard library."""
+
+    def __init__(self):
+        import http.server
+        import json
+        import threading
+
+        self.asked: list[int] = []
+        owner = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_POST(self):
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                owner.asked.append(body.get("n", 1))
+                if self.headers.get("Authorization") != "Bearer right":
+                    return self._send(401, {"error": {"message": "Invalid API Key", "type": "invalid_request_error"}})
+                if body.get("n", 1) > 1:
+                    return self._send(400, {"error": {"message": "'n' : number must be at most 1",
+                                                      "type": "invalid_request_error"}})
+                k = len(owner.asked)
+                self._send(200, {"id": f"c{k}", "object": "chat.completion", "created": 0, "model": body["model"],
+                                 "choices": [{"index": 0, "finish_reason": "stop",
+                                              "message": {"role": "assistant", "content": f"reply {k}"}}],
+                                 "usage": {"prompt_tokens": 7, "completion_tokens": 2, "total_tokens": 9}})
+
+            def _send(self, status, payload):
+                data = json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+def test_a_server_that_refuses_n_is_asked_one_reply_at_a_time(monkeypatch):
+    pytest.importorskip("openai")
+    server = _OneChoiceOnly()
+    try:
+        monkeypatch.setenv("OPENAI_API_KEY", "right")
+        replies = OpenAIModel("m", server.url, concurrency=2).complete(CHAT, n=3, seed=1)
+        assert len(replies) == 3 and sorted(r.request for r in replies) == [0, 1, 2]
+        assert server.asked[0] == 3 and server.asked[1:] == [1, 1, 1]
+        # any other refusal is a clear error with the server's own message, not retried
+        monkeypatch.setenv("OPENAI_API_KEY", "wrong")
+        before = len(server.asked)
+        with pytest.raises(ModelError, match=r"refused the request \(HTTP 401\): .*Invalid API Key"):
+            OpenAIModel("m", server.url).complete(CHAT)
+        assert len(server.asked) == before + 1
+    finally:
+        server.server.shutdown()

@@ -117,7 +117,10 @@ class OpenAIModel:
     are asked again for the rest, those requests in flight together within
     ``concurrency``; each further request gets its own seed (``seed`` plus
     its number) when a seed is given, so a server that honours seeds does not
-    repeat itself. Each reply's ``request`` says which request gave it.
+    repeat itself. Each reply's ``request`` says which request gave it. A
+    server that refuses ``n`` above 1 (HTTP 400 or 422) is asked one reply
+    at a time. Any other refusal (a bad key, an unknown model) is a
+    ModelError with the server's message; it is not retried.
     """
 
     def __init__(self, model: str, base_url: str | None = None, api_key_env: str = "OPENAI_API_KEY",
@@ -137,7 +140,10 @@ class OpenAIModel:
                  max_tokens: int = 512, seed: int | None = None) -> list[Completion]:
         """``n`` replies (see the class); raises ModelError when the server does not
         answer after the retries, or gives no reply to a request."""
-        out = self._request(messages, n, temperature, max_tokens, seed, 0)
+        try:
+            out = self._request(messages, n, temperature, max_tokens, seed, 0)
+        except _RefusedN:  # a server that allows only n=1 (Groq's, for one) says so with a 400
+            out = self._request(messages, 1, temperature, max_tokens, seed, 0)
         per_request, made = len(out), 1
         while len(out) < n:
             missing = n - len(out)
@@ -166,12 +172,21 @@ class OpenAIModel:
                 time.sleep(delay)
                 delay *= 2
                 continue
+            except self._openai.APIStatusError as exc:
+                if n > 1 and exc.status_code in (400, 422):
+                    raise _RefusedN from exc
+                raise ModelError(f"{self.name}: the server refused the request (HTTP {exc.status_code}): "
+                                 f"{exc.message}") from None
             if not r.choices:
                 raise ModelError(f"{self.name}: the server answered with no choices (asked for {n})")
             usage, per = r.usage, len(r.choices)
             return [Completion(c.message.content or "", (usage.prompt_tokens if usage else 0) // per,
                                (usage.completion_tokens if usage else 0) // per, number) for c in r.choices[:n]]
         raise ModelError(f"{self.name}: no answer after {self.retries + 1} tries: {last}")
+
+
+class _RefusedN(Exception):
+    """The server refused a request for more than one reply."""
 
 
 class ScriptedModel:

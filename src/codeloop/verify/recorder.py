@@ -139,9 +139,15 @@ class Recorder:
             self.values.append(observed_text(value))
 
     def observe_raised(self, line: int, exc: BaseException) -> None:
-        """A probe raised: its value is the exception's type (kept as the failure too)."""
+        """A probe raised: its value is the exception's type (kept as the failure too). A
+        probe whose arguments cannot cross to the program is the probe's fault, whoever
+        runs it: it is noted, and neither the program's failure nor a broken task."""
+        if isinstance(exc, BrokenTask):
+            if len(self.values) < MAX_RESULTS:
+                self.values.append(f"<probe not run: {exc}>")
+            return
         name = exc.info.get("type", "Exception") if isinstance(exc, CandidateRaised) else type(exc).__name__
-        if len(self.values) < MAX_RESULTS and not isinstance(exc, BrokenTask):
+        if len(self.values) < MAX_RESULTS:
             self.values.append(f"raised {name}")
         self.error(line, exc)
 
