@@ -19,11 +19,12 @@ none is, the pick is the first candidate.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from typing import Callable, Hashable, Sequence, TypeVar
 
 from ..types import Status, Verdict
 
 UNUSABLE = (Status.SYNTAX_ERROR, Status.NO_CODE, Status.INFRA_ERROR)
+K = TypeVar("K", bound=Hashable)
 # how a run ended early: part of what the candidate "output", so a time-out never agrees with an answer
 _ENDED = (Status.TIMEOUT, Status.MEMORY_LIMIT, Status.OUTPUT_LIMIT, Status.KILLED)
 
@@ -52,28 +53,31 @@ def outputs_of(verdict: Verdict) -> tuple[str, ...]:
     return tuple(out)
 
 
-def codet(candidates: Sequence[Candidate]) -> int:
-    clusters: dict[tuple[bool, ...], list[int]] = {}
+def _best_group(candidates: Sequence[Candidate], evidence: Callable[[Candidate], K],
+                score: Callable[[K, list[int]], tuple[float, ...]]) -> int:
+    """The first member of the best-scoring group of usable candidates that share their ``evidence``
+    (the earliest group on a tie); 0 when none is usable."""
+    groups: dict[K, list[int]] = {}
     for i, c in enumerate(candidates):
         if c.usable:
-            clusters.setdefault(c.passed_generated, []).append(i)
-    if not clusters:
+            groups.setdefault(evidence(c), []).append(i)
+    if not groups:
         return 0
-    return max(clusters.items(), key=lambda kv: (len(kv[1]) * sum(kv[0]), len(kv[1]), -kv[1][0]))[1][0]
+    return max(groups.items(), key=lambda kv: (*score(kv[0], kv[1]), -kv[1][0]))[1][0]
+
+
+def codet(candidates: Sequence[Candidate]) -> int:
+    return _best_group(candidates, lambda c: c.passed_generated,
+                       lambda passed, members: (len(members) * sum(passed), len(members)))
+
+
+def _errors(outputs: tuple[str, ...]) -> int:
+    """Outputs that are a raise, a non-zero exit or a run that ended early."""
+    return sum(o.startswith(("raised ", "<")) or "\n<exit " in o for o in outputs)
 
 
 def mbr_exec(candidates: Sequence[Candidate]) -> int:
-    groups: dict[tuple[str, ...], list[int]] = {}
-    for i, c in enumerate(candidates):
-        if c.usable:
-            groups.setdefault(c.outputs, []).append(i)
-    if not groups:
-        return 0
-
-    def errors(outputs: tuple[str, ...]) -> int:  # a raise, a non-zero exit, a run that ended early
-        return sum(o.startswith(("raised ", "<")) or "\n<exit " in o for o in outputs)
-
-    return max(groups.items(), key=lambda kv: (len(kv[1]), -errors(kv[0]), -kv[1][0]))[1][0]
+    return _best_group(candidates, lambda c: c.outputs, lambda outputs, members: (len(members), -_errors(outputs)))
 
 
 SelectionRule = Callable[[Sequence[Candidate]], int]
