@@ -121,6 +121,9 @@ def test_probes_report_what_each_bare_call_returned(pool):
     # a probe whose argument cannot cross is noted, not the program's fault nor a broken task
     odd = run(pool, asserts_task(["sq(3)", "sq(lambda: 1)"], entry_point="sq"), RIGHT)
     assert odd.status is Status.PASSED and odd.values[0] == "9" and odd.values[1].startswith("<probe not run:")
+    only_odd = run(pool, asserts_task(["sq(lambda: 1)"], entry_point="sq"), RIGHT)  # nothing ran: not a broken task
+    assert only_odd.status is Status.PASSED and only_odd.tests_total == 0 and len(only_odd.values) == 1
+    assert "values" not in run(pool, SQ, RIGHT).to_dict()  # results of other tasks keep their keys
     # a run that ends early (as when a test does) has no values: how it ended is what it did
     slow = run(pool, task, "def sq(x):\n    while x == 0.5:\n        pass\n    return x * x\n", time_limit=0.5)
     assert slow.status is Status.TIMEOUT and slow.values is None

@@ -202,6 +202,13 @@ def test_a_server_that_refuses_n_is_asked_one_reply_at_a_time(monkeypatch):
         replies = OpenAIModel("m", server.url, concurrency=2).complete(CHAT, n=3, seed=1)
         assert len(replies) == 3 and sorted(r.request for r in replies) == [0, 1, 2]
         assert server.asked[0] == 3 and server.asked[1:] == [1, 1, 1]
+        # once refused, the model asks one at a time from then on (no 400 per call)
+        model = OpenAIModel("m", server.url, concurrency=2)
+        model.complete(CHAT, n=2)
+        assert server.asked[4:] == [2, 1, 1]
+        model.complete(CHAT, n=2)
+        assert server.asked[7:] == [1, 1]
+        model.close()
         # any other refusal is a clear error with the server's own message, not retried
         monkeypatch.setenv("OPENAI_API_KEY", "wrong")
         before = len(server.asked)

@@ -301,6 +301,46 @@ def test_selection_rules_pick_by_agreement_without_hidden_tests():
     assert mbr_exec(tie) == 1 and mbr_exec([Candidate(False), Candidate(False)]) == 0
 
 
+def test_a_program_that_ran_no_probe_outputs_how_it_ended():
+    """A program that fails to load has no values: it "outputs" its status, an error, and loses ties."""
+    from codeloop.loops.select import Candidate, mbr_exec, outputs_of
+    from codeloop.types import Verdict
+
+    failed_to_load = outputs_of(Verdict(Status.ERROR))
+    assert failed_to_load == ("<error>",) and outputs_of(Verdict(Status.TIMEOUT, values=("1",))) == ("1", "<timeout>")
+    # two that fail to load agree, but on nothing: a lone answer outranks them
+    assert mbr_exec([Candidate(True, (), failed_to_load), Candidate(True, (), failed_to_load),
+                     Candidate(True, (), ("5",))]) == 2
+    assert outputs_of(Verdict(Status.PASSED, values=("1",))) == ("1",)
+
+
+def test_pick_figures_leave_out_a_rule_that_some_tasks_predate():
+    from codeloop.loops import LoopConfig
+    from codeloop.loops.run import summarise
+    from codeloop.records import Selection
+
+    def task(picks):
+        return Trajectory("t", "best-of-n", [_attempt(0, 0, (0, 1), False), _attempt(1, 0, (1, 1), True)],
+                          selection=Selection((), (0, 0), picks, "codet", True, 0.5))
+
+    old, new = task({"codet": 1}), task({"codet": 0, "mbr-exec": 1})
+    pick = summarise([old, new], LoopConfig(strategy="best-of-n"), "m", 1.0, 0)["pick"]
+    assert pick["by_rule"] == {"codet": 0.5} and pick["rules_left_out"] == ["mbr-exec"]
+    assert summarise([new], LoopConfig(strategy="best-of-n"), "m", 1.0, 0)["pick"]["by_rule"] == \
+        {"codet": 0.0, "mbr-exec": 1.0}
+
+
+def test_a_search_at_temperature_0_is_not_called_copies():
+    from codeloop.loops import LoopConfig
+    from codeloop.loops.run import summarise
+    from codeloop.records import Sampling
+
+    t = Trajectory("t", "tree", [_attempt(0, 0, (0, 1), False)], sampling=Sampling(2, 2, 1, 2))
+    for strategy, copies in (("tree", False), ("direct", True)):
+        summary = summarise([t], LoopConfig(strategy=strategy, temperature=0.0), "m", 1.0, 0)
+        assert summary["sampling"]["copies"] is copies
+
+
 def test_probe_values_read_the_same_for_equal_values():
     from codeloop.verify.recorder import observed_text
 

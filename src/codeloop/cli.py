@@ -598,6 +598,8 @@ def run_command(
     except ModelError as exc:
         console().print(f"[red]error:[/red] {exc} (what was done is kept in {out}; run again to resume)")
         raise typer.Exit(1) from None
+    finally:
+        getattr(the_model, "close", lambda: None)()
     _print_run(summary, out)
 
 

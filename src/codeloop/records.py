@@ -125,7 +125,7 @@ class Selection:
 
     generated_tests: tuple[str, ...]
     generated_tokens: tuple[int, int]
-    picks: Mapping[str, int]
+    picks: Mapping[str, int] = field(hash=False)
     rule: str
     oracle: bool          # some candidate passed the hidden tests
     random_pick: float    # the chance a random candidate passes them

@@ -564,6 +564,8 @@ class Verdict:
         for name, value in self.__dict__.items():
             if name == "status":
                 continue
+            if name == "values" and value is None:
+                continue  # only probe tasks have values: other results lines stay as they were
             if name == "failure":
                 d[name] = failure_to_dict(value) if value is not None else None
             elif value is None or type(value) in (str, int, float, bool):

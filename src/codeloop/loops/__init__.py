@@ -243,7 +243,9 @@ def best_of_n(ctx: Context, task: Task) -> Trajectory:
         if i in on_generated:
             passed_generated = tuple(on_generated[i].test_results or ())
             at.items[i] = _with_generated(a, Brief.of(on_generated[i]))
-        candidates.append(Candidate(probe is not None and probe.status not in UNUSABLE, passed_generated,
+        # usable: its code compiles, as its run on the visible tests found (not the probes' run, which a
+        # probe the task cannot send, or a sandbox failure, may have cut short)
+        candidates.append(Candidate(probe is not None and a.visible.status not in UNUSABLE, passed_generated,
                                     outputs_of(probe) if probe is not None else ()))
     picks = {name: rule(candidates) for name, rule in SELECTION_RULES.items()}
     hidden = [a.hidden.passed for a in at.items]

@@ -152,15 +152,19 @@ def pick_summary(trajectories: list[Trajectory], answer_rule: str) -> dict[str, 
     """Each selection rule's share of tasks whose pick passes the hidden tests, beside the
     oracle (some sample passes) and a random pick (expected), over all the tasks."""
     n = len(trajectories)
-    right: dict[str, int] = {}
-    for t in trajectories:
-        for rule, ok in t.picks_correct.items():
-            right[rule] = right.get(rule, 0) + ok
+    correct = [t.picks_correct for t in trajectories]
+    # a folder begun before a rule existed has tasks without its pick: such a rule is left out, not undercounted
+    rules = [r for r in (correct[0] if correct else {}) if all(r in c for c in correct)]
+    by_rule = {rule: round(sum(c[rule] for c in correct) / n, 4) for rule in rules}
     selections = [t.selection for t in trajectories if t.selection is not None]
-    by_rule = {rule: round(count / n, 4) for rule, count in right.items()}
-    return {"answer": answer_rule, "by_rule": by_rule, "picked_correct": by_rule.get(answer_rule),
-            "oracle": round(sum(s.oracle for s in selections) / n, 4),
-            "random": round(sum(s.random_pick for s in selections) / n, 4)}
+    figures: dict[str, Any] = {
+        "answer": answer_rule, "by_rule": by_rule, "picked_correct": by_rule.get(answer_rule),
+        "oracle": round(sum(s.oracle for s in selections) / n, 4),
+        "random": round(sum(s.random_pick for s in selections) / n, 4)}
+    left_out = sorted({r for c in correct for r in c} - set(rules))
+    if left_out:
+        figures["rules_left_out"] = left_out  # some tasks were picked for before these rules existed
+    return figures
 
 
 def sampling_summary(trajectories: list[Trajectory], cfg: LoopConfig) -> dict[str, Any] | None:
@@ -181,7 +185,9 @@ def sampling_summary(trajectories: list[Trajectory], cfg: LoopConfig) -> dict[st
     else:
         how = f"{asked} samples per task, each task's in one request"
     copies, note = False, ""
-    if cfg.temperature == 0:
+    if cfg.strategy not in ("direct", "best-of-n"):
+        pass  # a search's first samples are only its starting points: nothing is reported over them
+    elif cfg.temperature == 0:
         copies, note = True, ("temperature 0 asks for the one most likely reply, so the samples are not draws "
                               "from the model (what differs between them is the server's numerical noise); pass@k "
                               "and picks among them are not reported (sample with --temperature above 0)")

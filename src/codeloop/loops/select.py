@@ -10,7 +10,9 @@ returns the index of its pick. Registered in :data:`SELECTION_RULES`:
   inputs (the prompt's examples and generated inputs, with no expected
   output); candidates whose outputs are identical on all of them form a
   group; the pick is the largest group's first member (on a tie, the group
-  whose outputs hold fewer errors, then the earliest).
+  whose outputs hold fewer errors, then the earliest). A group whose every
+  output is an error (a raise, a crash, a program that does not load) ranks
+  below any group with an answer.
 
 Only usable candidates (code was found and it compiles) are grouped; when
 none is, the pick is the first candidate.
@@ -42,14 +44,15 @@ def outputs_of(verdict: Verdict) -> tuple[str, ...]:
     """A sample's outputs on a probe task, as comparable text: each probe's
     value (a function) or each run's stdout with its lines' trailing white
     space dropped and a non-zero exit noted (a program), then how the run
-    ended if it ended early."""
+    ended if it ended early or ran no probe at all."""
     if verdict.values is not None:
         out = list(verdict.values)
     else:
         out = ["\n".join(line.rstrip() for line in r.stdout.rstrip().splitlines())
                + (f"\n<exit {r.exit}>" if r.exit not in (0, None) else "") for r in verdict.runs or ()]
-    if verdict.status in _ENDED:
-        out.append(f"<{verdict.status.value}>")
+    if verdict.status in _ENDED or (verdict.values is None and verdict.runs is None
+                                    and verdict.status is not Status.PASSED):
+        out.append(f"<{verdict.status.value}>")  # it ended early, or never ran a probe (it failed to load)
     return tuple(out)
 
 
@@ -77,7 +80,12 @@ def _errors(outputs: tuple[str, ...]) -> int:
 
 
 def mbr_exec(candidates: Sequence[Candidate]) -> int:
-    return _best_group(candidates, lambda c: c.outputs, lambda outputs, members: (len(members), -_errors(outputs)))
+    def score(outputs: tuple[str, ...], members: list[int]) -> tuple[float, ...]:
+        errors = _errors(outputs)
+        # agreeing only on failing (say, a module that does not load) is no evidence of being right
+        return (not (outputs and errors == len(outputs)), len(members), -errors)
+
+    return _best_group(candidates, lambda c: c.outputs, score)
 
 
 SelectionRule = Callable[[Sequence[Candidate]], int]

@@ -135,26 +135,43 @@ class OpenAIModel:
                                      timeout=timeout, max_retries=0)
         self._slots = threading.Semaphore(concurrency)
         self._topping = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="top-up")
+        self._one_at_a_time = False  # set once the server refuses n above 1
 
     def complete(self, messages: Sequence[Message], *, n: int = 1, temperature: float = 0.0,
                  max_tokens: int = 512, seed: int | None = None) -> list[Completion]:
         """``n`` replies (see the class); raises ModelError when the server does not
         answer after the retries, or gives no reply to a request."""
-        try:
-            out = self._request(messages, n, temperature, max_tokens, seed, 0)
-        except _RefusedN:  # a server that allows only n=1 (Groq's, for one) says so with a 400
-            out = self._request(messages, 1, temperature, max_tokens, seed, 0)
+        out = self._ask(messages, n, temperature, max_tokens, seed, 0)
         per_request, made = len(out), 1
         while len(out) < n:
             missing = n - len(out)
             sizes = [min(per_request, missing - k) for k in range(0, missing, per_request)]
-            asks = [self._topping.submit(self._request, messages, size, temperature, max_tokens,
+            asks = [self._topping.submit(self._ask, messages, size, temperature, max_tokens,
                                          None if seed is None else seed + made + j, made + j)
                     for j, size in enumerate(sizes)]
-            got = [c for f in asks for c in f.result()]
+            try:
+                got = [c for f in asks for c in f.result()]
+            except BaseException:
+                for f in asks:  # the call fails: the requests not yet sent are not sent
+                    f.cancel()
+                raise
             made += len(sizes)
             out.extend(got)
         return out[:n]
+
+    def close(self) -> None:
+        """Stop the threads that send further requests (pending ones are dropped)."""
+        self._topping.shutdown(wait=False, cancel_futures=True)
+
+    def _ask(self, messages: Sequence[Message], n: int, temperature: float, max_tokens: int,
+             seed: int | None, number: int) -> list[Completion]:
+        """One request for up to ``n`` replies; a server that refused n above 1 once is asked for one."""
+        if n > 1 and not self._one_at_a_time:
+            try:
+                return self._request(messages, n, temperature, max_tokens, seed, number)
+            except _RefusedN:  # a server that allows only n=1 (Groq's, for one) says so with a 400
+                self._one_at_a_time = True
+        return self._request(messages, 1, temperature, max_tokens, seed, number)
 
     def _request(self, messages: Sequence[Message], n: int, temperature: float, max_tokens: int,
                  seed: int | None, number: int) -> list[Completion]:

@@ -24,4 +24,5 @@ def pick_line(summary: dict[str, Any]) -> str | None:
     by_rule = p.get("by_rule") or {"codet": p.get("picked_correct")}  # run folders from before MBR-exec
     rules = "  ".join(f"{rule}{' (answer)' if rule == p.get('answer') else ''} {value}"
                       for rule, value in by_rule.items())
-    return f"{rules}  |  oracle {p['oracle']}  random {p['random']}"
+    left_out = f"  ({', '.join(p['rules_left_out'])}: not every task has a pick)" if p.get("rules_left_out") else ""
+    return f"{rules}  |  oracle {p['oracle']}  random {p['random']}{left_out}"

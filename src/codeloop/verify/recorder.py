@@ -30,12 +30,14 @@ def observed_text(value: Any, cap: int = CAP_VALUE) -> str:
     Sets and dicts are written in sorted order (their repr follows insertion
     order, and for strings the process's hash seed); a float with an integer
     value is written as the integer, and NaN as ``nan``, so values that
-    compare equal read the same. Text past ``cap`` characters keeps its
-    beginning and a digest of the whole.
+    compare equal read the same (``True`` and ``1`` do not). NumPy arrays and
+    pandas objects are written in full, values exact (their repr shortens and
+    rounds). Text past ``cap`` characters keeps its beginning and a digest of
+    the whole.
     """
     try:
         text = _canonical(value)
-    except RecursionError:
+    except Exception:  # noqa: BLE001 - a value its own canonical form fails on reads as its repr
         text = repr(value)
     if len(text) <= cap:
         return text
@@ -56,6 +58,14 @@ def _canonical(value: Any) -> str:
         return "{" + ", ".join(sorted(_canonical(v) for v in value)) + "}" if value else "set()"
     if kind is dict:
         return "{" + ", ".join(sorted(f"{_canonical(k)}: {_canonical(v)}" for k, v in value.items())) + "}"
+    module = kind.__module__.partition(".")[0]
+    if module == "numpy" and hasattr(value, "tolist"):
+        # repr shortens a large array and rounds its floats: two different arrays could read the same
+        inner = _canonical(value.tolist())  # a NumPy scalar's is the plain value: np.float64(2.0) reads 2
+        return f"array({inner}, {value.dtype})" if kind.__name__ == "ndarray" else inner
+    if module == "pandas" and hasattr(value, "to_dict"):
+        split = value.to_dict(orient="split") if kind.__name__ == "DataFrame" else value.to_dict()
+        return f"{kind.__name__}({_canonical(split)})"
     return repr(value)
 
 
