@@ -145,28 +145,20 @@ class Task:
             [dict(i) for i in self.instructions]]
         if self.memory_limit is not None:  # appended only when set, so existing keys stay as they were
             content.append(self.memory_limit)
-        if self.compare is not None:
-            content.append(["compare", dict(self.compare)])
-        if self.time_limit_per_test is not None:
-            content.append(["time_limit_per_test", self.time_limit_per_test])
-        if self.stop_on_failure:
-            content.append(["stop_on_failure", True])
-        if self.tests_in_one_process:
-            content.append(["tests_in_one_process", True])
-        if self.language != "python":
-            content.append(["language", self.language])
-        if self.files:
-            content.append(["files", dict(self.files)])
-        if self.compile_time_limit is not None:
-            content.append(["compile_time_limit", self.compile_time_limit])
-        if self.environment is not None:
-            content.append(["environment", self.environment])
-        if self.template is not None:
-            content.append(["template", self.template])
-        if self.integrity != "split":
-            content.append(["integrity", self.integrity])
+        content.extend([name, value] for name, value in self._options())
         blob = json.dumps(content, separators=(",", ":"), sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()[:24]
+
+    def _options(self) -> list[tuple[str, Any]]:
+        """The optional settings that differ from their defaults, as JSON-able (name, value)
+        pairs in a fixed order: what both the key and the task format write."""
+        out: list[tuple[str, Any]] = []
+        for name, default in _OPTION_DEFAULTS:
+            value = getattr(self, name)
+            if value == default or (isinstance(value, Mapping) and not value):  # no files is files={} too
+                continue
+            out.append((name, dict(value) if isinstance(value, Mapping) else value))
+        return out
 
     def to_record(self) -> dict[str, Any]:
         """This task in the JSONL task format (docs/tasks.md), e.g. to send it inline."""
@@ -186,30 +178,18 @@ class Task:
             record["time_limit"] = self.time_limit
         if self.memory_limit is not None:
             record["memory_limit"] = self.memory_limit
-        if self.compare is not None:
-            record["compare"] = dict(self.compare)
         if self.instructions:
             record["instructions"] = [dict(i) for i in self.instructions]
-        if self.time_limit_per_test is not None:
-            record["time_limit_per_test"] = self.time_limit_per_test
-        if self.stop_on_failure:
-            record["stop_on_failure"] = True
-        if self.tests_in_one_process:
-            record["tests_in_one_process"] = True
-        if self.language != "python":
-            record["language"] = self.language
-        if self.files:
-            record["files"] = dict(self.files)
-        if self.compile_time_limit is not None:
-            record["compile_time_limit"] = self.compile_time_limit
-        if self.environment is not None:
-            record["environment"] = self.environment
-        if self.template is not None:
-            record["template"] = self.template
-        if self.integrity != "split":
-            record["integrity"] = self.integrity
+        record.update(self._options())
         return record
 
+
+# Task's optional settings in the order the key appends them (appended only when set, so a key
+# computed before a setting existed stays the same), with the value that means "not set".
+_OPTION_DEFAULTS: tuple[tuple[str, Any], ...] = (
+    ("compare", None), ("time_limit_per_test", None), ("stop_on_failure", False), ("tests_in_one_process", False),
+    ("language", "python"), ("files", None), ("compile_time_limit", None), ("environment", None),
+    ("template", None), ("integrity", "split"))
 
 INSERT = "[insert]"
 
