@@ -28,52 +28,54 @@ def _mentions(node: ast.AST, names: set[str]) -> bool:
     )
 
 
+class _Builder:
+    """New nodes placed at one statement's position: only the new nodes get it; the
+    statement's own expressions keep theirs (and are not walked: a test's literals
+    can be most of its nodes)."""
+
+    def __init__(self, node: ast.stmt) -> None:
+        self.line = node.lineno
+        self.where: dict[str, Any] = {"lineno": node.lineno, "col_offset": node.col_offset,
+                                      "end_lineno": node.end_lineno, "end_col_offset": node.end_col_offset}
+
+    def name(self, ident: str, ctx: ast.expr_context) -> ast.Name:
+        return ast.Name(ident, ctx, **self.where)
+
+    def call(self, method: str, *args: ast.expr) -> ast.Expr:
+        """``RECORDER.method(line, *args)`` as a statement."""
+        func = ast.Attribute(self.name(RECORDER, ast.Load()), method, ast.Load(), **self.where)
+        return ast.Expr(ast.Call(func, [ast.Constant(self.line, **self.where), *args], [], **self.where), **self.where)
+
+    def guarded(self, body: list[ast.stmt], on_error: str) -> ast.Try:
+        """``body`` in a try-block: what means the candidate is gone passes through (FATAL);
+        any other exception goes to ``RECORDER.on_error(line, exc)``."""
+        handler_fatal = ast.ExceptHandler(self.name(FATAL, ast.Load()), None, [ast.Raise(**self.where)], **self.where)
+        handler_other = ast.ExceptHandler(self.name("BaseException", ast.Load()), "__cl_exc",
+                                          [self.call(on_error, self.name("__cl_exc", ast.Load()))], **self.where)
+        return ast.Try(body=body, handlers=[handler_fatal, handler_other], orelse=[], finalbody=[], **self.where)
+
+
 def _recorded(node: ast.Assert, names: set[str]) -> ast.stmt:
-    """The assert as a try-block that records its outcome. Only the new
-    nodes get the assert's position; its own expressions keep theirs (and are
-    not walked: a test's literals can be most of its nodes)."""
-    where: dict[str, Any] = {"lineno": node.lineno, "col_offset": node.col_offset,
-             "end_lineno": node.end_lineno, "end_col_offset": node.end_col_offset}
-    line = node.lineno
-
-    def name(ident: str, ctx: ast.expr_context) -> ast.Name:
-        return ast.Name(ident, ctx, **where)
-
-    def call(method: str, *args: ast.expr) -> ast.Expr:
-        func = ast.Attribute(name(RECORDER, ast.Load()), method, ast.Load(), **where)
-        return ast.Expr(ast.Call(func, [ast.Constant(line, **where), *args], [], **where), **where)
-
+    """The assert as a try-block that records its outcome."""
+    b = _Builder(node)
     test = node.test
     body: list[ast.stmt]
     if isinstance(test, ast.Compare) and len(test.ops) == 1 and isinstance(test.ops[0], ast.Eq):
         left, right = test.left, test.comparators[0]
         swap = _mentions(right, names) and not _mentions(left, names)
         actual, expected = (right, left) if swap else (left, right)
-        body = [ast.Assign([name("__cl_actual", ast.Store())], actual, **where),
-                ast.Assign([name("__cl_expected", ast.Store())], expected, **where),
-                call("compare", name("__cl_actual", ast.Load()), name("__cl_expected", ast.Load()))]
+        body = [ast.Assign([b.name("__cl_actual", ast.Store())], actual, **b.where),
+                ast.Assign([b.name("__cl_expected", ast.Store())], expected, **b.where),
+                b.call("compare", b.name("__cl_actual", ast.Load()), b.name("__cl_expected", ast.Load()))]
     else:
-        body = [call("truth", test)]
-    handler_fatal = ast.ExceptHandler(name(FATAL, ast.Load()), None, [ast.Raise(**where)], **where)
-    handler_other = ast.ExceptHandler(name("BaseException", ast.Load()), "__cl_exc",
-                                      [call("error", name("__cl_exc", ast.Load()))], **where)
-    return ast.Try(body=body, handlers=[handler_fatal, handler_other], orelse=[], finalbody=[], **where)
+        body = [b.call("truth", test)]
+    return b.guarded(body, "error")
 
 
 def _probed(node: ast.Expr) -> ast.stmt:
     """A probe as a try-block that reports its value, or the exception it raised."""
-    where: dict[str, Any] = {"lineno": node.lineno, "col_offset": node.col_offset,
-             "end_lineno": node.end_lineno, "end_col_offset": node.end_col_offset}
-
-    def call(method: str, *args: ast.expr) -> ast.Expr:
-        func = ast.Attribute(ast.Name(RECORDER, ast.Load(), **where), method, ast.Load(), **where)
-        return ast.Expr(ast.Call(func, [ast.Constant(node.lineno, **where), *args], [], **where), **where)
-
-    handler_fatal = ast.ExceptHandler(ast.Name(FATAL, ast.Load(), **where), None, [ast.Raise(**where)], **where)
-    handler_other = ast.ExceptHandler(ast.Name("BaseException", ast.Load(), **where), "__cl_exc",
-                                      [call("observe_raised", ast.Name("__cl_exc", ast.Load(), **where))], **where)
-    return ast.Try(body=[call("observe", node.value)], handlers=[handler_fatal, handler_other], orelse=[],
-                   finalbody=[], **where)
+    b = _Builder(node)
+    return b.guarded([b.call("observe", node.value)], "observe_raised")
 
 
 _BODIES = ("body", "orelse", "finalbody", "handlers", "cases")
