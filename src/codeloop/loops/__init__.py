@@ -32,9 +32,9 @@ from __future__ import annotations
 
 import ast
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from dataclasses import replace
-from typing import Callable
+from typing import Any, Callable, Mapping
 
 from .. import feedback as feedback_mod
 from .. import pyparse
@@ -43,7 +43,7 @@ from ..sandbox.languages import Language, language
 from ..models import Completion, Model
 from ..sandbox.sessions import SessionPool
 from ..scoring.local import LocalScorer
-from ..tasks.visible import probe_task, visible_task
+from ..tasks.visible import probe_inputs, probe_task, visible_task
 from ..types import Task, TaskKind
 from ..records import Attempt, Brief, Sampling, Selection, Trajectory
 from .select import SELECTION_RULES, Candidate, UNUSABLE, outputs_of
@@ -98,6 +98,13 @@ class LoopConfig:
     generated_tests: int = 5   # best-of-n: asserts (or stdin inputs, for a program) asked of the model
     seed: int = 0
     select: str = "codet"      # best-of-n: the selection rule whose pick is the answer
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> "LoopConfig":
+        """The configuration a run folder's ``config.json`` names: a setting it predates takes
+        its default (the run used it), one this version no longer has is dropped."""
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in known})
 
 
 @dataclass
@@ -249,10 +256,8 @@ def best_of_n(ctx: Context, task: Task) -> Trajectory:
                                     outputs_of(probe) if probe is not None else ()))
     picks = {name: rule(candidates) for name, rule in SELECTION_RULES.items()}
     hidden = [a.hidden.passed for a in at.items]
-    probe_inputs = tuple(c.input for c in probes.cases) if task.kind is TaskKind.STDIO else \
-        tuple(p for p in probes.asserts if not p.startswith("assert"))  # a bare `assert callable(f)` runs nothing
     at.trajectory.selection = Selection(tuple(tests), (pt, ct), picks, ctx.config.select, any(hidden),
-                                        sum(hidden) / len(hidden) if hidden else 0.0, probe_inputs)
+                                        sum(hidden) / len(hidden) if hidden else 0.0, probe_inputs(probes))
     return at.trajectory
 
 

@@ -60,8 +60,7 @@ def run(tasks: list[Task], model: Model, out: str | Path, cfg: LoopConfig, worke
     cfg_path = out / "config.json"
     if cfg_path.exists():
         old = json.loads(cfg_path.read_text())
-        # a configuration written before a loop setting existed ran with its default
-        old["loop"] = {**asdict(LoopConfig()), **(old.get("loop") or {})}
+        old["loop"] = asdict(LoopConfig.from_dict(old.get("loop") or {}))
         if {k: old.get(k) for k in ("strategy", "model", "loop")} != {k: config[k] for k in ("strategy", "model", "loop")}:
             raise RunConflict(f"{out} holds a run with another configuration ({cfg_path}); choose another --out")
     cfg_path.write_text(json.dumps(config, indent=1))
@@ -170,15 +169,15 @@ def pick_summary(trajectories: list[Trajectory], answer_rule: str) -> dict[str, 
 def sampling_summary(trajectories: list[Trajectory], cfg: LoopConfig) -> dict[str, Any] | None:
     """How the tasks' samples were obtained, and whether they differ at all
     (None when no task asked for more than one)."""
-    sampled = [t for t in trajectories if t.sampling is not None]
+    sampled = [(t.sampling, t.distinct_programs) for t in trajectories if t.sampling is not None]
     if not sampled:
         return None
-    samplings = [t.sampling for t in sampled if t.sampling is not None]
+    samplings = [s for s, _ in sampled]
+    distinct = [d for _, d in sampled]
     asked = max(s.asked for s in samplings)
     first = min(s.first for s in samplings)
     requests = sum(s.requests for s in samplings)
     topped = sum(s.requests > 1 for s in samplings)
-    distinct = [t.distinct_programs for t in sampled]
     if topped:
         how = (f"the model gave {first} of the {asked} samples asked per request, so codeloop asked again: "
                f"{requests} requests for {len(sampled)} tasks")
@@ -223,8 +222,7 @@ def rebuild(out: str | Path) -> dict[str, Any]:
     config = json.loads((out / "config.json").read_text())
     trajectories = read_trajectories(out / "trajectories.jsonl")
     order = [trajectories[i] for i in config["tasks"] if i in trajectories]
-    known = set(asdict(LoopConfig()))
-    cfg = LoopConfig(**{k: v for k, v in config["loop"].items() if k in known})
+    cfg = LoopConfig.from_dict(config["loop"])
     old = json.loads((out / "summary.json").read_text()) if (out / "summary.json").exists() else {}
     summary = summarise(order, cfg, config["model"], old.get("seconds", 0.0), old.get("tasks_run_now", 0))
     from ..tasks import load_benchmark

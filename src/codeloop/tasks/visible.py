@@ -163,3 +163,11 @@ def probe_task(task: Task, asserts: list[str] | tuple[str, ...] = (), inputs: li
     # with no call to make, the task only checks the program loads: every sample that does agrees
     return replace(visible, task_id=f"{task.task_id}#probes", asserts=tuple(dict.fromkeys(calls)) or visible.asserts,
                    origin="probes")
+
+
+def probe_inputs(probes: Task) -> tuple[str, ...]:
+    """What a :func:`probe_task` runs each sample on: its stdin inputs, or its calls
+    (the ``assert callable(f)`` of a prompt with nothing to call runs none)."""
+    if probes.kind is TaskKind.STDIO:
+        return tuple(c.input for c in probes.cases)
+    return tuple(p for p in probes.asserts if not p.startswith("assert "))
