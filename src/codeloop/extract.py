@@ -213,6 +213,12 @@ def _looks_like_code(code: str) -> bool:
     return first.startswith(CODE_STARTS) or first.startswith(("return", "pass", "raise"))
 
 
+def code_prompt(task: Task) -> str:
+    """The part of ``task``'s prompt that a completion continues: the prompt, except
+    for a stdin task whose prompt is its statement in prose (nothing to continue)."""
+    return task.prompt if task.kind is not TaskKind.STDIO or _parses(task.prompt) else ""
+
+
 def extract_for_task(task: Task, reply: str) -> tuple[Task, Extracted]:
     """The program of ``reply`` to ``task`` and the task to judge it as. A
     stdin task takes the program in the language the reply's fence names
@@ -224,9 +230,7 @@ def extract_for_task(task: Task, reply: str) -> tuple[Task, Extracted]:
     if fence is not None and fence != task.language:
         task = replace(task, language=fence)
     if task.language == PYTHON:
-        # a stdin task's prompt is its statement, not code for the reply to complete, unless it is code
-        prompt = task.prompt if task.kind is not TaskKind.STDIO or _parses(task.prompt) else ""
-        return task, extract_program(reply, prompt, task.entry_point)
+        return task, extract_program(reply, code_prompt(task), task.entry_point)
     return task, extract_source(reply, task.language)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, replace
 
+from ..extract import code_prompt
 from ..jsonl import InputError, read_jsonl
 from ..sandbox.languages import PYTHON, UnknownLanguage, language
 from ..types import Task, TaskKind, fill_template
@@ -38,7 +39,9 @@ def read_samples(path: str, tasks: dict[str, Task]) -> list[Sample]:
     program, as EvalPlus does), and optionally ``language`` (a stdin/stdout
     task's program in another language than the task's). A program in a
     language other than Python is whole: its completion is not appended to
-    the prompt (a problem statement); a task with a ``template`` takes the code at its ``[insert]``.
+    the prompt (a problem statement), and neither is a completion of a stdin
+    task whose prompt is a statement in prose; a task with a ``template``
+    takes the code at its ``[insert]``.
     Raises InputError naming file, line and field.
     """
     samples: list[Sample] = []
@@ -61,7 +64,8 @@ def read_samples(path: str, tasks: dict[str, Task]) -> list[Sample]:
         if named is not None:
             named = _language_of(named, task, path, number)
         whole = not has_c or (named or task.language) != PYTHON
-        program = fill_template(task, code) if task.template is not None else code if whole else task.prompt + code
+        program = fill_template(task, code) if task.template is not None else code if whole \
+            else code_prompt(task) + code
         samples.append(Sample(len(samples), task_id, code, program, f"{path}:{number}", named))
     if not samples:
         raise InputError("the file holds no samples", path)
