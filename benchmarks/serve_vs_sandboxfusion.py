@@ -235,11 +235,10 @@ def main() -> None:
           f"codeloop serve --workers {args.workers or '(default)'}; {len(programs)} programs {kinds}, loops with "
           f"run_timeout={args.loop_timeout:g}, the rest {args.run_timeout:g}")
 
-    sf_port, cl_port = servers.free_port(), servers.free_port()
     logs = args.out.parent
-    sf = servers.Server("sandboxfusion-like", servers.sandboxfusion_like_command(sf_port, args.python), sf_port,
+    sf = servers.Server("sandboxfusion-like", servers.sandboxfusion_like_command(args.python),
                         logs / "sandboxfusion_like.log")
-    cl = servers.Server("codeloop", servers.codeloop_serve_command(cl_port, args.workers, args.serve_args), cl_port,
+    cl = servers.Server("codeloop", servers.codeloop_serve_command(args.workers, args.serve_args),
                         logs / "codeloop_serve.log")
     sf_tree, cl_tree = "sandboxfusion-like server tree", "codeloop serve tree"
     roots = {sf_tree: sf.pid, cl_tree: cl.pid}

@@ -27,8 +27,6 @@ import json
 import os
 import random
 import signal
-import socket
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -39,14 +37,9 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent / "tests"))
 import mutants  # noqa: E402
+import servers  # noqa: E402
 
 TOKEN = "load-test"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def samples(n: int, seed: int) -> list[dict]:
@@ -111,21 +104,12 @@ def main() -> None:
     ap.add_argument("--requests", type=int, default=64)
     ap.add_argument("--batch", type=int, default=8)
     args = ap.parse_args()
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    exe = str(Path(sys.executable).with_name("codeloop"))
-    server = subprocess.Popen([exe, "serve", "--port", str(port)],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                              env={**os.environ, "CODELOOP_TOKEN": TOKEN})
+    (HERE / "out").mkdir(exist_ok=True)
+    server = servers.Server("codeloop", servers.codeloop_serve_command(), HERE / "out" / "service_load_server.log",
+                            env={**os.environ, "CODELOOP_TOKEN": TOKEN})
     report: dict = {"workers": args.workers, "cpus": os.cpu_count()}
     try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(url + "/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.3)
+        url = server.wait_ready()
         work = samples(args.requests * args.batch, 0)
         batches = [work[i:i + args.batch] for i in range(0, len(work), args.batch)]
         asyncio.run(clients(url, 2, batches[:4]))  # warm up: calibrates those tasks
@@ -158,12 +142,7 @@ def main() -> None:
         report["server_up"] = httpx.get(url + "/healthz").status_code == 200
         print("server still up:", report["server_up"])
     finally:
-        server.send_signal(signal.SIGINT)
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
-    (HERE / "out").mkdir(exist_ok=True)
+        server.stop()
     (HERE / "out" / "service_load.json").write_text(json.dumps(report, indent=2))
 
 

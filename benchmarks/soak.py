@@ -321,8 +321,7 @@ def main() -> int:
 
     samples = build_samples(args.seed)
     big = json.dumps({"code": "#" * (BODY_CAP + 1024)}).encode()
-    port = servers.free_port()
-    server = servers.Server("codeloop", servers.codeloop_serve_command(port, args.workers), port,
+    server = servers.Server("codeloop", servers.codeloop_serve_command(args.workers),
                             args.out.parent / "soak_server.log")
     report: dict[str, Any] = {"cpus": os.cpu_count(), "platform": platform.platform(), "workers": args.workers,
                               "command": server.cmd, "seconds": args.seconds, "max_requests": args.max_requests}

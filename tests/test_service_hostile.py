@@ -21,6 +21,9 @@ import pytest
 httpx = pytest.importorskip("httpx")
 pytest.importorskip("fastapi")
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+import servers  # noqa: E402
+
 pytestmark = pytest.mark.sandbox
 
 TOKEN = "hostile-t0ken"
@@ -29,34 +32,20 @@ LOOP = "while True:\n    pass\n"
 ECHO = "print(int(input()) * 2)\n"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class CliServer:
+class CliServer(servers.Server):
     """``codeloop serve`` in a process of its own, the token from a file."""
 
     def __init__(self, tmp: Path, *flags: str) -> None:
-        self.port = _free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
         token_file = tmp / "token"
         token_file.write_text(TOKEN + "\n")
         token_file.chmod(0o600)
-        exe = str(Path(sys.executable).with_name("codeloop"))
-        self.proc = subprocess.Popen([exe, "serve", "--port", str(self.port), "--token-file", str(token_file),
-                                      *flags], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                     env={**os.environ, "CODELOOP_TOKEN": ""})
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(self.url + "/healthz", timeout=2).status_code == 200:
-                    return
-            except httpx.TransportError:
-                time.sleep(0.2)
-        self.stop()
-        raise RuntimeError(f"the server did not start: {self.proc.stderr.read().decode()[-2000:]}")
+        super().__init__("codeloop serve", [*servers.codeloop_serve_command(), "--token-file", str(token_file),
+                                            *flags], tmp / "serve.log", env={**os.environ, "CODELOOP_TOKEN": ""})
+        try:
+            self.wait_ready(90)
+        except RuntimeError:
+            self.stop()
+            raise
 
     def rss_mib(self) -> float:
         with open(f"/proc/{self.proc.pid}/status") as fh:
@@ -64,14 +53,6 @@ class CliServer:
                 if line.startswith("VmRSS:"):
                     return int(line.split()[1]) / 1024
         raise RuntimeError("no VmRSS")
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(20)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
 
 
 @pytest.fixture(scope="module")
@@ -173,6 +154,15 @@ def test_the_token_is_not_on_the_command_line(server):
     cmdline = Path(f"/proc/{server.proc.pid}/cmdline").read_bytes()
     environ_readable_by_others = Path(f"/proc/{server.proc.pid}/environ").stat().st_mode & 0o004
     assert TOKEN.encode() not in cmdline and not environ_readable_by_others
+
+
+def test_a_taken_port_is_a_clear_error_and_port_zero_says_its_url(server, tmp_path):
+    """Port 0 is the system's pick, announced once the server accepts connections (CliServer reads it); a
+    port already taken ends ``codeloop serve`` at once with the reason, not a server that never answers."""
+    assert server.port > 0 and f"listening on {server.url}" in server.log_tail()
+    taken = [str(server.port) if arg == "0" else arg for arg in servers.codeloop_serve_command(workers=1)]
+    proc = subprocess.run(taken, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 3 and "address already in use" in proc.stderr.lower(), proc.stderr[-2000:]
 
 
 def test_public_metrics_opens_metrics_only(tmp_path):

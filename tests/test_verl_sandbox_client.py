@@ -29,9 +29,6 @@ the code that runs is verl's, as shipped.
 from __future__ import annotations
 
 import asyncio
-import signal
-import socket
-import subprocess
 import sys
 import threading
 import time
@@ -45,25 +42,16 @@ import pytest
 pytest.importorskip("requests")  # verl's client speaks HTTP through requests
 httpx = pytest.importorskip("httpx")
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+import servers  # noqa: E402
+
 pytestmark = pytest.mark.sandbox
 
-CODELOOP = str(Path(sys.executable).with_name("codeloop"))
 VERL_MAX_CONCURRENT = 64  # verl's reward.sandbox_fusion.max_concurrent default
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def serve_command(port: int) -> list[str]:
-    return [CODELOOP, "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "2"]
 
 
 def load_verl_sandbox_fusion() -> ModuleType:
     """verl's sandbox_fusion package from its installed files (benchmarks/verl_files.py)."""
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
     from verl_files import load_verl_package
 
     module = load_verl_package("utils", "reward_score", "sandbox_fusion")
@@ -79,30 +67,11 @@ def verl_sf() -> ModuleType:
 
 @pytest.fixture(scope="module")
 def run_code_url() -> Iterator[str]:
-    port = _free_port()
-    proc = subprocess.Popen(serve_command(port), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    url = f"http://127.0.0.1:{port}"
+    server = servers.Server("codeloop serve", servers.codeloop_serve_command(workers=2))
     try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                err = proc.stderr.read().decode()[-2000:] if proc.stderr else ""
-                pytest.fail(f"codeloop serve exited with {proc.returncode}: {err}")
-            try:
-                if httpx.get(url + "/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.2)
-        else:
-            pytest.fail("codeloop serve did not answer /healthz within 120 s")
-        yield url + "/run_code"
+        yield server.wait_ready() + "/run_code"
     finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        server.stop()
 
 
 # (program, three (stdin, expected stdout) cases)

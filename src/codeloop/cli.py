@@ -6,6 +6,7 @@ import functools
 import gc
 import json
 import os
+import sys
 from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional
@@ -404,10 +405,16 @@ def _load_tasks(tasks_file: Optional[Path]) -> dict:
         raise typer.Exit(2) from None
 
 
+def _say_listening(url: str) -> None:
+    # one plain line, flushed: scripts that start the server with --port 0 read their URL from it
+    print(f"codeloop serve: listening on {url}", file=sys.stderr, flush=True)
+
+
 @app.command("serve")
 def serve_command(
     host: str = typer.Option("127.0.0.1", help="Address to listen on."),
-    port: int = typer.Option(8080, help="Port."),
+    port: int = typer.Option(8080, min=0, max=65535, help="Port; 0 lets the system pick a free one. Either way "
+                             "the URL served is printed on stderr once the server accepts connections."),
     workers: Optional[int] = typer.Option(None, "--workers", "-w", min=1, help="Samples that may start at once "
                                           "(default: 2 x this process's CPUs, so one CPU runs a sample while "
                                           "the server reads another's result)."),
@@ -497,7 +504,7 @@ def serve_command(
     app = create_app(scorer, token=token, max_batch=max_batch, limits=limits, public_metrics=public_metrics,
                      body_timeout=body_timeout, max_run_timeout=max_run_timeout, max_body=int(max_body_mb * (1 << 20)))
     try:
-        serve(app, host, port, header_timeout=header_timeout)
+        serve(app, host, port, header_timeout=header_timeout, on_listening=_say_listening)
     finally:
         app.state.sessions.shutdown()
         scorer.close()
@@ -621,7 +628,7 @@ def _in_language(tasks: list, name: str) -> list:
         console().print(f"[red]error:[/red] --language {lang.name}: {why}")
         raise typer.Exit(2)
     if not any(t.kind is TaskKind.STDIO for t in tasks):
-        console().print(f"[red]error:[/red] --language applies to stdin/stdout tasks (with 'cases'); these tasks "
+        console().print("[red]error:[/red] --language applies to stdin/stdout tasks (with 'cases'); these tasks "
                         "are Python functions (give --tasks a file of stdin/stdout tasks)")
         raise typer.Exit(2)
     return [replace(t, language=lang.name) if t.kind is TaskKind.STDIO else t for t in tasks]

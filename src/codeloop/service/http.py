@@ -12,9 +12,11 @@ The body's own deadline is the app's (:class:`~codeloop.service.gate.Gate`).
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+import socket
+from typing import Any, Callable
 
 import h11
+import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 DEFAULT_HEADER_TIMEOUT = 10.0
@@ -84,11 +86,37 @@ def return_freed_memory() -> None:
         pass
 
 
-def serve(app: Any, host: str, port: int, header_timeout: float = DEFAULT_HEADER_TIMEOUT,
-          log_level: str = "warning") -> None:
-    """Serve ``app`` until interrupted (uvicorn, one process, h11)."""
-    import uvicorn
+def listening_url(sock: socket.socket) -> str:
+    """The ``http://host:port`` a bound socket answers on (IPv6 hosts in brackets)."""
+    host, port = sock.getsockname()[:2]
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
+
+class _AnnouncingServer(uvicorn.Server):
+    """uvicorn's server, calling ``on_listening`` once it accepts connections: not at bind time, when a
+    client told the URL could still be refused."""
+
+    def __init__(self, config: uvicorn.Config, url: str, on_listening: Callable[[str], None] | None) -> None:
+        super().__init__(config)
+        self._url, self._on_listening = url, on_listening
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets=sockets)
+        if self.started and self._on_listening is not None:
+            self._on_listening(self._url)
+
+
+def serve(app: Any, host: str, port: int, header_timeout: float = DEFAULT_HEADER_TIMEOUT,
+          log_level: str = "warning", on_listening: Callable[[str], None] | None = None) -> None:
+    """Serve ``app`` until interrupted (uvicorn, one process, h11).
+
+    ``port`` 0 lets the system pick a free port; ``on_listening`` is called with the URL actually served
+    (port included) once connections are accepted. That is how a caller starting the server learns its
+    port without a race: a port picked beforehand and released can be taken by any other socket before the
+    server binds it. An address already in use ends the process with uvicorn's message and exit status 3.
+    """
     return_freed_memory()
-    uvicorn.run(app, host=host, port=port, log_level=log_level, http=protocol_with(header_timeout),
-                timeout_keep_alive=5)
+    config = uvicorn.Config(app, host=host, port=port, log_level=log_level, http=protocol_with(header_timeout),
+                            timeout_keep_alive=5)
+    sock = config.bind_socket()
+    _AnnouncingServer(config, listening_url(sock), on_listening).run(sockets=[sock])
