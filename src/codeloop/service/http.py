@@ -113,10 +113,17 @@ def serve(app: Any, host: str, port: int, header_timeout: float = DEFAULT_HEADER
     ``port`` 0 lets the system pick a free port; ``on_listening`` is called with the URL actually served
     (port included) once connections are accepted. That is how a caller starting the server learns its
     port without a race: a port picked beforehand and released can be taken by any other socket before the
-    server binds it. An address already in use ends the process with uvicorn's message and exit status 3.
+    server binds it. An address already in use, or an app whose startup fails, ends the process with uvicorn's
+    message and exit status 3.
     """
     return_freed_memory()
     config = uvicorn.Config(app, host=host, port=port, log_level=log_level, http=protocol_with(header_timeout),
                             timeout_keep_alive=5)
     sock = config.bind_socket()
-    _AnnouncingServer(config, listening_url(sock), on_listening).run(sockets=[sock])
+    server = _AnnouncingServer(config, listening_url(sock), on_listening)
+    try:
+        server.run(sockets=[sock])
+    except KeyboardInterrupt:
+        pass
+    if not server.started:  # the app's startup failed (uvicorn logged why): a failure, as uvicorn.run makes it
+        raise SystemExit(3)
