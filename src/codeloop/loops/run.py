@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Callable
@@ -86,8 +86,13 @@ def run(tasks: list[Task], model: Model, out: str | Path, cfg: LoopConfig, worke
                 on_task(t)
 
         with ThreadPoolExecutor(max_workers=max(1, getattr(model, "concurrency", 1))) as ex:
-            for f in [ex.submit(one, t) for t in todo]:
-                f.result()
+            futures = [ex.submit(one, t) for t in todo]
+            wait(futures, return_when=FIRST_EXCEPTION)
+            for f in futures:  # after a failure (the model down), tasks not yet started are left for the resume
+                f.cancel()
+            for f in futures:
+                if not f.cancelled():
+                    f.result()
     finally:
         if sessions is not None:
             sessions.close()

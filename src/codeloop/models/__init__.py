@@ -14,7 +14,7 @@ import importlib.util
 import os
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any, Callable, Protocol, Sequence
 
@@ -44,6 +44,10 @@ class Model(Protocol):
     def complete(self, messages: Sequence[Message], *, n: int = 1, temperature: float = 0.0,
                  max_tokens: int = 512, seed: int | None = None) -> list[Completion]:
         """``n`` replies to a chat; raises ModelError when the model cannot answer."""
+        ...
+
+    def close(self) -> None:
+        """Let go of what the model holds between calls (threads, connections); calls after it may fail."""
         ...
 
 
@@ -103,6 +107,9 @@ class LlamaCppModel:
                                       usage.get("prompt_tokens", 0), usage.get("completion_tokens", 0)))
         return out
 
+    def close(self) -> None:
+        """Nothing to let go of: the weights stay loaded for the process (llama.cpp frees them at exit)."""
+
 
 class OpenAIModel:
     """Any OpenAI-compatible chat server.
@@ -118,8 +125,10 @@ class OpenAIModel:
     ``concurrency``; each further request gets its own seed (``seed`` plus
     its number) when a seed is given, so a server that honours seeds does not
     repeat itself. Each reply's ``request`` says which request gave it. A
-    server that refuses ``n`` above 1 (HTTP 400 or 422) is asked one reply
-    at a time. Any other refusal (a bad key, an unknown model) is a
+    server that refuses ``n`` above 1 (HTTP 400 or 422) and then gives one
+    reply is asked one reply at a time from then on. The first request of a
+    call that fails ends the call at once, and its requests not yet sent are
+    dropped. Any other refusal (a bad key, an unknown model) is a
     ModelError with the server's message; it is not retried.
     """
 
@@ -149,12 +158,14 @@ class OpenAIModel:
             asks = [self._topping.submit(self._ask, messages, size, temperature, max_tokens,
                                          None if seed is None else seed + made + j, made + j)
                     for j, size in enumerate(sizes)]
-            try:
-                got = [c for f in asks for c in f.result()]
-            except BaseException:
-                for f in asks:  # the call fails: the requests not yet sent are not sent
+            # the first failure ends the call at once: not after the slower requests before it have answered
+            done, _ = wait(asks, return_when=FIRST_EXCEPTION)
+            failed = next((f.exception() for f in done if f.exception() is not None), None)
+            if failed is not None:
+                for f in asks:  # the requests not yet sent are not sent
                     f.cancel()
-                raise
+                raise failed
+            got = [c for f in asks for c in f.result()]
             made += len(sizes)
             out.extend(got)
         return out[:n]
@@ -170,7 +181,11 @@ class OpenAIModel:
             try:
                 return self._request(messages, n, temperature, max_tokens, seed, number)
             except _RefusedN:  # a server that allows only n=1 (Groq's, for one) says so with a 400
+                # n was the reason only if one reply is given where n were refused (a prompt too long for the
+                # context is a 400 as well: then this request fails too, and later ones still ask for n)
+                out = self._request(messages, 1, temperature, max_tokens, seed, number)
                 self._one_at_a_time = True
+                return out
         return self._request(messages, 1, temperature, max_tokens, seed, number)
 
     def _request(self, messages: Sequence[Message], n: int, temperature: float, max_tokens: int,
@@ -232,8 +247,11 @@ class ScriptedModel:
             out.append(Completion(text, sum(len(m["content"].split()) for m in messages), len(text.split())))
         return out
 
+    def close(self) -> None:
+        """Nothing to let go of."""
 
-def make_model(spec: str, base_url: str | None = None, concurrency: int = 8) -> Any:
+
+def make_model(spec: str, base_url: str | None = None, concurrency: int = 8) -> Model:
     """A model from the command line: a model name served at ``base_url``
     (whatever the name, so a server's ``x.gguf`` is its model), else
     "smollm2" (the embedded default) or a path to a .gguf file.
