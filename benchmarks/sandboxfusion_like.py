@@ -186,12 +186,12 @@ def main() -> None:
         raise SystemExit("this stand-in isolates nothing: loopback only")
     import uvicorn
 
+    from codeloop.service.http import listening_url  # only a URL's spelling: nothing of codeloop's server
+
     config = uvicorn.Config(create_app(args.python), host=args.host, port=args.port, log_level="warning")
     sock = config.bind_socket()
-    host, port = sock.getsockname()[:2]
-    # port 0 is the system's pick: say which (servers.py reads this line)
-    print(f"sandboxfusion-like: listening on http://{f'[{host}]' if ':' in host else host}:{port}",
-          file=sys.stderr, flush=True)
+    # port 0 is the system's pick: say which (servers.py reads this line; it then waits for /healthz)
+    print(f"sandboxfusion-like: listening on {listening_url(sock)}", file=sys.stderr, flush=True)
     uvicorn.Server(config).run(sockets=[sock])
 
 

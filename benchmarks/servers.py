@@ -63,6 +63,7 @@ class Server:
         self.name, self.cmd, self.ready_path = name, cmd, ready_path
         self.url = ""
         # a file, not a pipe: nobody reads it while the benchmark runs, and a full pipe would stall the server
+        self._own_log = log is None  # a log made here is removed at stop()
         if log is None:
             handle, name_ = tempfile.mkstemp(prefix="server-", suffix=".log")
             os.close(handle)
@@ -115,6 +116,8 @@ class Server:
                 self.proc.kill()
                 self.proc.wait(timeout=10)
         self._log.close()
+        if self._own_log:
+            self.log_path.unlink(missing_ok=True)
 
 
 def children_map() -> dict[int, list[int]]:

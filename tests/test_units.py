@@ -290,15 +290,30 @@ def test_best_of_n_selections_round_trip_and_old_run_folders_still_read():
 
 
 def test_selection_rules_pick_by_agreement_without_hidden_tests():
-    from codeloop.loops.select import Candidate, codet, mbr_exec
+    from codeloop.loops.select import Candidate, Outputs, codet, mbr_exec
 
     # CodeT: size x generated tests passed (2 x 1 < 1 x 3); MBR-exec: the largest group of identical outputs
-    cands = [Candidate(True, (True, False, False), ("1", "2")), Candidate(True, (True, False, False), ("1", "2")),
-             Candidate(True, (True, True, True), ("1", "3")), Candidate(False, (), ())]
+    cands = [Candidate(True, (True, False, False), Outputs(("1", "2"))),
+             Candidate(True, (True, False, False), Outputs(("1", "2"))),
+             Candidate(True, (True, True, True), Outputs(("1", "3"))), Candidate(False)]
     assert codet(cands) == 2 and mbr_exec(cands) == 0
     # on a tie, the group with fewer errors, then the earliest; nothing usable: the first
-    tie = [Candidate(True, (), ("raised ValueError",)), Candidate(True, (), ("5",))]
+    tie = [Candidate(True, (), Outputs(("raised ValueError",), 1)), Candidate(True, (), Outputs(("5",)))]
     assert mbr_exec(tie) == 1 and mbr_exec([Candidate(False), Candidate(False)]) == 0
+
+
+def test_an_answer_that_looks_like_a_marker_is_no_error():
+    """Errors are counted where outputs are made, not read back from their text: two right programs printing
+    markup (or returning an Enum, whose repr starts with '<') outrank one wrong program."""
+    from codeloop.loops.select import Candidate, mbr_exec, outputs_of
+    from codeloop.types import StdioRun, Verdict
+
+    markup = outputs_of(Verdict(Status.PASSED, runs=(StdioRun("<b>5</b>\n", "", 0, 0.01),)))
+    assert markup.errors == 0 and outputs_of(Verdict(Status.PASSED, values=("<Color.RED: 1>",))).errors == 0
+    plain = outputs_of(Verdict(Status.PASSED, runs=(StdioRun("5\n", "", 0, 0.01),)))
+    assert mbr_exec([Candidate(True, (), plain), Candidate(True, (), markup), Candidate(True, (), markup)]) == 1
+    crashed = outputs_of(Verdict(Status.FAILED, runs=(StdioRun("", "boom", 1, 0.01),)))
+    assert crashed.errors == 1 and crashed.texts == ("\n<exit 1>",)
 
 
 def test_a_program_that_ran_no_probe_outputs_how_it_ended():
@@ -307,11 +322,12 @@ def test_a_program_that_ran_no_probe_outputs_how_it_ended():
     from codeloop.types import Verdict
 
     failed_to_load = outputs_of(Verdict(Status.ERROR))
-    assert failed_to_load == ("<error>",) and outputs_of(Verdict(Status.TIMEOUT, values=("1",))) == ("1", "<timeout>")
+    assert failed_to_load.texts == ("<error>",) and failed_to_load.errors == 1
+    assert outputs_of(Verdict(Status.TIMEOUT, values=("1",))).texts == ("1", "<timeout>")
     # two that fail to load agree, but on nothing: a lone answer outranks them
     assert mbr_exec([Candidate(True, (), failed_to_load), Candidate(True, (), failed_to_load),
-                     Candidate(True, (), ("5",))]) == 2
-    assert outputs_of(Verdict(Status.PASSED, values=("1",))) == ("1",)
+                     Candidate(True, (), outputs_of(Verdict(Status.PASSED, values=("5",))))]) == 2
+    assert outputs_of(Verdict(Status.PASSED, values=("1",))).texts == ("1",)
 
 
 def test_pick_figures_leave_out_a_rule_that_some_tasks_predate():

@@ -547,20 +547,19 @@ def run_command(
                                                    "stdin/stdout tasks only. Default: each task's own."),
 ) -> None:
     """Generate solutions with a model and improve them with execution feedback; write a report."""
-    from .loops import STRATEGIES, LoopConfig
+    from .loops import SAMPLING_STRATEGIES, LoopConfig
     from .loops.run import RunConflict, run
-    from .loops.select import SELECTION_RULES
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from .models import ModelError, make_model
     from .records import Trajectory
 
-    if strategy not in STRATEGIES:
-        console().print(f"[red]error:[/red] unknown strategy {strategy!r}; known: {', '.join(STRATEGIES)}")
-        raise typer.Exit(2)
-    if select not in SELECTION_RULES:
-        console().print(f"[red]error:[/red] --select: unknown rule {select!r}; known: {', '.join(SELECTION_RULES)}")
-        raise typer.Exit(2)
+    try:
+        cfg = LoopConfig(strategy=strategy, rounds=rounds, n=n, temperature=temperature, max_tokens=max_tokens,
+                         select=select)
+    except ValueError as exc:
+        console().print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
     all_tasks = _load_tasks(tasks_file)
     ids = [i.strip() for i in task_ids.split(",")] if task_ids else (list(all_tasks) if tasks_file else DEFAULT_SUBSET)
     unknown = [i for i in ids if i not in all_tasks]
@@ -576,10 +575,8 @@ def run_command(
         console().print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from None
     out = out or Path("runs") / f"{strategy}-{Path(model).stem if model.endswith('.gguf') else model}".replace("/", "_")
-    cfg = LoopConfig(strategy=strategy, rounds=rounds, n=n, temperature=temperature, max_tokens=max_tokens,
-                     select=select)
     console().print(f"{strategy} with {the_model.name} on {len(chosen)} tasks -> {out}")
-    if temperature == 0 and n > 1 and strategy in ("direct", "best-of-n"):
+    if temperature == 0 and n > 1 and strategy in SAMPLING_STRATEGIES:
         console().print(f"[yellow]note:[/yellow] at temperature 0 the {n} samples of a task are one reply repeated; "
                         "the summary will not report pass@k or picks among them")
     progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
@@ -658,12 +655,16 @@ def _print_run(summary: dict, out: Path) -> None:
 @app.command("report")
 def report_command(run_dir: Path = typer.Argument(..., help="A run folder written by codeloop run.")) -> None:
     """Rebuild a run's summary and HTML report from its trajectories."""
-    from .loops.run import rebuild
+    from .loops.run import RunConflict, rebuild
 
     if not (run_dir / "config.json").exists():
         console().print(f"[red]error:[/red] {run_dir} is not a run folder (no config.json)")
         raise typer.Exit(2)
-    summary = rebuild(run_dir)
+    try:
+        summary = rebuild(run_dir)
+    except RunConflict as exc:
+        console().print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
     _print_run(summary, run_dir)
 
 

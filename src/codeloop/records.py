@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Sequence
 
-from .types import Failure, Status, Verdict, failure_from_dict, failure_to_dict
+from .types import NO_PROGRAM, Failure, Status, Verdict, failure_from_dict, failure_to_dict
 
 
 @dataclass(frozen=True)
@@ -32,7 +32,7 @@ class Brief:
     @property
     def fraction(self) -> float:
         """Share of tests passed; -1 for code that does not compile or is not there."""
-        if self.status in (Status.SYNTAX_ERROR, Status.NO_CODE):
+        if self.status in NO_PROGRAM:
             return -1.0
         return (self.tests_passed or 0) / max(1, self.tests_total or 1)
 

@@ -39,6 +39,8 @@ class Status(str, Enum):
 
 
 STATUSES: tuple[Status, ...] = tuple(Status)
+# no program that could run: nothing to reward partly, and no candidate to select
+NO_PROGRAM: frozenset[Status] = frozenset({Status.SYNTAX_ERROR, Status.NO_CODE})
 
 
 class TaskKind(str, Enum):

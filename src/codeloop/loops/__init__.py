@@ -46,7 +46,7 @@ from ..scoring.local import LocalScorer
 from ..tasks.visible import probe_inputs, probe_task, visible_task
 from ..types import Task, TaskKind
 from ..records import Attempt, Brief, Sampling, Selection, Trajectory
-from .select import SELECTION_RULES, Candidate, UNUSABLE, outputs_of
+from .select import SELECTION_RULES, UNUSABLE, Candidate, Outputs, outputs_of
 
 SYSTEM = ("You are an expert Python programmer. Reply with one Python code block holding the complete function, "
           "with any imports it needs.")
@@ -98,6 +98,14 @@ class LoopConfig:
     generated_tests: int = 5   # best-of-n: asserts (or stdin inputs, for a program) asked of the model
     seed: int = 0
     select: str = "codet"      # best-of-n: the selection rule whose pick is the answer
+
+    def __post_init__(self) -> None:
+        """ValueError for a strategy or selection rule this version does not have (named, with the known ones),
+        so a bad name fails before any model call, whether it came from a command line or a run folder."""
+        if self.strategy not in STRATEGIES:
+            raise ValueError(f"unknown strategy {self.strategy!r}; known: {', '.join(STRATEGIES)}")
+        if self.select not in SELECTION_RULES:
+            raise ValueError(f"unknown selection rule {self.select!r}; known: {', '.join(SELECTION_RULES)}")
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> "LoopConfig":
@@ -221,8 +229,6 @@ MAX_GENERATED_INPUT = 20_000
 
 def best_of_n(ctx: Context, task: Task) -> Trajectory:
     """n samples, and each selection rule's pick among them (see the module's docstring)."""
-    if ctx.config.select not in SELECTION_RULES:
-        raise ValueError(f"unknown selection rule {ctx.config.select!r}; known: {', '.join(SELECTION_RULES)}")
     at = Attempts(ctx, task)
     msgs = _start(task)
     for c in at.ask(msgs, n=ctx.config.n, seed=ctx.config.seed):
@@ -252,8 +258,8 @@ def best_of_n(ctx: Context, task: Task) -> Trajectory:
             at.items[i] = _with_generated(a, Brief.of(on_generated[i]))
         # usable: its code compiles, as its run on the visible tests found (not the probes' run, which a
         # probe the task cannot send, or a sandbox failure, may have cut short)
-        candidates.append(Candidate(probe is not None and a.visible.status not in UNUSABLE, passed_generated,
-                                    outputs_of(probe) if probe is not None else ()))
+        candidates.append(Candidate(a.visible.status not in UNUSABLE, passed_generated,
+                                    outputs_of(probe) if probe is not None else Outputs()))
     picks = {name: rule(candidates) for name, rule in SELECTION_RULES.items()}
     hidden = [a.hidden.passed for a in at.items]
     at.trajectory.selection = Selection(tuple(tests), (pt, ct), picks, ctx.config.select, any(hidden),
@@ -322,3 +328,5 @@ def interact(ctx: Context, task: Task) -> Trajectory:
 STRATEGIES: dict[str, Callable[[Context, Task], Trajectory]] = {
     "direct": direct, "refine": refine, "best-of-n": best_of_n, "tree": tree, "interact": interact,
 }
+# the strategies whose n samples are the result (pass@k, picks), not a search's starting points
+SAMPLING_STRATEGIES = ("direct", "best-of-n")

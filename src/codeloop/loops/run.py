@@ -24,7 +24,7 @@ from ..sandbox.sessions import SessionPool
 from ..models import Model
 from ..scoring.local import LocalScorer
 from ..types import Task
-from . import STRATEGIES, Context, LoopConfig
+from . import SAMPLING_STRATEGIES, STRATEGIES, Context, LoopConfig
 from ..records import Trajectory
 
 
@@ -49,9 +49,8 @@ def run(tasks: list[Task], model: Model, out: str | Path, cfg: LoopConfig, worke
         on_start: Callable[[int, int], None] | None = None) -> dict[str, Any]:
     """Run ``cfg.strategy`` on ``tasks`` with ``model``; returns the summary.
 
-    Raises RunConflict when ``out`` holds a run with another configuration,
-    KeyError for an unknown strategy. Model errors end the run with what was
-    done kept on disk.
+    Raises RunConflict when ``out`` holds a run with another configuration.
+    Model errors end the run with what was done kept on disk.
     """
     strategy = STRATEGIES[cfg.strategy]
     out = Path(out)
@@ -59,8 +58,8 @@ def run(tasks: list[Task], model: Model, out: str | Path, cfg: LoopConfig, worke
     config = {"strategy": cfg.strategy, "model": model.name, "tasks": [t.task_id for t in tasks], "loop": asdict(cfg)}
     cfg_path = out / "config.json"
     if cfg_path.exists():
-        old = json.loads(cfg_path.read_text())
-        old["loop"] = asdict(LoopConfig.from_dict(old.get("loop") or {}))
+        old, old_loop = read_config(cfg_path)
+        old["loop"] = asdict(old_loop)
         if {k: old.get(k) for k in ("strategy", "model", "loop")} != {k: config[k] for k in ("strategy", "model", "loop")}:
             raise RunConflict(f"{out} holds a run with another configuration ({cfg_path}); choose another --out")
     cfg_path.write_text(json.dumps(config, indent=1))
@@ -189,7 +188,7 @@ def sampling_summary(trajectories: list[Trajectory], cfg: LoopConfig) -> dict[st
     else:
         how = f"{asked} samples per task, each task's in one request"
     copies, note = False, ""
-    if cfg.strategy not in ("direct", "best-of-n"):
+    if cfg.strategy not in SAMPLING_STRATEGIES:
         pass  # a search's first samples are only its starting points: nothing is reported over them
     elif cfg.temperature == 0:
         copies, note = True, ("temperature 0 asks for the one most likely reply, so the samples are not draws "
@@ -221,13 +220,26 @@ def write_outputs(out: Path, trajectories: list[Trajectory], summary: dict[str, 
     (out / "report.html").write_text(render_report(summary, trajectories), encoding="utf-8")
 
 
+def read_config(path: Path) -> tuple[dict[str, Any], LoopConfig]:
+    """A run folder's ``config.json`` and the loop settings it names. RunConflict, naming the file and field,
+    when it is not JSON or names a strategy or rule this version does not have."""
+    try:
+        config = json.loads(path.read_text())
+    except ValueError as exc:
+        raise RunConflict(f"{path}: not a run's configuration: {exc}") from None
+    try:
+        return config, LoopConfig.from_dict(config.get("loop") or {})
+    except (ValueError, TypeError) as exc:
+        raise RunConflict(f"{path}: field 'loop': {exc}") from None
+
+
 def rebuild(out: str | Path) -> dict[str, Any]:
-    """Rebuild summary and report of a run folder from its trajectories."""
+    """Rebuild summary and report of a run folder from its trajectories; RunConflict for a configuration
+    this version cannot read (:func:`read_config`)."""
     out = Path(out)
-    config = json.loads((out / "config.json").read_text())
+    config, cfg = read_config(out / "config.json")
     trajectories = read_trajectories(out / "trajectories.jsonl")
-    order = [trajectories[i] for i in config["tasks"] if i in trajectories]
-    cfg = LoopConfig.from_dict(config["loop"])
+    order = [trajectories[i] for i in config.get("tasks", []) if i in trajectories]
     old = json.loads((out / "summary.json").read_text()) if (out / "summary.json").exists() else {}
     summary = summarise(order, cfg, config["model"], old.get("seconds", 0.0), old.get("tasks_run_now", 0))
     from ..tasks import load_benchmark

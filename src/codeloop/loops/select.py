@@ -23,12 +23,21 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable, Hashable, Sequence, TypeVar
 
-from ..types import Status, Verdict
+from ..types import NO_PROGRAM, Status, Verdict
 
-UNUSABLE = (Status.SYNTAX_ERROR, Status.NO_CODE, Status.INFRA_ERROR)
+UNUSABLE = NO_PROGRAM | {Status.INFRA_ERROR}
 K = TypeVar("K", bound=Hashable)
 # how a run ended early: part of what the candidate "output", so a time-out never agrees with an answer
 _ENDED = (Status.TIMEOUT, Status.MEMORY_LIMIT, Status.OUTPUT_LIMIT, Status.KILLED)
+
+
+@dataclass(frozen=True)
+class Outputs:
+    """What a candidate did on the probe inputs, as comparable text, and how many of those texts are errors
+    (counted where each output is made, never read back from the text: a right answer may print ``<b>``)."""
+
+    texts: tuple[str, ...] = ()
+    errors: int = 0  # raises, non-zero exits, a run that ended early or never ran a probe
 
 
 @dataclass(frozen=True)
@@ -37,23 +46,27 @@ class Candidate:
 
     usable: bool
     passed_generated: tuple[bool, ...] = ()  # each generated test, in order (CodeT)
-    outputs: tuple[str, ...] = ()            # what it did on each probe input, as text (MBR-exec)
+    outputs: Outputs = Outputs()              # what it did on each probe input (MBR-exec)
 
 
-def outputs_of(verdict: Verdict) -> tuple[str, ...]:
-    """A sample's outputs on a probe task, as comparable text: each probe's
-    value (a function) or each run's stdout with its lines' trailing white
-    space dropped and a non-zero exit noted (a program), then how the run
-    ended if it ended early or ran no probe at all."""
+def outputs_of(verdict: Verdict) -> Outputs:
+    """A sample's outputs on a probe task: each probe's value (a function) or each run's stdout with its
+    lines' trailing white space dropped and a non-zero exit noted (a program), then how the run ended if
+    it ended early or ran no probe at all."""
     if verdict.values is not None:
-        out = list(verdict.values)
+        texts = list(verdict.values)
+        # the recorder's note of a raise (observe_raised); a value's own text never starts so (strings are quoted)
+        errors = sum(v.startswith("raised ") for v in texts)
     else:
-        out = ["\n".join(line.rstrip() for line in r.stdout.rstrip().splitlines())
-               + (f"\n<exit {r.exit}>" if r.exit not in (0, None) else "") for r in verdict.runs or ()]
+        runs = verdict.runs or ()
+        texts = ["\n".join(line.rstrip() for line in r.stdout.rstrip().splitlines())
+                 + (f"\n<exit {r.exit}>" if r.exit not in (0, None) else "") for r in runs]
+        errors = sum(r.exit not in (0, None) for r in runs)
     if verdict.status in _ENDED or (verdict.values is None and verdict.runs is None
                                     and verdict.status is not Status.PASSED):
-        out.append(f"<{verdict.status.value}>")  # it ended early, or never ran a probe (it failed to load)
-    return tuple(out)
+        texts.append(f"<{verdict.status.value}>")  # it ended early, or never ran a probe (it failed to load)
+        errors += 1
+    return Outputs(tuple(texts), errors)
 
 
 def _best_group(candidates: Sequence[Candidate], evidence: Callable[[Candidate], K],
@@ -74,16 +87,10 @@ def codet(candidates: Sequence[Candidate]) -> int:
                        lambda passed, members: (len(members) * sum(passed), len(members)))
 
 
-def _errors(outputs: tuple[str, ...]) -> int:
-    """Outputs that are a raise, a non-zero exit or a run that ended early."""
-    return sum(o.startswith(("raised ", "<")) or "\n<exit " in o for o in outputs)
-
-
 def mbr_exec(candidates: Sequence[Candidate]) -> int:
-    def score(outputs: tuple[str, ...], members: list[int]) -> tuple[float, ...]:
-        errors = _errors(outputs)
+    def score(outputs: Outputs, members: list[int]) -> tuple[float, ...]:
         # agreeing only on failing (say, a module that does not load) is no evidence of being right
-        return (not (outputs and errors == len(outputs)), len(members), -errors)
+        return (not (outputs.texts and outputs.errors == len(outputs.texts)), len(members), -outputs.errors)
 
     return _best_group(candidates, lambda c: c.outputs, score)
 

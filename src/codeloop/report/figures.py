@@ -21,7 +21,7 @@ def pick_line(summary: dict[str, Any]) -> str | None:
     p = summary["pick"]
     if p is None:
         return "not reported: the samples are copies (see sampling)"
-    by_rule = p.get("by_rule") or {"codet": p.get("picked_correct")}  # run folders from before MBR-exec
+    by_rule = p["by_rule"]
     rules = "  ".join(f"{rule}{' (answer)' if rule == p.get('answer') else ''} {value}"
                       for rule, value in by_rule.items())
     left_out = f"  ({', '.join(p['rules_left_out'])}: not every task has a pick)" if p.get("rules_left_out") else ""

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from .. import rewards
-from ..types import Status, Verdict
+from ..types import NO_PROGRAM, Status, Verdict
 
 VERL_KEYS = ("score", "acc", "tests_fraction", "infra_error", "syntax_error", "timeout")
 
@@ -19,7 +19,7 @@ def verl_result(v: Verdict | None, reward: str) -> dict[str, float]:
     value = rewards.parse(reward)(v)
     return {"score": float(value if value is not None else 0.0), "acc": float(v.passed),
             "tests_fraction": float(rewards.get("fraction")(v) or 0.0), "infra_error": 0.0,
-            "syntax_error": float(v.status in (Status.SYNTAX_ERROR, Status.NO_CODE)),
+            "syntax_error": float(v.status in NO_PROGRAM),
             "timeout": float(v.status is Status.TIMEOUT)}
 
 
