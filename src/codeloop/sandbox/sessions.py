@@ -39,6 +39,7 @@ KINDS = ("python", "bash", "sql")
 OUTPUT_CAP = 64 << 10      # what a step may print (stdout and stderr together) before it is cut
 INTERRUPT_GRACE = 1.0      # seconds a Python step has to stop after its interrupt
 CPU_POLL = 0.05
+_MACHINE_CPUS = os.cpu_count() or 1  # CPUs a session's processes could run on at once, at most
 START_SECONDS = 10.0       # a kernel that is not ready within this is an evaluator failure
 
 
@@ -279,8 +280,9 @@ class SessionHost:
                 self._finish(s, reply.get("done") if isinstance(reply, dict) else {}, alive=True, limit=step["limit"])
                 return
         now = time.monotonic()
-        # a step uses at most its wall time in CPU (one thread each): /proc is read only once that could matter
-        may_matter = now - step["started"] >= min(step["cpu"], s.episode_cpu - s.cpu_used)
+        # a step's processes use at most its wall time in CPU on each of the machine's CPUs (a program may widen
+        # the affinity it inherited): /proc is read only once the limit could have been reached
+        may_matter = (now - step["started"]) * _MACHINE_CPUS >= min(step["cpu"], s.episode_cpu - s.cpu_used)
         used = _tree_cpu(s.pid) - step["cpu_at_start"] if may_matter else 0.0
         over = ("output" if step["cut"] else "time" if now >= step["wall_deadline"] else
                 "cpu" if used > step["cpu"] else "episode" if s.cpu_used + used > s.episode_cpu else None)
