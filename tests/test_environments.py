@@ -196,3 +196,26 @@ def test_a_reply_goes_into_the_template():
         assert ex.kind == "solution" and ex.program.startswith("import numpy as np\nx = np.arange(3)\nresult = x + x")
         assert "def ds1000_result()" in ex.program and ex.code.strip() == "result = x + x"
     assert extract_for_task(task, "  \n")[1].kind == "none"
+
+
+def test_building_again_under_another_name_of_the_same_environment_says_that_name(tmp_path, monkeypatch):
+    """``data`` and ``bench-data`` name one environment (its manifest says ``bench-data``): building ``data`` again
+    from the same requirements asks pip nothing and reports, and resolves, ``data``."""
+    from codeloop.sandbox.environments import Environment, build, find, python_version
+
+    monkeypatch.setenv("CODELOOP_CACHE", str(tmp_path))
+    key = "0123456789abcdef"
+    site = tmp_path / "envs" / key / "site"
+    site.mkdir(parents=True)
+    made = Environment(key, "bench-data", str(site), python_version(), ("six==1.16.0",), ("six==1.16.0",),
+                       ("six",), 1.0)
+    (site.parent / "manifest.json").write_text(json.dumps(made.to_dict()))
+    (tmp_path / "envs" / "names.json").write_text(json.dumps({"bench-data": key, "data": key}))
+    again = build(["six==1.16.0"], "data")
+    assert (again.name, again.key) == ("data", key) and find("data").key == key
+    reqs = tmp_path / "requirements.txt"
+    reqs.write_text("six==1.16.0\n")
+    shown = subprocess.run([CODELOOP, "env", "build", str(reqs), "--name", "data"], capture_output=True, text=True,
+                           env=dict(os.environ, CODELOOP_CACHE=str(tmp_path)), timeout=120)
+    said = " ".join((shown.stdout + shown.stderr).split())
+    assert shown.returncode == 0 and "environment data (" in said, said

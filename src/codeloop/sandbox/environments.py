@@ -25,7 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable, Sequence
 
 
@@ -141,7 +141,8 @@ def build(requirements: Sequence[str], name: str, warm: Sequence[str] = (),
     """Install ``requirements`` (pip's syntax, one each) into a new environment called ``name``, or return
     the one already built with the same resolved pins. ``warm``: modules a worker imports before it forks
     samples (default: the top-level names of the requirements). ``on_line``: each line pip prints.
-    Raises BuildFailed."""
+    The environment returned carries ``name`` (the manifest keeps the name it was first built under), and
+    ``name`` resolves to it with :func:`find` afterwards. Raises BuildFailed."""
     if not requirements:
         raise BuildFailed("no requirements given")
     if not name or "/" in name or name.startswith("."):
@@ -149,7 +150,7 @@ def build(requirements: Sequence[str], name: str, warm: Sequence[str] = (),
     named = _load(names().get(name, "")) if name in names() else None
     if named is not None and named.requirements == tuple(requirements) and named.python == python_version() \
             and (not warm or named.warm == tuple(warm)):
-        return named  # built already from these very requirements: pip is not asked again
+        return replace(named, name=name)  # built already from these very requirements: pip is not asked again
     os.makedirs(root(), exist_ok=True)
     work = tempfile.mkdtemp(prefix=".build-", dir=root())
     try:
@@ -188,8 +189,7 @@ def build(requirements: Sequence[str], name: str, warm: Sequence[str] = (),
                 json.dump(env.to_dict(), fh, indent=1)
             existing = env
         _write_names(dict(names(), **{name: key}))
-        return Environment(existing.key, name, existing.site, existing.python, existing.requirements,
-                           existing.resolved, existing.warm, existing.built_at)
+        return replace(existing, name=name)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
