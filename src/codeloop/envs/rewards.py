@@ -136,7 +136,7 @@ def sql_reward(pool: SessionPool, episode: Episode) -> Reward:
 def python_reward(pool: SessionPool, episode: Episode) -> Reward:
     task = Task(task_id=episode.task.task_id, kind=TaskKind.ASSERTS, asserts=episode.task.tests,
                 entry_point=episode.task.entry_point or _entry_point(episode.task.tests))
-    result = pool.judge(episode.session, dict(fixed_judge_job(task, 10.0)), guard=30.0)
+    result = pool.judge(episode.session, fixed_judge_job(task, 10.0), guard=30.0)
     if "broken_task" in result or result.get("status") == "infra_error":
         raise ValueError(f"task {task.task_id}: its tests could not run: {result.get('broken_task') or result}")
     value = (result.get("tests_passed") or 0) / len(task.asserts) if task.asserts else 0.0

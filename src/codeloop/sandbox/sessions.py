@@ -30,7 +30,7 @@ import threading
 import time
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Mapping
 
 from . import wire
 from .limits import Limits
@@ -476,7 +476,7 @@ class SessionPool:
                 self._where.pop(session.sid, None)
         return result
 
-    def judge(self, session: "Session", judge_job: dict[str, Any], guard: float = 60.0) -> dict[str, Any]:
+    def judge(self, session: "Session", judge_job: Mapping[str, Any], guard: float = 60.0) -> dict[str, Any]:
         """End a python ``session`` by running ``judge_job`` (the judge's job: the tests; see
         :func:`codeloop.verify.engine.fixed_judge_job`) in its worker's judge against the session's final
         state; the judge's result. Raises SessionError."""
