@@ -376,6 +376,31 @@ def test_a_stdin_tasks_statement_is_not_code_to_complete():
     assert ex.kind == "solution" and ex.program == "print(sum(map(int, input().split())))\n"
 
 
+TEMPLATE = "x = 3\n[insert]\nprint(result)\n"
+
+
+@pytest.mark.parametrize("reply, code", [
+    ("Here:\n```python title=solution.py\nresult = x + 1\n```\nDone.", "result = x + 1\n"),  # a labelled fence
+    ("```py\nresult = x\n```", "result = x\n"),
+    ("```\n# nothing yet\n```\n```python\nresult = 2 * x\n```", "result = 2 * x\n"),  # the block with code
+    ("<code>\nresult = -x\n</code>", "result = -x\n"),  # DS-1000's tags, in a reply without fences
+    ("result = x ** 2", "result = x ** 2"),
+    ("```text\nresult = x\n```", None),  # fences, none of them Python: no code, not the fenced reply itself
+    ("```python\n# a comment only\n```", None),
+    ("  \n", None),
+])
+def test_a_reply_for_a_template_is_extracted_as_any_python_reply(reply, code):
+    from codeloop.extract import extract_for_task
+    from codeloop.types import Task, TaskKind
+
+    task = Task("t", TaskKind.CHECK, entry_point="f", test="def check(c):\n    pass\n", template=TEMPLATE)
+    _, ex = extract_for_task(task, reply)
+    if code is None:
+        assert (ex.kind, ex.program) == ("none", "")
+    else:
+        assert (ex.kind, ex.code) == ("solution", code) and ex.program == TEMPLATE.replace("[insert]", code)
+
+
 # -- extraction and input files -------------------------------------------------
 
 

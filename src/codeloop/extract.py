@@ -225,7 +225,7 @@ def extract_for_task(task: Task, reply: str) -> tuple[Task, Extracted]:
     (a C++ reply to a task given in Python is judged as C++, as CodeContests'
     and open-r1's rewards take either); otherwise the task's own language."""
     if task.template is not None:
-        return task, _into_template(task, reply)
+        return task, _into_template(task.template, reply)
     fence = fenced_language(reply) if task.kind is TaskKind.STDIO else None
     if fence is not None and fence != task.language:
         task = replace(task, language=fence)
@@ -234,16 +234,16 @@ def extract_for_task(task: Task, reply: str) -> tuple[Task, Extracted]:
     return task, extract_source(reply, task.language)
 
 
-def _into_template(task: Task, reply: str) -> Extracted:
-    """A reply's code (the first Python or unlabelled fenced block, DS-1000's ``<code>`` tags, else the
-    reply) put at the task's ``[insert]``."""
+def _into_template(template: str, reply: str) -> Extracted:
+    """A reply's code put at the task's ``[insert]``: what :func:`extract_source` takes for Python (the
+    first Python or unlabelled fenced block with code; a reply with fences but none of those has no code),
+    else, in a reply without fences, the code in DS-1000's ``<code>...</code>`` tags, else the whole reply."""
     text = strip_special_tokens(reply)
-    blocks = [b for lang, b in fenced_blocks(text) if lang in ("", "python", "py", "python3")]
-    tagged = re.search(r"<code>\n?(.*?)</code>", text, re.S)
-    code = blocks[0] if blocks else tagged.group(1) if tagged else text
-    if not has_code(code):
-        return Extracted("none", "", "")
-    return Extracted("solution", code, fill_template(task, code))
+    tagged = re.search(r"<code>\n?(.*?)</code>", text, re.S) if "```" not in text else None
+    found = extract_source(tagged.group(1) if tagged else text, PYTHON)
+    if found.kind == "none":
+        return found
+    return Extracted("solution", found.code, fill_template(template, found.code))
 
 
 def reply_text(completion: Any) -> str:

@@ -196,10 +196,11 @@ _OPTION_DEFAULTS: tuple[tuple[str, Any], ...] = (
 INSERT = "[insert]"
 
 
-def fill_template(task: Task, code: str) -> str:
-    """The program for ``code`` written for ``task``: ``task.template`` with the code at ``[insert]``, or
-    the code itself when the task has no template."""
-    return code if task.template is None else task.template.replace(INSERT, code, 1)
+def fill_template(template: str, code: str) -> str:
+    """The program for ``code`` written for a task with ``template`` (DS-1000's form): the template with the
+    code at its first ``[insert]``. Callers decide whether a task has a template at all; only the first
+    ``[insert]`` is filled, so code that itself holds the marker is left as written."""
+    return template.replace(INSERT, code, 1)
 
 
 MAX_FILES = 64

@@ -64,7 +64,7 @@ def read_samples(path: str, tasks: dict[str, Task]) -> list[Sample]:
         if named is not None:
             named = _language_of(named, task, path, number)
         whole = not has_c or (named or task.language) != PYTHON
-        program = fill_template(task, code) if task.template is not None else code if whole \
+        program = fill_template(task.template, code) if task.template is not None else code if whole \
             else code_prompt(task) + code
         samples.append(Sample(len(samples), task_id, code, program, f"{path}:{number}", named))
     if not samples:
