@@ -107,3 +107,37 @@ def test_solutions_and_completions(tmp_path):
 def test_unknown_benchmark():
     with pytest.raises(InputError, match="unknown benchmark 'nope'; known: humaneval"):
         load_benchmark("nope")
+
+
+# Rows in datasets' own formats take the run options codeloop's format takes, checked as strictly.
+DS1000_ROW = {"task_id": "ds", "code_context": "x = 3\n[insert]\n", "reference_code": "result = x * 2",
+              "checker": "def check_result(result, expected):\n    return result == expected\n"}
+BIGCODEBENCH_ROW = {"task_id": "bcb", "complete_prompt": "def task_func():\n", "canonical_solution": "    return 1\n",
+                    "test": "import unittest\nclass TestCases(unittest.TestCase):\n    def test_one(self):\n"
+                            "        self.assertEqual(task_func(), 1)\n"}
+MBPP_ROW = {"task_id": 11, "text": "Add.", "test_list": ["assert add(1, 2) == 3"]}
+APPS_ROW = {"problem_id": 7, "input_output": json.dumps({"inputs": ["1\n"], "outputs": ["1\n"]})}
+
+
+@pytest.mark.parametrize("row", [DS1000_ROW, BIGCODEBENCH_ROW, MBPP_ROW], ids=["ds1000", "bigcodebench", "mbpp"])
+@pytest.mark.parametrize("option, value, words", [
+    ("integrity", "inprocess", "must be one of 'split', 'in-process', not 'inprocess'"),
+    ("integrity", True, "must be one of"),
+    ("environment", 5, "must be the name of a package environment, not 5"),
+    ("environment", "", "must be the name of a package environment"),
+    ("environment", "no-such-env", "'no-such-env' is not built here"),
+])
+def test_a_dataset_rows_environment_and_integrity_are_checked_at_load(tmp_path, monkeypatch, row, option, value,
+                                                                       words):
+    monkeypatch.setenv("CODELOOP_CACHE", str(tmp_path / "cache"))  # no environment is built there
+    message = error(tmp_path, [row, {**row, "task_id": "second", option: value}])
+    assert "tasks.jsonl:2:" in message and f"field '{option}'" in message and words in message, message
+    own = error(tmp_path, [GOOD, {**GOOD, "task_id": "second", option: value}])  # codeloop's format refuses it too
+    assert "tasks.jsonl:2:" in own and f"field '{option}'" in own
+
+
+def test_a_dataset_rows_run_options_reach_its_task(tmp_path):
+    tasks, _ = load(tmp_path, [{**BIGCODEBENCH_ROW, "integrity": "in-process"}, {**MBPP_ROW, "integrity": "split"},
+                               DS1000_ROW])
+    assert [tasks[t].integrity for t in ("bcb", "11", "ds")] == ["in-process", "split", "split"]
+    assert "stdin/stdout runs" in error(tmp_path, [{**APPS_ROW, "integrity": "in-process"}])

@@ -13,7 +13,7 @@ import json
 from dataclasses import dataclass, fields, replace
 from enum import Enum
 from functools import cached_property
-from typing import Any, ClassVar, Literal, Mapping, Union
+from typing import Any, ClassVar, Final, Literal, Mapping, Union
 
 
 class Status(str, Enum):
@@ -56,6 +56,9 @@ class TaskKind(str, Enum):
 
 Isolation = Literal["full", "weak"]
 Integrity = Literal["split", "in-process"]  # where a task's tests run: the judge, or the program's own process
+SPLIT: Final = "split"  # the tests run in the judge; the program's values cross to it as data
+IN_PROCESS: Final = "in-process"  # the tests run in the program's own process (verify/in_process.py)
+INTEGRITIES: tuple[Integrity, ...] = (SPLIT, IN_PROCESS)
 
 
 # -- tasks ----------------------------------------------------------------------
@@ -134,7 +137,7 @@ class Task:
     compile_time_limit: float | None = None
     environment: str | None = None
     template: str | None = None
-    integrity: Integrity = "split"
+    integrity: Integrity = SPLIT
 
     @cached_property
     def key(self) -> str:
@@ -191,7 +194,7 @@ class Task:
 _OPTION_DEFAULTS: tuple[tuple[str, Any], ...] = (
     ("compare", None), ("time_limit_per_test", None), ("stop_on_failure", False), ("tests_in_one_process", False),
     ("language", "python"), ("files", None), ("compile_time_limit", None), ("environment", None),
-    ("template", None), ("integrity", "split"))
+    ("template", None), ("integrity", SPLIT))
 
 INSERT = "[insert]"
 
@@ -530,7 +533,7 @@ class Verdict:
     runs: tuple[StdioRun, ...] | None = None       # stdio cases with no expected output: what the program did
     timing: Timing | None = None
     case_results: tuple[CaseResult, ...] | None = None  # stdio: each case that ran, in order (the first 1,000)
-    integrity: Integrity = "split"  # "in-process": the tests ran in the program's process (it could forge them)
+    integrity: Integrity = SPLIT  # "in-process": the tests ran in the program's process (it could forge them)
     values: tuple[str, ...] | None = None  # asserts tasks: what each probe (a bare call) returned, as text
 
     @property
@@ -582,7 +585,7 @@ class Verdict:
             if isinstance(d.get("timing"), Mapping) else None,
             case_results=tuple(CaseResult(int(c["index"]), Status(c["status"]), c.get("seconds"))
                                for c in d["case_results"]) if d.get("case_results") is not None else None,
-            integrity="in-process" if d.get("integrity") == "in-process" else "split",
+            integrity=IN_PROCESS if d.get("integrity") == IN_PROCESS else SPLIT,
             values=tuple(str(v) for v in d["values"]) if d.get("values") is not None else None,
         )
 
@@ -607,4 +610,5 @@ __all__ = ["Status", "STATUSES", "TaskKind", "Isolation", "IOCase", "Task", "Exc
            "EvaluatorFailed", "Failure", "case_wall_limit", "wall_for_cases", "failure_to_dict", "failure_from_dict",
            "ViolationInfo",
            "InstructionResult", "Cost", "StdioRun", "CaseResult", "Timing", "Verdict", "evaluator_failure",
-           "check_files", "MAX_FILES", "MAX_FILES_BYTES", "INSERT", "fill_template", "Integrity"]
+           "check_files", "MAX_FILES", "MAX_FILES_BYTES", "INSERT", "fill_template", "Integrity",
+           "SPLIT", "IN_PROCESS", "INTEGRITIES"]

@@ -74,7 +74,9 @@ from typing import Any, Callable, Mapping
 from .. import pyparse
 from ..compare import check_spec
 from ..jsonl import json_object
-from ..types import INSERT, Integrity, IOCase, Task, TaskKind
+from ..sandbox.environments import EnvironmentMissing
+from ..sandbox.environments import find as find_environment
+from ..types import IN_PROCESS, INSERT, INTEGRITIES, IOCase, Task, TaskKind
 from .errors import TaskNotFound
 
 APPS_COMPARE = {"name": "float", "rel_tol": 1e-5, "abs_tol": 1e-8}
@@ -117,20 +119,42 @@ def task_from_format(row: Mapping[str, Any], name: str | None = None, task_id: s
 
 
 def _run_options(task: Task, row: Mapping[str, Any]) -> Task:
-    """A row's (or verl ``extra_info``'s) ``time_limit_per_test``, ``stop_on_failure`` and
-    ``tests_in_one_process``, over the format's."""
+    """A row's (or verl ``extra_info``'s) ``time_limit_per_test``, ``stop_on_failure``,
+    ``tests_in_one_process``, ``environment`` and ``integrity``, over the format's: read here, for every
+    format, so a bad value is refused when the row is read (as codeloop's own task format refuses it),
+    not judged as something else. ``environment`` must name one built here (:func:`find_environment`)."""
     per_test = row.get("time_limit_per_test")
     if per_test is not None:
         if isinstance(per_test, bool) or not isinstance(per_test, (int, float)) or not 0 < per_test <= 60:
-            raise TaskNotFound(f"time_limit_per_test must be a number of seconds in (0, 60], not {per_test!r}")
+            raise TaskNotFound(f"time_limit_per_test must be a number of seconds in (0, 60], not {per_test!r}",
+                               "time_limit_per_test")
         task = replace(task, time_limit_per_test=float(per_test))
     for name in ("stop_on_failure", "tests_in_one_process"):
         value = row.get(name)
         if value is not None:
             if not isinstance(value, bool):
-                raise TaskNotFound(f"{name} must be true or false, not {value!r}")
+                raise TaskNotFound(f"{name} must be true or false, not {value!r}", name)
             changes: dict[str, Any] = {name: value}
             task = replace(task, **changes)
+    environment = row.get("environment")
+    if environment is not None:
+        if not isinstance(environment, str) or not environment:
+            raise TaskNotFound(f"environment must be the name of a package environment, not {environment!r}",
+                               "environment")
+        try:
+            find_environment(environment)
+        except EnvironmentMissing as exc:
+            raise TaskNotFound(str(exc), "environment") from None
+        task = replace(task, environment=environment)
+    integrity = row.get("integrity")
+    if integrity is not None:
+        if integrity not in INTEGRITIES:
+            raise TaskNotFound(f"integrity must be one of {', '.join(map(repr, INTEGRITIES))}, not {integrity!r}",
+                               "integrity")
+        if integrity == IN_PROCESS and task.kind is TaskKind.STDIO:
+            raise TaskNotFound(f"integrity {IN_PROCESS!r} is for check or assert tests (stdin/stdout runs are "
+                               "in the program's process already)", "integrity")
+        task = replace(task, integrity=integrity)
     return task
 
 
@@ -441,12 +465,9 @@ def _read_bigcodebench(row: Mapping[str, Any], task_id: str) -> Task:
     if not isinstance(entry_point, str) or not entry_point.isidentifier():
         raise TaskNotFound("bigcodebench format: 'entry_point' must name the function")
     reference = prompt + solution if isinstance(solution, str) else None
-    environment = row.get("environment")
-    integrity: Integrity = "in-process" if row.get("integrity") == "in-process" else "split"
     return Task(task_id=str(row.get("task_id", task_id)), kind=TaskKind.CHECK, prompt=prompt,
                 entry_point=entry_point, test=test + BIGCODEBENCH_CHECK.format(entry_point=entry_point),
-                reference=reference, origin="bigcodebench", integrity=integrity,
-                environment=environment if isinstance(environment, str) and environment else None)
+                reference=reference, origin="bigcodebench")
 
 
 FORMATS["bigcodebench"] = Format("bigcodebench", _read_bigcodebench,
@@ -482,11 +503,9 @@ def _read_ds1000(row: Mapping[str, Any], task_id: str) -> Task:
         raise TaskNotFound("ds1000 format: 'checker' must define check_result(result, expected)")
     template = context + DS1000_RESULT
     reference_program = template.replace(INSERT, reference, 1)
-    environment = row.get("environment")
     return Task(task_id=str(row.get("task_id", task_id)), kind=TaskKind.CHECK, prompt=str(row.get("prompt") or ""),
                 entry_point="ds1000_result", reference=reference_program, template=template, origin="ds1000",
-                test=DS1000_CHECK.format(checker=checker, reference_program=reference_program),
-                environment=environment if isinstance(environment, str) and environment else None)
+                test=DS1000_CHECK.format(checker=checker, reference_program=reference_program))
 
 
 FORMATS["ds1000"] = Format("ds1000", _read_ds1000, lambda row: "code_context" in row and "reference_code" in row)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import replace
-from typing import Any, Literal, Optional, Union
+from typing import Any, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -19,7 +19,7 @@ from ..sandbox.environments import EnvironmentMissing
 from ..sandbox.environments import find as find_environment
 from ..sandbox.languages import UnknownLanguage, language
 from ..types import IOCase as TaskCase
-from ..types import INSERT, Task, TaskKind, check_files
+from ..types import IN_PROCESS, INSERT, SPLIT, Integrity, Task, TaskKind, check_files
 from .labels import in_own_format, verl_record_row
 
 
@@ -54,7 +54,7 @@ class TaskRecord(BaseModel):
     compile_time_limit: Optional[float] = Field(default=None, gt=0, le=120)
     environment: Optional[str] = Field(default=None, min_length=1)
     template: Optional[str] = None
-    integrity: Literal["split", "in-process"] = "split"
+    integrity: Integrity = SPLIT
     instructions: list[dict[str, Any]] = Field(default_factory=list)
     metadata: dict[str, Any] = Field(default_factory=dict)
 
@@ -116,7 +116,7 @@ class TaskRecord(BaseModel):
                              + (f"; got {', '.join(given)}" if given else ""))
         if given[0] != "cases" and self.language != "python":
             raise ValueError(f"a {self.language} program is judged on stdin/stdout 'cases' only")
-        if self.integrity == "in-process" and given[0] == "cases":
+        if self.integrity == IN_PROCESS and given[0] == "cases":
             raise ValueError("the in-process mode is for 'test' or 'asserts' tests (stdin/stdout runs are its "
                              "already)")
         if given[0] != "cases" and not self.entry_point:
@@ -235,7 +235,8 @@ def _dataset_row(obj: dict[str, Any], fallback_id: str, origin: str) -> Task | N
         return replace(task_from_format(obj, name, task_id=task_id), task_id=task_id, origin=origin)
     except TaskNotFound as exc:
         message = str(exc)
-        raise InlineTaskError(message if message.startswith(name) else f"{name} format: {message}", None) from None
+        raise InlineTaskError(message if message.startswith(name) else f"{name} format: {message}",
+                              exc.field) from None
 
 
 _GROUND_TRUTH = "reward_model.ground_truth"

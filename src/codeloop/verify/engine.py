@@ -24,7 +24,8 @@ from ..sandbox.languages import availability, language
 from ..sandbox.limits import Limits
 from ..sandbox.pool import InfraError, Outcome, SandboxPool
 from ..sandbox.protocol import CallJob, CallReport, JudgeOnlyJob
-from ..types import (Cost, InstructionResult, NoCode, Status, Task, TaskKind, Verdict, evaluator_failure)
+from ..types import (IN_PROCESS, Cost, InstructionResult, NoCode, Status, Task, TaskKind, Verdict,
+                     evaluator_failure)
 from .assemble import BrokenTaskResult, assemble
 from .binaries import CompiledPrograms, program_key
 from .budget import provisional
@@ -106,7 +107,7 @@ class Judge:
         a sample that has not started. The verdict never raises for anything
         the program does; an evaluator failure that persists after the
         retries is status ``infra_error``."""
-        if task.integrity == "in-process":
+        if task.integrity == IN_PROCESS:
             return self._in_process(task, program, code)
         out: Future[Verdict] = Future()
         if not has_code(program if code is None else code):
@@ -141,7 +142,7 @@ class Judge:
             elif f.exception() is not None:
                 out.set_exception(f.exception())
             else:
-                out.set_result(f.result().with_(integrity="in-process"))
+                out.set_result(f.result().with_(integrity=IN_PROCESS))
 
         inner.add_done_callback(done)
         out.add_done_callback(lambda f: inner.cancel() if f.cancelled() else None)

@@ -20,7 +20,7 @@ import json
 from dataclasses import replace
 
 from ..compare import IN_PROCESS_MARKER as MARKER
-from ..types import IOCase, Task, TaskKind
+from ..types import SPLIT, IOCase, Task, TaskKind
 
 COMPARATOR = {"name": "in_process_report"}
 
@@ -72,4 +72,4 @@ def in_process_task(task: Task) -> Task:
         raise ValueError(f"the in-process mode takes asserts or check tests, not {task.kind.value}")
     return replace(task, kind=TaskKind.STDIO, cases=(IOCase("", json.dumps({"all": True})),), asserts=(), test="",
                    setup="", compare=dict(COMPARATOR), reference=None,
-                   time_limit_per_test=task.time_limit or 10.0, integrity="split")
+                   time_limit_per_test=task.time_limit or 10.0, integrity=SPLIT)
