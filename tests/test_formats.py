@@ -361,3 +361,29 @@ def test_a_humaneval_plus_row_through_verls_compute_score(scorer):
     for name, (want, code) in EVALPLUS_SOLUTIONS.items():
         result = compute_score("evalplus", f"```python\n{code}```", row, None, scorer=scorer)
         assert result["acc"] == float(want) and result["infra_error"] == 0.0, (name, result)
+
+
+# -- DS-1000 style: the reference's result is computed in the judge once per task, kept in its memo ---------------
+
+def _ds1000_counting_row(token: str) -> dict:
+    """A DS-1000-style row whose reference counts its runs in the judge process, and whose checker fails a sample
+    judged after the reference ran more than once there."""
+    count = (f"import builtins\n_runs = builtins.__dict__.setdefault('codeloop_reference_runs', {{}})\n"
+             f"_runs[{token!r}] = _runs.get({token!r}, 0) + 1\n")
+    return {"task_id": "ds-count", "code_context": "x = [3, 1, 2]\n[insert]\n",
+            "reference_code": count + "result = sorted(x)",
+            "checker": "def check_result(result, expected):\n    import builtins\n"
+                       f"    runs = builtins.codeloop_reference_runs[{token!r}]\n"
+                       "    assert runs == 1, f'the reference ran {runs} times in this judge'\n"
+                       "    expected.append('changed by the checker')  # the next sample's expected value keeps\n"
+                       "    return result + ['changed by the checker'] == expected\n"}
+
+
+@pytest.mark.sandbox
+def test_a_ds1000_tasks_reference_runs_once_per_task_in_the_judge(scorer):
+    import uuid
+
+    task = task_from_format(_ds1000_counting_row(uuid.uuid4().hex), "ds1000")
+    replies = ["result = sorted(x)", "result = list(sorted(x))", "result = x", "x.sort()\nresult = x"] * 3
+    verdicts = [scorer.judge_one(task, reply) for reply in replies]
+    assert [v.passed for v in verdicts] == [True, True, False, True] * 3, [v.failure for v in verdicts]

@@ -59,6 +59,7 @@ Integrity = Literal["split", "in-process"]  # where a task's tests run: the judg
 SPLIT: Final = "split"  # the tests run in the judge; the program's values cross to it as data
 IN_PROCESS: Final = "in-process"  # the tests run in the program's own process (verify/in_process.py)
 INTEGRITIES: tuple[Integrity, ...] = (SPLIT, IN_PROCESS)
+TASK_MEMO: Final = "_judge_memo"  # the name of the dict a task's tests keep across samples, in the judge only
 
 
 # -- tasks ----------------------------------------------------------------------
@@ -611,4 +612,4 @@ __all__ = ["Status", "STATUSES", "TaskKind", "Isolation", "IOCase", "Task", "Exc
            "ViolationInfo",
            "InstructionResult", "Cost", "StdioRun", "CaseResult", "Timing", "Verdict", "evaluator_failure",
            "check_files", "MAX_FILES", "MAX_FILES_BYTES", "INSERT", "fill_template", "Integrity",
-           "SPLIT", "IN_PROCESS", "INTEGRITIES"]
+           "SPLIT", "IN_PROCESS", "INTEGRITIES", "TASK_MEMO"]

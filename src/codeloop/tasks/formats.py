@@ -76,7 +76,7 @@ from ..compare import check_spec
 from ..jsonl import json_object
 from ..sandbox.environments import EnvironmentMissing
 from ..sandbox.environments import find as find_environment
-from ..types import IN_PROCESS, INSERT, INTEGRITIES, IOCase, Task, TaskKind
+from ..types import IN_PROCESS, INSERT, INTEGRITIES, TASK_MEMO, IOCase, Task, TaskKind, fill_template
 from .errors import TaskNotFound
 
 APPS_COMPARE = {"name": "float", "rel_tol": 1e-5, "abs_tol": 1e-8}
@@ -387,9 +387,9 @@ class _Expected:
     """The reference's answer on test i, computed here (in the judge) once per task, compared as EvalPlus does."""
 
     def __init__(self, i):
-        if i not in _judge_memo:
-            _judge_memo[i] = _reference(*_copy.deepcopy(_INPUTS[i]))
-        self.value = _judge_memo[i]
+        if i not in {memo}:
+            {memo}[i] = _reference(*_copy.deepcopy(_INPUTS[i]))
+        self.value = {memo}[i]
 
     def __eq__(self, out):
         exp = self.value
@@ -422,7 +422,7 @@ def _read_evalplus(row: Mapping[str, Any], task_id: str) -> Task:
     reference = solution if f"def {entry_point}" in solution else prompt + solution
     try:
         setup = EVALPLUS_SETUP.format(inputs=json.dumps(inputs), atol=float(atol), reference=reference,
-                                      entry_point=entry_point)
+                                      entry_point=entry_point, memo=TASK_MEMO)
     except (TypeError, ValueError) as exc:
         raise TaskNotFound(f"evalplus format: inputs that are not JSON data: {exc}") from None
     asserts = tuple(f"assert {entry_point}(*_INPUTS[{i}]) == _Expected({i})" for i in range(len(inputs)))
@@ -477,18 +477,30 @@ FORMATS["bigcodebench"] = Format("bigcodebench", _read_bigcodebench,
 # -- DS-1000 style -----------------------------------------------------------------------------------
 
 # The program is the task's code context with the model's code at [insert]; the context leaves its answer in
-# a global `result`. The judge runs the context with the reference's code itself (trusted, once per sample)
-# for the expected value, calls into the program for its `result` (which crosses the split as data), and
-# compares the two with the task's check_result, as a rule with the library's own testing helpers.
+# a global `result`. The judge runs the context with the reference's code itself (trusted, once per task: the
+# expected value is kept in the judge's per-task memo) for the expected value, calls into the program for its
+# `result` (which crosses the split as data), and compares the two with the task's check_result, as a rule with
+# the library's own testing helpers. check_result gets a deep copy of the expected value where one can be made,
+# so a checker that changes its argument does not change the next sample's.
 DS1000_RESULT = "\n\n\ndef ds1000_result():\n    return result\n"
 DS1000_CHECK = """
 {checker}
 
 
+def _ds1000_expected():
+    import copy as _copy
+    if "expected" not in {memo}:
+        _namespace = {{"__name__": "reference"}}
+        exec(compile({reference_program!r}, "reference.py", "exec", dont_inherit=True), _namespace)
+        {memo}["expected"] = _namespace["result"]
+    try:
+        return _copy.deepcopy({memo}["expected"])
+    except Exception:  # a value deepcopy cannot copy (a handle, say): the one value, as it is
+        return {memo}["expected"]
+
+
 def check(candidate):
-    _namespace = {{"__name__": "reference"}}
-    exec(compile({reference_program!r}, "reference.py", "exec", dont_inherit=True), _namespace)
-    if check_result(candidate(), _namespace["result"]) is False:
+    if check_result(candidate(), _ds1000_expected()) is False:
         raise AssertionError("the result does not match the reference's")
 """
 
@@ -502,10 +514,10 @@ def _read_ds1000(row: Mapping[str, Any], task_id: str) -> Task:
     if not isinstance(checker, str) or "def check_result" not in checker:
         raise TaskNotFound("ds1000 format: 'checker' must define check_result(result, expected)")
     template = context + DS1000_RESULT
-    reference_program = template.replace(INSERT, reference, 1)
+    reference_program = fill_template(template, reference)
     return Task(task_id=str(row.get("task_id", task_id)), kind=TaskKind.CHECK, prompt=str(row.get("prompt") or ""),
                 entry_point="ds1000_result", reference=reference_program, template=template, origin="ds1000",
-                test=DS1000_CHECK.format(checker=checker, reference_program=reference_program))
+                test=DS1000_CHECK.format(checker=checker, reference_program=reference_program, memo=TASK_MEMO))
 
 
 FORMATS["ds1000"] = Format("ds1000", _read_ds1000, lambda row: "code_context" in row and "reference_code" in row)

@@ -20,7 +20,7 @@ import json
 from dataclasses import replace
 
 from ..compare import IN_PROCESS_MARKER as MARKER
-from ..types import SPLIT, IOCase, Task, TaskKind
+from ..types import SPLIT, TASK_MEMO, IOCase, Task, TaskKind
 
 COMPARATOR = {"name": "in_process_report"}
 
@@ -30,6 +30,7 @@ def _codeloop_in_process_tests():
     import json as _json
     import traceback as _traceback
     _namespace = globals()
+    _namespace.setdefault({memo!r}, {{}})  # the per-task memo a judge gives tests: here, this run's only
     _passed, _total, _first = 0, 0, None
     _steps = {steps!r}
     for _index, _source in enumerate(_steps):
@@ -62,7 +63,7 @@ def in_process_program(task: Task, program: str) -> str:
         setup = [task.test]
         steps, kind = [task.test, ""], "check"
     return program + _HARNESS.format(steps=steps, setup_steps=len(setup), kind=kind, entry_point=task.entry_point,
-                                     marker=MARKER)
+                                     marker=MARKER, memo=TASK_MEMO)
 
 
 def in_process_task(task: Task) -> Task:

@@ -39,7 +39,7 @@ from ..compare import CheckerBroken, matches
 from ..compare import prepare as prepare_comparator
 from .protocol import BudgetsWire, CalibrationWire, JudgeJob, JudgeResult, TestsWire
 from .recorder import BrokenTask, CandidateRaised, Recorder, StopTests, capped_repr
-from ..types import case_wall_limit
+from ..types import TASK_MEMO, case_wall_limit
 
 MAX_LOGGED_CALLS = 100_000
 MAX_TIMINGS = 10_000
@@ -455,7 +455,6 @@ def _time_reference(job: JudgeJob) -> JudgeResult:
 
 
 _COMPILED: dict[str, tuple[Any, Any, list[str]]] = {}
-TASK_MEMO = "_judge_memo"
 _MEMOS: dict[str, dict[Any, Any]] = {}
 
 
