@@ -162,3 +162,116 @@ def test_pandas_values_cross_with_index_names_and_dtypes():
                   pd.Series([object()])):
         with pytest.raises(NotPlainData):
             encode_value(value)
+
+
+def pandas_values(pd, np):
+    """Frames and Series whose every part ``pandas.testing``'s strict checks look at: labels' dtypes and names,
+    RangeIndexes, frequencies, text dtypes (pandas 3's ``str`` by default)."""
+    dates = pd.date_range("2024-01-01", periods=3, name="day")
+    return {
+        "int labels": pd.DataFrame(np.arange(6).reshape(2, 3)),
+        "one int label": pd.DataFrame({1: [1]}),
+        "text labels": pd.DataFrame({"a": [1], "b": ["x"]}),
+        "mixed labels": pd.DataFrame({3: [True], "mixed": [[1, 2]]}),
+        "float and bool labels": pd.concat([pd.DataFrame({1.5: [1]}), pd.DataFrame({True: [2]})], axis=1),
+        "tuple labels": pd.DataFrame([[1, 2]], columns=pd.Index([(1, 2), (3, 4)], tupleize_cols=False)),
+        "duplicate labels": pd.DataFrame([[1, 2]], columns=["a", "a"]),
+        "named labels": pd.DataFrame({"a": [1]}).rename_axis(index="row", columns="col"),
+        "date_range index": pd.DataFrame({"v": [1.0, 2.0, 3.0]}, index=dates),
+        "two-hourly": pd.DataFrame({"h": range(3)}, index=pd.date_range("2024-03-01", periods=3, freq="2h")),
+        "weekly": pd.Series(range(3), index=pd.date_range("2024-01-07", periods=3, freq="W"), name="w"),
+        "business days": pd.Series(range(3), index=pd.bdate_range("2024-01-01", periods=3)),
+        "month starts": pd.Series(range(3), index=pd.date_range("2024-01-01", periods=3, freq="MS")),
+        "no freq dates": pd.DataFrame({"v": [1, 2]}, index=pd.to_datetime(["2024-01-05", "2024-01-01"])),
+        "timedelta index": pd.Series([1, 2], index=pd.timedelta_range("1s", periods=2, freq="s")),
+        "date labels": pd.DataFrame([[1, 2, 3]], columns=dates),
+        "range index": pd.DataFrame({"a": [1, 2]}, index=pd.RangeIndex(5, 9, 2, name="r")),
+        "empty range": pd.DataFrame(),
+        "no rows": pd.DataFrame(columns=["a", "b"]),
+        "no columns": pd.DataFrame(index=[1, 2]),
+        "int32 index": pd.Series([1.5, 2.0], index=pd.Index(np.array([7, 8], dtype=np.int32), name="id")),
+        "text index": pd.Series([1.5, 2.0], index=["a", "b"], name="x"),
+        "tuple name": pd.Series([1], name=("a", 1)),
+        "text with missing": pd.Series(["a", None, "c"]),
+        "reset index": pd.DataFrame({"k": ["a", "b", "a"], "v": [1, 2, 3]}).groupby("k").sum().reset_index(),
+        "groupby index": pd.DataFrame({"k": ["a", "b", "a"], "v": [1, 2, 3]}).groupby("k")["v"].sum(),
+        "datetime column": pd.DataFrame({"when": pd.to_datetime(["2024-01-01", "2024-02-01"])}),
+    }
+
+
+PANDAS_CASES = [
+    "int labels", "one int label", "text labels", "mixed labels", "float and bool labels", "tuple labels",
+    "duplicate labels", "named labels", "date_range index", "two-hourly", "weekly", "business days",
+    "month starts", "no freq dates", "timedelta index", "date labels", "range index", "empty range", "no rows",
+    "no columns", "int32 index", "text index", "tuple name", "text with missing", "reset index", "groupby index",
+    "datetime column"]
+
+
+def test_the_pandas_cases_are_all_named():
+    pd = pytest.importorskip("pandas")
+    np = pytest.importorskip("numpy")
+    assert sorted(pandas_values(pd, np)) == sorted(PANDAS_CASES)
+
+
+@pytest.mark.parametrize("case", PANDAS_CASES)
+def test_pandas_values_pass_pandas_own_strict_checks_after_crossing(case):
+    """DS-1000-style checkers compare with ``pd.testing.assert_*_equal`` and its default (strict) checks: a
+    correct program's value must still pass them once it has crossed."""
+    pd = pytest.importorskip("pandas")
+    np = pytest.importorskip("numpy")
+    value = pandas_values(pd, np)[case]
+    back = wire.decode_value(json.loads(json.dumps(wire.encode_value(value))))
+    assert type(back) is type(value)
+    if isinstance(value, pd.DataFrame):
+        pd.testing.assert_frame_equal(back, value)
+        assert type(back.columns) is type(value.columns) and back.columns.name == value.columns.name
+    else:
+        pd.testing.assert_series_equal(back, value)
+    assert type(back.index) is type(value.index) and back.index.names == value.index.names
+    assert getattr(back.index, "freq", None) == getattr(value.index, "freq", None)
+
+
+def test_pandas_text_keeps_its_storage():
+    """A python-backed and a pyarrow-backed text column have unequal dtypes: the storage crosses too."""
+    pd = pytest.importorskip("pandas")
+    for storage in ("python", "pyarrow"):
+        if storage == "pyarrow":
+            pytest.importorskip("pyarrow")
+        value = pd.Series(["a", None], dtype=pd.StringDtype(storage))
+        back = wire.decode_value(wire.encode_value(value))
+        pd.testing.assert_series_equal(back, value)
+        assert back.dtype.storage == storage
+
+
+def test_pandas_values_that_do_not_cross_are_refused_not_mangled():
+    pd = pytest.importorskip("pandas")
+    holidays = pd.offsets.CustomBusinessDay(holidays=["2024-01-02"])
+    for value in (pd.Series(["a"], dtype="category"), pd.Series([1], index=pd.MultiIndex.from_tuples([(1, 2)])),
+                  pd.DataFrame([[1, 2]], columns=pd.MultiIndex.from_tuples([("a", 1), ("a", 2)])),
+                  pd.DataFrame({"a": [1]}, index=pd.CategoricalIndex(["x"])),
+                  pd.Series([1, 2], index=pd.period_range("2024-01", periods=2, freq="M")),
+                  pd.Series([1, 2], index=pd.date_range("2024-01-01", periods=2, freq=holidays)),
+                  pd.Series([1], index=pd.DatetimeIndex(["2024-01-01"], tz="UTC")),
+                  pd.DataFrame(index=pd.RangeIndex(wire.MAX_RANGE_ITEMS + 1))):
+        with pytest.raises(wire.NotPlainData):
+            wire.encode_value(value)
+
+
+def test_malformed_pandas_trees_are_rejected():
+    pd = pytest.importorskip("pandas")
+    np = pytest.importorskip("numpy")
+    good = wire.encode_value(pd.DataFrame({"a": [1, 2]}, index=pd.date_range("2024-01-01", periods=2)))
+    labels, columns, index = good["v"]
+    scalar = wire.encode_value(np.int64(1))
+    for bad in ([["range", [0, 2], None], columns, index],              # a range of two numbers
+                [["range", [0, 2, 0], None], columns, index],           # step 0
+                [["range", [0, 10**12, 1], None], columns, index],      # too many labels
+                [["range", [0, 2, 1], None], columns, index],           # two labels, one column
+                [labels, [[scalar, None]], index],                      # a scalar for a column
+                [labels, [[columns[0][0], ["str", 7]]], index],         # text of no storage
+                [labels, columns, index[:2] + ["index", "not a freq"]],
+                [labels, columns, index[:3] + ["3D"]],                  # dates that are not 3 days apart
+                [labels, columns, ["index", labels, None, "D"]],        # a freq on labels of no dates
+                [labels, columns, "index"]):
+        with pytest.raises(wire.WireError):
+            wire.decode_value({"$": "frame", "v": bad})

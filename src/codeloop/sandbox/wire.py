@@ -152,10 +152,12 @@ _TAGGED = {"tuple", "dict", "set", "frozenset", "bytes", "complex", "ndarray", "
 # (a package environment's workers import it before any sample; see sandbox/environments.py). Object and
 # structured dtypes do not cross as bytes; an object array crosses item by item when each item is plain
 # data (pandas keeps text in object columns). pandas Series and DataFrames cross as their index, column
-# labels, names and columns, rebuilt where pandas is loaded.
+# labels (an index too), names and columns, rebuilt where pandas is loaded.
 _NUMPY_KINDS = set("biufcmMUS")
 MAX_ARRAY_BYTES = 64 << 20
 _PANDAS_TEXT = {"str", "string"}
+# A RangeIndex crosses as its bounds, but is held to the item count an int64 index may have
+MAX_RANGE_ITEMS = MAX_ARRAY_BYTES // 8
 
 
 class NotPlainData(TypeError):
@@ -226,51 +228,101 @@ def _encode_numpy(numpy: Any, value: Any, depth: int = 0) -> Any:
 
 
 def _encode_pandas(pandas: Any, value: Any, depth: int) -> Any:
-    """A Series (values, index, name) or a DataFrame (columns, their labels, index), each part plain data."""
+    """A Series (values, index, name) or a DataFrame (columns, their labels, index), each part plain data.
+
+    Column labels cross as an index does, so that the rebuilt value passes ``pandas.testing``'s strict
+    checks: the labels' dtype (int labels stay int64, pandas 3's text labels stay ``str``), their name,
+    a RangeIndex as a range, and a DatetimeIndex's or TimedeltaIndex's ``freq``. MultiIndexes (rows or
+    columns) and extension dtypes other than text (category, Int64, tz-aware, period...) do not cross:
+    NotPlainData, never a value rebuilt differently."""
     numpy = sys.modules["numpy"]
 
     def column(series: Any) -> Any:
-        """[values, None] for a NumPy dtype; [values as objects, "str"] for pandas' text dtype (pandas 3's
-        default for text). Other extension dtypes (category, Int64, tz-aware...) do not cross."""
+        """[values, None] for a NumPy dtype; [values as objects, [name, storage]] for pandas' text dtypes
+        ("str", pandas 3's default for text, or "string"): the storage too, as a python-backed and a
+        pyarrow-backed column have unequal dtypes. Works on an Index as on a Series."""
         if isinstance(series.dtype, numpy.dtype):
             return [_encode_numpy(numpy, series.to_numpy(copy=True), depth + 1), None]
         if str(series.dtype) in _PANDAS_TEXT:
-            return [_encode_numpy(numpy, series.to_numpy(dtype=object, copy=True), depth + 1), str(series.dtype)]
+            text = [str(series.dtype), str(series.dtype.storage)]
+            # missing text as None, which crosses ("string"'s pd.NA would not) and either dtype reads back
+            values = series.to_numpy(dtype=object, copy=True, na_value=None)
+            return [_encode_numpy(numpy, values, depth + 1), text]
         raise NotPlainData(f"a pandas column of dtype {series.dtype} is not plain data")
 
-    index = value.index
-    if getattr(index, "nlevels", 1) != 1:
-        raise NotPlainData("a pandas MultiIndex is not plain data")
-    index_tree = [column(index.to_series()), encode_value(index.name, depth + 1)]
+    def index_tree(index: Any) -> Any:
+        """["range", [start, stop, step], name] or ["index", values, name, freqstr or None]."""
+        if getattr(index, "nlevels", 1) != 1:
+            raise NotPlainData("a pandas MultiIndex is not plain data")
+        name = encode_value(index.name, depth + 1)
+        if isinstance(index, pandas.RangeIndex):
+            if len(index) > MAX_RANGE_ITEMS:  # the limit an int64 index of as many items would meet
+                raise NotPlainData(f"a pandas RangeIndex of {len(index)} items is too large to cross")
+            return ["range", [int(index.start), int(index.stop), int(index.step)], name]
+        values = column(index)  # first: an index of a dtype that does not cross is refused for that
+        freq = index.freq if isinstance(index, (pandas.DatetimeIndex, pandas.TimedeltaIndex)) else None
+        if freq is not None and pandas.tseries.frequencies.to_offset(index.freqstr) != freq:
+            # e.g. a custom business day's holidays: its freqstr would rebuild another frequency
+            raise NotPlainData(f"a pandas index of frequency {freq!r} does not cross (only frequencies that "
+                               "their name rebuilds do)")
+        return ["index", values, name, None if freq is None else str(index.freqstr)]
+
     if isinstance(value, pandas.Series):
-        return {"$": "series", "v": [column(value), index_tree, encode_value(value.name, depth + 1)]}
-    labels = [encode_value(c, depth + 1) for c in value.columns]
-    return {"$": "frame", "v": [labels, [column(value.iloc[:, i]) for i in range(value.shape[1])], index_tree]}
+        return {"$": "series", "v": [column(value), index_tree(value.index), encode_value(value.name, depth + 1)]}
+    columns = [column(value.iloc[:, i]) for i in range(value.shape[1])]
+    return {"$": "frame", "v": [index_tree(value.columns), columns, index_tree(value.index)]}
 
 
 def _rebuild_pandas(tag: str, v: Any, depth: int) -> Any:
     pandas = sys.modules.get("pandas")
     if pandas is None:
         raise WireError("a pandas value came, but pandas is not loaded here (the task needs its environment)")
-    if type(v) is not list or len(v) != 3 or type(v[1 if tag == "frame" else 0]) not in (dict, list):
+    numpy = sys.modules["numpy"]
+    if type(v) is not list or len(v) != 3 or type(v[1 if tag == "frame" else 0]) is not list:
         raise WireError(f"malformed {tag}")
-    index_tree = v[2] if tag == "frame" else v[1]
-    if type(index_tree) is not list or len(index_tree) != 2:
-        raise WireError(f"malformed {tag} index")
+
     def column(tree: Any) -> Any:
-        if type(tree) is not list or len(tree) != 2 or (tree[1] is not None and tree[1] not in _PANDAS_TEXT):
+        """A 1-D NumPy array, or a pandas text array of the dtype and storage named."""
+        text = tree[1] if type(tree) is list and len(tree) == 2 else "malformed"
+        if text is not None and not (type(text) is list and len(text) == 2 and text[0] in _PANDAS_TEXT
+                                     and type(text[1]) is str):
             raise WireError(f"malformed {tag} column")
         values = _rebuild(tree[0], depth + 1)
-        return pandas.array(values, dtype=tree[1]) if tree[1] is not None else values
+        if type(values) is not numpy.ndarray or values.ndim != 1:
+            raise WireError(f"a {tag} column is not a 1-D array")
+        if text is None:
+            return values
+        # "str" (pandas 3) marks missing text NaN, "string" pd.NA: the same storage, a different dtype
+        if text[0] == "string":
+            return pandas.array(values, dtype=pandas.StringDtype(text[1]))
+        return pandas.array(values, dtype=pandas.StringDtype(text[1], na_value=numpy.nan))
 
-    index = pandas.Index(column(index_tree[0]), name=_rebuild(index_tree[1], depth + 1))
+    def index(tree: Any) -> Any:
+        if type(tree) is list and len(tree) == 3 and tree[0] == "range" and type(tree[1]) is list \
+                and len(tree[1]) == 3 and all(type(n) is int for n in tree[1]):
+            built = pandas.RangeIndex(*tree[1], name=_rebuild(tree[2], depth + 1))
+            if len(built) > MAX_RANGE_ITEMS:
+                raise WireError(f"a RangeIndex of {len(built)} items is too large")
+            return built
+        if not (type(tree) is list and len(tree) == 4 and tree[0] == "index"
+                and (tree[3] is None or type(tree[3]) is str)):
+            raise WireError(f"malformed {tag} index")
+        values, name, freq = column(tree[1]), _rebuild(tree[2], depth + 1), tree[3]
+        if freq is None:
+            # the dtype given, so object labels stay objects (never inferred anew) and tuples stay tuples
+            return pandas.Index(values, dtype=values.dtype, name=name, tupleize_cols=False)
+        kind = getattr(values.dtype, "kind", "")
+        if kind not in ("M", "m"):
+            raise WireError(f"a {tag} index of dtype {values.dtype} has no frequency")
+        return (pandas.DatetimeIndex if kind == "M" else pandas.TimedeltaIndex)(values, freq=freq, name=name)
+
     if tag == "series":
-        return pandas.Series(column(v[0]), index=index, name=_rebuild(v[2], depth + 1))
-    if type(v[0]) is not list or type(v[1]) is not list or len(v[0]) != len(v[1]):
-        raise WireError("malformed frame columns")
-    labels = [_rebuild(c, depth + 1) for c in v[0]]
-    frame = pandas.DataFrame({i: column(c) for i, c in enumerate(v[1])}, index=index)
-    frame.columns = pandas.Index(labels, dtype=object) if labels else frame.columns
+        return pandas.Series(column(v[0]), index=index(v[1]), name=_rebuild(v[2], depth + 1))
+    labels, rows = index(v[0]), index(v[2])
+    if len(labels) != len(v[1]):
+        raise WireError(f"a frame of {len(v[1])} columns came with {len(labels)} labels")
+    frame = pandas.DataFrame({i: column(c) for i, c in enumerate(v[1])}, index=rows)
+    frame.columns = labels
     return frame
 
 
