@@ -7,6 +7,8 @@ extraction and the JSONL reader.
 
 from __future__ import annotations
 
+import hashlib
+import math
 import signal
 
 import pytest
@@ -365,6 +367,50 @@ def test_probe_values_read_the_same_for_equal_values():
     assert observed_text(float("nan")) == "nan" and observed_text((1,)) == "(1,)" and observed_text(set()) == "set()"
     long_a, long_b = observed_text("x" * 5000), observed_text("x" * 4999 + "y")
     assert len(long_a) <= 1000 and long_a != long_b  # past the cap, a digest of the whole tells them apart
+
+
+def test_long_probe_values_read_alike_when_equal_and_apart_when_not():
+    """A long list or array reads as its first items and a digest, not its whole text (the judge makes one per
+    probe per sample): equal values must still read the same, and values apart in one item apart."""
+    from codeloop.verify.recorder import observed_text
+
+    n = 50_000  # a dozen chunks of items
+    floats = [i / 7 for i in range(n)]
+    numbers = [float(i) for i in range(n)]
+    for same in ((floats, list(floats)), (numbers, list(range(n))), ([0.0, math.nan] * n, [-0.0, math.nan] * n),
+                 (["s"] * n, ["s"] * n), ([[i] for i in range(n)], [[float(i)] for i in range(n)])):
+        assert observed_text(same[0]) == observed_text(same[1])
+        assert len(observed_text(same[0])) <= 1000
+    for apart in ((floats, floats[:-1] + [floats[-1] + 1e-9]), (numbers, numbers[:-1] + [True]),
+                  (list(range(n)), tuple(range(n))), (list(range(n)), list(range(n + 1))),
+                  ([2**60] * n, [2**60 + 1] * n), (["s"] * n, ["s"] * (n - 1) + ["t"])):
+        assert observed_text(apart[0]) != observed_text(apart[1])
+    # up to 333 items, the text is as it always was: in full, or capped to its beginning and a digest of it all
+    assert observed_text(list(range(100))) == "[" + ", ".join(map(str, range(100))) + "]"
+    whole = "[" + ", ".join(map(str, range(300))) + "]"
+    digest = hashlib.sha256(whole.encode()).hexdigest()[:16]
+    assert observed_text(list(range(300))) == whole[:952] + f"... [{len(whole)} chars, sha256 {digest}]"
+    assert observed_text([2**60] * n) == observed_text([float(2**60)] * n)  # equal, past float64's exact ints
+
+    np = pytest.importorskip("numpy")
+    big = np.random.default_rng(0).random(300_000)
+    other = big.copy()
+    other[123_456] = np.nextafter(other[123_456], 2.0)
+    assert observed_text(big) == observed_text(big.copy()) == observed_text(np.asfortranarray(big))
+    assert observed_text(big) != observed_text(other) and len(observed_text(big)) <= 1000
+    grid = np.arange(1_000_000, dtype=np.int64).reshape(1000, 1000)
+    assert observed_text(grid) == observed_text(np.ascontiguousarray(grid.T.T))
+    assert observed_text(grid) != observed_text(grid.T) != observed_text(grid.astype(np.int32))
+    assert observed_text(grid) != observed_text(grid.reshape(-1))
+    signed = np.zeros(1000)
+    signed[::2] = -0.0
+    assert observed_text(signed) == observed_text(np.zeros(1000))  # -0.0 == 0.0 reads the same, as short
+    assert observed_text(np.array([np.nan] * 1000)) == observed_text(np.full(1000, -np.nan))
+    assert observed_text(np.arange(1000) > 5) != observed_text(np.arange(1000) > 6)
+    assert observed_text(np.arange(n, dtype=np.float64).tolist()) == observed_text([np.float64(i) for i in range(n)])
+    assert observed_text(np.arange(5.0)) == "array([0, 1, 2, 3, 4], float64)"  # short: as before
+    words = np.array([str(i) for i in range(1000)], dtype=object)
+    assert observed_text(words) == observed_text(words.copy()) != observed_text(words[::-1])
 
 
 def test_a_stdin_tasks_statement_is_not_code_to_complete():
