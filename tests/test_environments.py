@@ -139,6 +139,27 @@ def test_a_dataframe_crosses_the_split_and_is_compared_in_the_judge(cache, tmp_p
     assert failed["status"] == "failed"
 
 
+def test_a_ds1000_reference_with_int_labels_and_a_date_range_passes_against_itself(cache, tmp_path):
+    """The checker compares with pd.testing's strict defaults: the reference's frame, crossed from its program,
+    must equal the one the judge made (int column labels keep their dtype, a date_range index its freq)."""
+    _, env = cache
+    frame = ("import numpy as np\nimport pandas as pd\n\n"
+             "df = pd.DataFrame(np.arange(6).reshape(3, 2), index=pd.date_range('2024-01-01', periods=3))\n[insert]\n")
+    checker = ("import pandas as pd\n\n\ndef check_result(result, expected):\n"
+               "    pd.testing.assert_{}_equal(result, expected)\n")
+    rows = [{"task_id": "int-labels", "code_context": frame, "reference_code": "result = df ** 2",
+             "checker": checker.format("frame"), "environment": "np"},
+            {"task_id": "hourly", "code_context": frame, "checker": checker.format("series"), "environment": "np",
+             "reference_code": "result = pd.Series([1, 2], index=pd.date_range('2024-01-01', periods=2, freq='h'))"},
+            {"task_id": "named-labels", "code_context": frame, "checker": checker.format("frame"),
+             "environment": "np", "reference_code": "result = df.rename_axis(index='day', columns='n')"}]
+    results = judged(env, tmp_path, rows, None)
+    assert [r["status"] for r in results] == ["passed"] * 3, [r["failure"] for r in results]
+    text_labels = [{"task_id": "int-labels", "solution": "result = (df ** 2).rename(columns=str)"}]
+    labelled = judged(env, tmp_path, rows[:1], text_labels, name="text-labels")
+    assert labelled[0]["status"] == "failed"  # the same numbers under text labels: the checker tells them apart
+
+
 def test_a_program_sees_its_environment_only(cache, tmp_path):
     """Neither the packages of codeloop's own venv (pydantic, pyarrow) nor another environment are there."""
     folder, env = cache
