@@ -266,6 +266,8 @@ def test_malformed_pandas_trees_are_rejected():
     for bad in ([["range", [0, 2], None], columns, index],              # a range of two numbers
                 [["range", [0, 2, 0], None], columns, index],           # step 0
                 [["range", [0, 10**12, 1], None], columns, index],      # too many labels
+                [["range", [0, 10**30, 1], None], columns, index],      # past int64
+                [labels, [[columns[0][0], ["str", "nowhere"]]], index],  # no such storage
                 [["range", [0, 2, 1], None], columns, index],           # two labels, one column
                 [labels, [[scalar, None]], index],                      # a scalar for a column
                 [labels, [[columns[0][0], ["str", 7]]], index],         # text of no storage

@@ -387,7 +387,9 @@ def _rebuild(node: Any, depth: int = 0) -> Any:
                     return frozenset(items)
                 if tag == "dict" and all(type(p) is list and len(p) == 2 for p in items):
                     return {k: val for k, val in items}
-        except (TypeError, ValueError, binascii.Error) as exc:
+        # OverflowError: numbers past int64 (a range's bounds); ImportError: a text storage whose package
+        # (pyarrow) is not here, which only a forged value names, as both ends share the environment
+        except (TypeError, ValueError, OverflowError, ImportError, binascii.Error) as exc:
             raise WireError(f"malformed {tag}: {exc}") from exc
     raise WireError(f"not plain data: {str(node)[:80]}")
 
