@@ -160,7 +160,7 @@ def _long_array(values: Any) -> str | None:
     digest = hashlib.sha256(repr((values.dtype.str, values.shape)).encode())
     for part in parts:
         digest.update(numpy.ascontiguousarray(part).tobytes())
-    head = _first_items(values.flat[:_CHUNK].tolist())
+    head = _first_items(values.flat[:_HEAD].tolist())  # no more items than _HEAD characters show
     return f"array([{head}... shape {values.shape}, sha256 {digest.hexdigest()[:16]}], {values.dtype})"
 
 
