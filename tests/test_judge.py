@@ -103,12 +103,13 @@ def test_verdicts_write_the_results_keys_and_read_back(pool, program, status, fa
 
 
 def test_probes_report_what_each_bare_call_returned(pool):
-    """A bare call of the entry point among an asserts task's tests is a probe: its value is reported,
-    nothing is checked (MBR-exec groups samples by these). The setup's own calls are not probes."""
+    """In a probe task (``probes``), a bare call of the entry point among the tests is a probe: its value is
+    reported, nothing is checked and it is not a test (MBR-exec groups samples by these). The setup's own
+    calls are not probes."""
     task = asserts_task(["sq(3)", "sq(0.5)", "sq(-2)", "assert sq(2) == 4", "sq('x')"], entry_point="sq",
-                        setup="def twice(x):\n    return 2 * x\ntwice(4)")
+                        setup="def twice(x):\n    return 2 * x\ntwice(4)", probes=True)
     v = run(pool, task, "def sq(x):\n    return {x * x}\n")
-    assert v.status is Status.FAILED and v.tests_total == 5 and v.tests_passed == 3  # {4} != 4; the string raised
+    assert v.status is Status.FAILED and v.tests_total == 1 and v.tests_passed == 0  # {4} != 4; probes not tests
     assert v.values == ("{9}", "{0.25}", "{4}", "raised TypeError")
     right = run(pool, task, RIGHT)
     assert right.values == ("9", "0.25", "4", "raised TypeError") and right.status is Status.ERROR
@@ -119,11 +120,53 @@ def test_probes_report_what_each_bare_call_returned(pool):
                            "def sq(x):\n    return Yes()\n")
     assert liar.status is Status.ERROR and liar.values == ("raised TypeError",) * 4
     # a probe whose argument cannot cross is noted, not the program's fault nor a broken task
-    odd = run(pool, asserts_task(["sq(3)", "sq(lambda: 1)"], entry_point="sq"), RIGHT)
+    odd = run(pool, asserts_task(["sq(3)", "sq(lambda: 1)"], entry_point="sq", probes=True), RIGHT)
     assert odd.status is Status.PASSED and odd.values[0] == "9" and odd.values[1].startswith("<probe not run:")
-    only_odd = run(pool, asserts_task(["sq(lambda: 1)"], entry_point="sq"), RIGHT)  # nothing ran: not a broken task
+    only_odd = run(pool, asserts_task(["sq(lambda: 1)"], entry_point="sq", probes=True), RIGHT)  # not broken
     assert only_odd.status is Status.PASSED and only_odd.tests_total == 0 and len(only_odd.values) == 1
     assert "values" not in run(pool, SQ, RIGHT).to_dict()  # results of other tasks keep their keys
     # a run that ends early (as when a test does) has no values: how it ended is what it did
     slow = run(pool, task, "def sq(x):\n    while x == 0.5:\n        pass\n    return x * x\n", time_limit=0.5)
     assert slow.status is Status.TIMEOUT and slow.values is None
+
+
+def test_a_bare_call_in_an_ordinary_asserts_task_only_runs():
+    """Probes are opt-in (``Task.probes``, set by the probe task codeloop builds for selection): in any other
+    asserts task a bare call of the entry point just runs, as before probes existed, and its key is unchanged."""
+    from codeloop.tasks.jsonl import InlineTaskError, task_from_fields
+    from codeloop.tasks.visible import probe_task
+
+    task = asserts_task(["apply(lambda v: v + 1, 1)"], entry_point="apply")
+    assert not task.probes and "probes" not in task.to_record()
+    probing = dataclasses.replace(task, probes=True)
+    assert probing.key != task.key and task_from_fields(probing.to_record(), origin="inline").probes
+    built = probe_task(SQ, ["assert sq(5) == 25"])
+    assert built.probes and built.asserts == ("sq(5)",)
+    with pytest.raises(InlineTaskError, match="probes"):
+        task_from_fields(dict(check_task("def check(c):\n    pass\n").to_record(), probes=True), origin="inline")
+
+
+def test_an_asserts_task_whose_only_entry_is_a_bare_call_has_no_tests(pool):
+    """A task with no assert is broken (infra_error), even when its bare call cannot send its argument:
+    a wrong program must not pass it."""
+    task = asserts_task(["apply(lambda v: v + 1, 1)"], entry_point="apply")
+    v = run(pool, task, "def apply(f, x):\n    return 0\n")
+    assert v.status is Status.INFRA_ERROR and v.tests_total is None and v.values is None
+    plain = run(pool, asserts_task(["apply(1, 1)"], entry_point="apply"), "def apply(f, x):\n    return 0\n")
+    assert plain.status is Status.INFRA_ERROR and plain.values is None
+
+
+def test_a_bare_call_is_not_a_test_and_probes_are_not_counted(pool):
+    """A bare call before an assert neither adds a passed test nor a value in an ordinary task; in a probe
+    task its value is recorded, still not counted."""
+    task = asserts_task(["total([])", "assert total([1, 2]) == 3"], entry_point="total")
+    wrong = "def total(xs):\n    return 0\n"
+    v = run(pool, task, wrong)
+    assert v.status is Status.FAILED and (v.tests_passed, v.tests_total) == (0, 1) and v.values is None
+    assert v.test_results == (False,)
+    probed = run(pool, dataclasses.replace(task, probes=True), wrong)
+    assert probed.status is Status.FAILED and (probed.tests_passed, probed.tests_total) == (0, 1)
+    assert probed.values == ("0",) and probed.test_results == (False,)
+    raised = run(pool, dataclasses.replace(task, probes=True), "def total(xs):\n    return xs[0] + sum(xs[1:])\n")
+    assert raised.status is Status.ERROR and (raised.tests_passed, raised.tests_total) == (1, 1)
+    assert raised.values == ("raised IndexError",)

@@ -114,6 +114,12 @@ class Task:
     cross as data) or ``in-process`` (the tests run beside the program, in its
     process, for what cannot cross; see :mod:`codeloop.verify.in_process` for
     what a program could forge there).
+    ``probes``: an ``asserts`` task's bare top-level calls of the entry point
+    (no ``assert``) are probes: their values are recorded in the verdict's
+    ``values`` instead of checked, and they are not tests (not counted in
+    ``tests_passed`` / ``tests_total``). Set by the probe task codeloop builds
+    for selection by agreement (:func:`codeloop.tasks.visible.probe_task`);
+    off, a bare call just runs.
     """
 
     task_id: str
@@ -139,6 +145,7 @@ class Task:
     environment: str | None = None
     template: str | None = None
     integrity: Integrity = SPLIT
+    probes: bool = False
 
     @cached_property
     def key(self) -> str:
@@ -195,7 +202,7 @@ class Task:
 _OPTION_DEFAULTS: tuple[tuple[str, Any], ...] = (
     ("compare", None), ("time_limit_per_test", None), ("stop_on_failure", False), ("tests_in_one_process", False),
     ("language", "python"), ("files", None), ("compile_time_limit", None), ("environment", None),
-    ("template", None), ("integrity", SPLIT))
+    ("template", None), ("integrity", SPLIT), ("probes", False))
 
 INSERT = "[insert]"
 

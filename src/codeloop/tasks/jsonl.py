@@ -55,6 +55,7 @@ class TaskRecord(BaseModel):
     environment: Optional[str] = Field(default=None, min_length=1)
     template: Optional[str] = None
     integrity: Integrity = SPLIT
+    probes: bool = False
     instructions: list[dict[str, Any]] = Field(default_factory=list)
     metadata: dict[str, Any] = Field(default_factory=dict)
 
@@ -119,6 +120,8 @@ class TaskRecord(BaseModel):
         if self.integrity == IN_PROCESS and given[0] == "cases":
             raise ValueError("the in-process mode is for 'test' or 'asserts' tests (stdin/stdout runs are its "
                              "already)")
+        if self.probes and (given[0] != "asserts" or self.integrity != SPLIT):
+            raise ValueError("'probes' (bare calls recorded, not checked) is for 'asserts' tests judged split")
         if given[0] != "cases" and not self.entry_point:
             raise ValueError(f"'entry_point' is required with '{given[0]}'")
         return self
@@ -136,7 +139,7 @@ class TaskRecord(BaseModel):
             time_limit_per_test=self.time_limit_per_test, stop_on_failure=self.stop_on_failure,
             tests_in_one_process=self.tests_in_one_process, language=self.language, files=self.files,
             compile_time_limit=self.compile_time_limit, environment=self.environment, template=self.template,
-            integrity=self.integrity,
+            integrity=self.integrity, probes=self.probes,
         )
 
 

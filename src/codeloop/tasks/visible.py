@@ -153,7 +153,9 @@ def probe_task(task: Task, asserts: list[str] | tuple[str, ...] = (), inputs: li
     by ``asserts`` (a function; say the model's own tests) or plus the stdin
     ``inputs`` (a whole program). Built from the prompt and what is given,
     never from ``task``'s own tests. Its verdicts carry what each sample
-    returned (``values``, one per probe) or printed (``runs``, one per input)."""
+    returned (``values``, one per probe: the task says ``probes``, the only
+    kind of task whose bare calls are recorded) or printed (``runs``, one per
+    input: a case with no expected output is only run, in any task)."""
     visible = visible_task(task)
     if task.kind is TaskKind.STDIO:
         given = [c.input for c in visible.cases] + [i if i.endswith("\n") else i + "\n" for i in inputs]
@@ -162,7 +164,7 @@ def probe_task(task: Task, asserts: list[str] | tuple[str, ...] = (), inputs: li
     calls = [c for c in (call_in(a, task.entry_point) for a in (*visible.asserts, *asserts)) if c is not None]
     # with no call to make, the task only checks the program loads: every sample that does agrees
     return replace(visible, task_id=f"{task.task_id}#probes", asserts=tuple(dict.fromkeys(calls)) or visible.asserts,
-                   origin="probes")
+                   origin="probes", probes=True)
 
 
 def probe_inputs(probes: Task) -> tuple[str, ...]:

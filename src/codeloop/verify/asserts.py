@@ -7,10 +7,11 @@ longer stops the test, so the judge learns how many tests pass (a reward
 signal) and keeps the first failure's details; an exception that means the
 candidate is gone (time out, killed) still stops it at once.
 
-A probe is a bare expression that calls the candidate, written where the
-asserts are (``f([1, 2])``, no ``assert``): nothing is checked, its value
-(or the exception it raised) is reported. Selection by agreement
-(MBR-exec) runs candidates on inputs that have no expected output this way.
+In a probe task only (``Task.probes``, which codeloop sets on the task it
+builds for selection by agreement, MBR-exec), a bare expression that calls
+the candidate, written where the asserts are (``f([1, 2])``, no ``assert``),
+is a probe: nothing is checked and it is not a test, its value (or the
+exception it raised) is reported. In any other task such a call just runs.
 """
 
 from __future__ import annotations
@@ -100,19 +101,33 @@ def _rewrite(statements: list[ast.stmt], names: set[str]) -> None:
 
 
 def rewrite_asserts(source: str, filename: str, candidate_names: set[str], probes_from: int | None = None) -> object:
-    """Compile ``source`` with every assert turned into a recorded check.
+    """Compile ``source`` with every assert turned into a recorded check (see :func:`rewrite_test`)."""
+    return rewrite_test(source, filename, candidate_names, probes_from)[0]
+
+
+def rewrite_test(source: str, filename: str, candidate_names: set[str],
+                 probes_from: int | None = None) -> tuple[object, int]:
+    """Compile ``source`` with every assert turned into a recorded check, and count its probes.
 
     ``candidate_names`` are the names through which the test calls the
     candidate (``candidate`` for HumanEval, the entry point for MBPP-style
     asserts); they tell which side of ``==`` is the actual value. With
-    ``probes_from``, each top-level expression statement from that line on
-    that calls the candidate is a probe (see the module's docstring); lines
-    before it (a task's setup) are left as they are.
+    ``probes_from`` (a probe task only), each top-level expression statement
+    from that line on that calls the candidate is a probe (see the module's
+    docstring); lines before it (a task's setup) are left as they are.
+    Returns the code and the number of probes (which are not tests).
     Raises SyntaxError when the test itself does not parse.
     """
     tree = ast.parse(source, filename)
+    probes = 0
     if probes_from is not None:
-        tree.body = [_probed(node) if isinstance(node, ast.Expr) and node.lineno >= probes_from
-                     and _mentions(node.value, candidate_names) else node for node in tree.body]
+        body: list[ast.stmt] = []
+        for node in tree.body:
+            if isinstance(node, ast.Expr) and node.lineno >= probes_from and _mentions(node.value, candidate_names):
+                body.append(_probed(node))
+                probes += 1
+            else:
+                body.append(node)
+        tree.body = body
     _rewrite(tree.body, candidate_names)
-    return compile(tree, filename, "exec", dont_inherit=True)
+    return compile(tree, filename, "exec", dont_inherit=True), probes

@@ -48,7 +48,7 @@ def judge_tests(task: Task) -> TestsWire:
             "entry_point": task.entry_point or "main", "reference": task.reference,
             "compare": dict(task.compare) if task.compare is not None else None,
             "time_limit_per_test": task.time_limit_per_test, "stop_on_failure": task.stop_on_failure,
-            "tests_in_one_process": task.tests_in_one_process}
+            "tests_in_one_process": task.tests_in_one_process, "probes": task.probes}
 
 
 def fixed_judge_job(task: Task, wall: float, load_limit: float = 5.0, max_output: int = 1 << 20) -> JudgeJob:

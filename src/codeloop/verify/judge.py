@@ -26,14 +26,14 @@ import builtins
 import linecache
 import signal
 import time
-from typing import Any
+from typing import Any, NamedTuple
 
 from ..sandbox import checkers as _checkers  # noqa: F401 - loaded before the sandbox: a checker program's runner
 from ..sandbox import wire
 from ..sandbox.candidate import resolve_entry
 from ..sandbox.channel import (CandidateChannel, ChannelClosed, ChannelError, ChannelOverflow, ChannelTimeout,
                                CpuBudgetExceeded)
-from .asserts import FATAL, RECORDER, rewrite_asserts
+from .asserts import FATAL, RECORDER, rewrite_test
 from .budget import call_key, derive, fallback
 from ..compare import CheckerBroken, matches
 from ..compare import prepare as prepare_comparator
@@ -370,7 +370,7 @@ def judge(job: JudgeJob, channel: CandidateChannel) -> JudgeResult:
     if session.call_log is not None and result["status"] == "passed":
         result["call_log"] = session.call_log
     if result["status"] == "passed" and result.get("tests_total") == 0 and tests["kind"] != "check" \
-            and not result.get("values"):  # probes that could not be sent are noted in the values
+            and not (tests.get("probes") and result.get("values")):  # a probe task's probes, even unsent ones
         result["status"] = "infra_error"
         result["broken_task"] = "the task has no tests"
     return result
@@ -454,7 +454,16 @@ def _time_reference(job: JudgeJob) -> JudgeResult:
     return {"status": cal["status"], "calibration": cal, "seconds": cal["seconds"] or 0.0, "calls": cal["calls"]}
 
 
-_COMPILED: dict[str, tuple[Any, Any, list[str]]] = {}
+class Prepared(NamedTuple):
+    """A task's compiled prompt and rewritten test, its lines, and how many of its entries are probes."""
+
+    prompt_code: Any
+    code: Any
+    lines: list[str]
+    probes: int
+
+
+_COMPILED: dict[str, Prepared] = {}
 _MEMOS: dict[str, dict[Any, Any]] = {}
 
 
@@ -469,7 +478,7 @@ def _memo(key: str) -> dict[Any, Any]:
 
 
 
-def _prepare(tests: TestsWire) -> tuple[Any, Any, list[str]]:
+def _prepare(tests: TestsWire) -> Prepared:
     """Compile the prompt and the rewritten test once per task (cached by the task's key)."""
     key = tests["key"]
     if key not in _COMPILED:
@@ -483,20 +492,22 @@ def _prepare(tests: TestsWire) -> tuple[Any, Any, list[str]]:
                 prompt_code = compile(tests["prompt"], "prompt.py", "exec", dont_inherit=True)
             except SyntaxError:
                 prompt_code = None  # a prompt that is only a fragment defines no helpers
-        # an asserts task's bare calls of the candidate are probes; its setup's lines are not
-        probes_from = (tests["setup"] + "\n").count("\n") + 1 if tests["kind"] == "asserts" else None
+        # a probe task's bare calls of the candidate are probes (opt-in: any other task's just run); its
+        # setup's lines are not
+        probes_from = (tests["setup"] + "\n").count("\n") + 1 \
+            if tests["kind"] == "asserts" and tests.get("probes") else None
         try:
-            code = rewrite_asserts(test_source, TEST_FILE, {"candidate", tests["entry_point"]}, probes_from)
+            code, probes = rewrite_test(test_source, TEST_FILE, {"candidate", tests["entry_point"]}, probes_from)
         except SyntaxError as exc:
             raise BrokenTask(f"the task's test does not parse: {exc}") from exc
         if len(_COMPILED) > 512:
             _COMPILED.clear()
-        _COMPILED[key] = (prompt_code, code, test_source.splitlines())
+        _COMPILED[key] = Prepared(prompt_code, code, test_source.splitlines(), probes)
     return _COMPILED[key]
 
 
-def _run_asserts(tests: TestsWire, prepared: tuple[Any, Any, list[str]], proxy: Any, last_input: Any) -> Recorder:
-    prompt_code, code, lines = prepared
+def _run_asserts(tests: TestsWire, prepared: Prepared, proxy: Any, last_input: Any) -> Recorder:
+    prompt_code, code, lines, probes = prepared
     linecache.cache[TEST_FILE] = (0, None, [ln + "\n" for ln in lines], TEST_FILE)
     rec = Recorder(lines, last_input, bool(tests.get("stop_on_failure")))
     ns: dict[str, Any] = {"__name__": "judge", "__builtins__": builtins, RECORDER: rec,
@@ -521,7 +532,8 @@ def _run_asserts(tests: TestsWire, prepared: tuple[Any, Any, list[str]], proxy: 
         raise
     except StopTests:
         if tests["kind"] == "asserts":
-            rec.total = max(rec.total, len(tests["asserts"]))  # the asserts not run count as not passed
+            # the asserts not run count as not passed (probes are not tests)
+            rec.total = max(rec.total, len(tests["asserts"]) - probes)
     except BaseException as exc:  # noqa: BLE001 - the test stopped on the candidate's behaviour
         try:
             rec.exception(exc, _test_line(exc))

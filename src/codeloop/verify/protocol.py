@@ -32,6 +32,7 @@ class TestsWire(TypedDict):
     time_limit_per_test: Optional[float]  # CPU seconds for each stdio case on its own; None: only the wall limit
     stop_on_failure: bool               # stop at the first failing test
     tests_in_one_process: bool          # stdio cases run in the candidate itself, not a fresh child each
+    probes: bool                        # asserts: bare calls of the entry point are probes (Task.probes)
 
 
 class PolicyWire(TypedDict):
@@ -95,7 +96,7 @@ class JudgeResult(TypedDict, total=False):
     test_results: list[bool]
     case_results: list[list[Any]]  # stdio: [index, status, CPU seconds or None] per case that ran
     runs: Optional[list[dict[str, Any]]]
-    values: list[str]             # asserts tasks: each probe's value, as text (see verify.asserts)
+    values: list[str]             # probe tasks (Task.probes): each probe's value, as text (see verify.asserts)
     seconds: float
     calls: int
     call_log: list[Any]

@@ -238,15 +238,16 @@ class Recorder:
             self.fail("failed", "wrong_answer", line)
 
     def observe(self, line: int, value: Any) -> None:
-        """A probe returned: keep its value (nothing is checked)."""
-        self.count(True)
+        """A probe returned: keep its value. Nothing is checked, so it is not a test (not counted)."""
         if len(self.values) < MAX_RESULTS:
             self.values.append(observed_text(value))
 
     def observe_raised(self, line: int, exc: BaseException) -> None:
-        """A probe raised: its value is the exception's type (kept as the failure too). A
-        probe whose arguments cannot cross to the program is the probe's fault, whoever
-        runs it: it is noted, and neither the program's failure nor a broken task."""
+        """A probe raised: its value is the exception's type, and the exception is kept as the
+        failure (status ``error``) if it is the first; not counted as a test either. A probe
+        whose arguments cannot cross to the program is the probe's fault, whoever runs it: it
+        is noted, and neither the program's failure nor a broken task. Only a probe task
+        (``Task.probes``, built by codeloop) has probes."""
         if isinstance(exc, BrokenTask):
             if len(self.values) < MAX_RESULTS:
                 self.values.append(f"<probe not run: {exc}>")
@@ -254,7 +255,7 @@ class Recorder:
         name = exc.info.get("type", "Exception") if isinstance(exc, CandidateRaised) else type(exc).__name__
         if len(self.values) < MAX_RESULTS:
             self.values.append(f"raised {name}")
-        self.error(line, exc)
+        self.exception(exc, line)
 
     def error(self, line: int, exc: BaseException) -> None:
         self.count(False)
