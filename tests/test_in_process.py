@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from codeloop.types import Task, TaskKind
+from codeloop.types import ProgramRaised, Status, Task, TaskKind, UnusableResult, WrongAnswer
 
 pytestmark = pytest.mark.sandbox
 
@@ -30,7 +30,36 @@ def test_a_file_the_program_wrote_is_read_by_the_tests(judge):
     assert right.passed and right.integrity == "in-process"
     wrong = judge.judge(WRITES, "def save(path, text):\n    open(path, 'w').write(text + '!')\n")
     assert wrong.status.value == "failed" and wrong.integrity == "in-process"
-    assert '"passed": 1, "total": 3' in wrong.failure.actual and "out.txt" in wrong.failure.actual
+    assert (wrong.tests_passed, wrong.tests_total) == (1, 3)
+
+
+def test_the_tests_report_gives_partial_credit_and_the_first_failure(judge):
+    """The verdict carries the in-process tests' own count and first failure (the failing assert's text),
+    with no expected or actual value made up: the tests' values stay in the program's process."""
+    wrong = judge.judge(WRITES, "def save(path, text):\n    open(path, 'w').write(text + '!')\n")
+    assert (wrong.tests_passed, wrong.tests_total, wrong.test_results) == (1, 3, (True, False, False))
+    assert isinstance(wrong.failure, WrongAnswer) and wrong.failure.test == "assert open('out.txt').read() == 'hi'"
+    assert wrong.failure.expected is None and wrong.failure.actual is None
+    assert "CODELOOP-IN-PROCESS-REPORT" not in wrong.stdout and wrong.runs is None and wrong.case_results is None
+    raises = judge.judge(WRITES, "def save(path, text):\n    raise ValueError('no disk: ' + path)\n")
+    assert raises.status is Status.ERROR and (raises.tests_passed, raises.tests_total) == (0, 3)
+    assert isinstance(raises.failure, ProgramRaised) and raises.failure.test == "save('out.txt', 'hi')"
+    assert raises.failure.exception.type == "ValueError" and raises.failure.exception.message == "no disk: out.txt"
+    # a check(candidate) test is one test; its failing line is the assert inside check
+    check = Task(task_id="c", kind=TaskKind.CHECK, entry_point="f", integrity="in-process",
+                 test="def check(candidate):\n    assert candidate(1) == 1\n    assert candidate(2) == 4\n")
+    half = judge.judge(check, "def f(x):\n    return x\n")
+    assert half.status is Status.FAILED and (half.tests_passed, half.tests_total) == (0, 1)
+    assert half.failure.test == "assert candidate(2) == 4" and half.integrity == "in-process"
+    assert judge.judge(check, "def f(x):\n    return x * x\n").passed
+
+
+def test_a_program_that_leaves_before_its_tests_is_not_passed(judge):
+    """A program that exits (status 0) before the appended tests run printed no report: it did not pass,
+    and no count is made up."""
+    gone = judge.judge(WRITES, "import sys\ndef save(path, text):\n    pass\nsys.exit(0)\n")
+    assert gone.status is Status.KILLED and gone.tests_total is None and gone.integrity == "in-process"
+    assert judge.judge(WRITES, "def save(path, text)\n").status is Status.SYNTAX_ERROR
 
 
 def test_a_mock_of_a_module_the_program_uses_needs_the_in_process_mode(judge):
@@ -44,6 +73,10 @@ def test_a_mock_of_a_module_the_program_uses_needs_the_in_process_mode(judge):
     assert not judge.judge(split, solution).passed
     verdict = judge.judge(in_process, solution)
     assert verdict.passed and verdict.integrity == "in-process"
+    # a failing unittest's message is the failure's detail (the tests' own AssertionError, as through the split)
+    wrong = judge.judge(in_process, MOCKED_ROW["complete_prompt"] + "    return 3\n")
+    assert wrong.status is Status.FAILED and (wrong.tests_passed, wrong.tests_total) == (0, 1)
+    assert isinstance(wrong.failure, UnusableResult) and "3 != 80" in wrong.failure.exception.message
 
 
 def test_what_a_program_could_forge_in_process_and_cannot_through_the_split(judge):

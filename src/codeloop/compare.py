@@ -18,8 +18,6 @@ repeats of lines are ignored there.
 
 from __future__ import annotations
 
-import json
-
 import math
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -117,24 +115,6 @@ def matches(spec: Mapping[str, Any] | None, actual: str, expected: str, case_inp
 
 
 # -- the comparators ---------------------------------------------------------------------------
-
-
-IN_PROCESS_MARKER = "CODELOOP-IN-PROCESS-REPORT "  # the line the in-process tests print (verify/in_process.py)
-
-
-@register("in_process_report", "the report line of tests run in the program's own process (the in-process "
-          "mode, verify/in_process.py): every test passed")
-def _in_process_report(actual: str, expected: str, params: Params) -> bool:
-    marker = IN_PROCESS_MARKER
-    lines = [line for line in actual.splitlines() if line.startswith(marker)]
-    if not lines:
-        return False
-    try:
-        report = json.loads(lines[-1][len(marker):])
-    except ValueError:
-        return False
-    return isinstance(report, dict) and type(report.get("total")) is int and report["total"] > 0 \
-        and report.get("passed") == report["total"]
 
 
 @register("exact", "byte for byte")

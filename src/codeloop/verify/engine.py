@@ -30,7 +30,7 @@ from .assemble import BrokenTaskResult, assemble
 from .binaries import CompiledPrograms, program_key
 from .budget import provisional
 from .efficiency import METHOD, CostMeter, Unmeasurable
-from .in_process import in_process_program, in_process_task
+from .in_process import in_process_program, in_process_task, in_process_verdict
 from .judge import CALIBRATION_CPU
 from .limits import Budgets, TimeLimits, TimePolicy
 from .protocol import JudgeJob, TestsWire
@@ -127,7 +127,7 @@ class Judge:
 
     def _in_process(self, task: Task, program: str, code: str | None) -> Future[Verdict]:
         """The in-process mode (verify/in_process.py): the tests appended to the program, run in its process;
-        the verdict says so."""
+        the verdict is read from the tests' report, and says so."""
         out: Future[Verdict] = Future()
         try:
             inner = self.submit(in_process_task(task), in_process_program(task, program),
@@ -142,7 +142,7 @@ class Judge:
             elif f.exception() is not None:
                 out.set_exception(f.exception())
             else:
-                out.set_result(f.result().with_(integrity=IN_PROCESS))
+                out.set_result(in_process_verdict(f.result()))
 
         inner.add_done_callback(done)
         out.add_done_callback(lambda f: inner.cancel() if f.cancelled() else None)
