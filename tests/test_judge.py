@@ -170,3 +170,7 @@ def test_a_bare_call_is_not_a_test_and_probes_are_not_counted(pool):
     raised = run(pool, dataclasses.replace(task, probes=True), "def total(xs):\n    return xs[0] + sum(xs[1:])\n")
     assert raised.status is Status.ERROR and (raised.tests_passed, raised.tests_total) == (1, 1)
     assert raised.values == ("raised IndexError",)
+    # stopped at the first failure, the asserts not run count as not passed; the probes not run do not count
+    stopped = run(pool, asserts_task(["total([])", "assert total([1]) == 1", "total([2])", "assert total([3]) == 3"],
+                                     entry_point="total", probes=True, stop_on_failure=True), wrong)
+    assert stopped.status is Status.FAILED and (stopped.tests_passed, stopped.tests_total) == (0, 2)
